@@ -1,0 +1,61 @@
+// swift-tools-version: 6.1
+//
+// swift-websockets: a WebSocket server and client (RFC 6455, RFC 7692) whose every
+// connection emits typed, structured log events.
+//
+// Targets are split by dependency weight (see docs/ARCHITECTURE.md):
+//   WebSocketCore  - sans-I/O protocol engine: bytes in, typed events and bytes out.
+//                    Depends only on NIOCore/NIOHTTP1 value types (ByteBuffer, HTTP heads),
+//                    swift-crypto (SHA-1) and ExtrasBase64. No sockets, no clocks, no threads.
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "swift-websockets",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "WebSocketCore", targets: ["WebSocketCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/swift-extras/swift-extras-base64", from: "1.2.0"),
+    ],
+    targets: [
+        .target(
+            name: "WebSocketCore",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ExtrasBase64", package: "swift-extras-base64"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "CoreSmoke",
+            dependencies: [
+                "WebSocketCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Examples/CoreSmoke",
+            exclude: ["README.md"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "WebSocketCoreTests",
+            dependencies: [
+                "WebSocketCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,499 @@
+import NIOCore
+import NIOHTTP1
+
+/// The sans-I/O WebSocket protocol engine for one connection (RFC 6455), serving either role.
+///
+/// Bytes in, typed events and bytes out; no sockets, clocks or threads. The I/O layer:
+/// 1. feeds transport bytes with ``receive(_:)`` and the end of the stream with ``receiveEOF()``;
+/// 2. drains ``nextOutput()`` to the transport after every call, and closes the transport when
+///    ``transportCloseRequested`` becomes true (once the output is flushed);
+/// 3. drains ``nextEvent()`` for the application and, when logging DEBUG, ``nextTrace()``;
+/// 4. arms a close timer while ``closeExpected`` is true: timeouts are not the engine's business.
+///
+/// Peer violations never throw: the engine fails the connection with the close code that
+/// ``ProtocolViolation/closeCode`` assigns, records ``failure``, and discards further input.
+/// Local misuse (sending while not open) throws ``EngineError``.
+public struct WebSocketEngine: Sendable {
+    public let role: Role
+    public let configuration: EngineConfiguration
+    public private(set) var state: ConnectionState
+
+    /// Whether ``ProtocolTrace`` values are recorded. Turn on while the logger's level is DEBUG
+    /// or lower; it may change at any time, so a live connection picks up a new level.
+    public var isTracing = false
+
+    /// The close frame this endpoint sent, if any.
+    public private(set) var closeSent: CloseFrame?
+    /// The close frame the peer sent, if any.
+    public private(set) var closeReceived: CloseFrame?
+    /// Who started the closing handshake; set once known.
+    public private(set) var closeInitiator: CloseInitiator?
+    /// The violation that made this engine fail the connection, if one did.
+    public private(set) var failure: ProtocolViolation?
+    /// True once the engine wants the transport closed (after flushing ``nextOutput()``).
+    public private(set) var transportCloseRequested = false
+    /// Running counters for the closing log record.
+    public private(set) var statistics = ConnectionStatistics()
+
+    private var parser: FrameParser
+    private var encoder: FrameEncoder
+    private var allocator = ByteBufferAllocator()
+
+    private var inbound = ByteBuffer()
+    private var phase = ReadPhase.header
+    private var message: MessageAssembly?
+    private var controlPayload = ByteBuffer()
+    private var discarding = false
+
+    private var outgoingFragmented: Opcode?
+    private var outputQueue = CircularBuffer<ByteBuffer>(initialCapacity: 4)
+    private var scratch = ByteBuffer()
+    private var events = CircularBuffer<WebSocketEvent>(initialCapacity: 4)
+    private var traces = CircularBuffer<ProtocolTrace>(initialCapacity: 0)
+
+    private var nextPingID: UInt64 = 0
+    private var pendingPings: [(id: PingID, payload: ByteBuffer)] = []
+
+    private enum ReadPhase {
+        case header
+        case payload(FrameHeader, received: Int, frameStart: Int)
+    }
+
+    private struct MessageAssembly {
+        var kind: Opcode
+        var buffer: ByteBuffer
+        var size = 0
+        var validator = UTF8Validator()
+        var deliveredFragments = 0
+    }
+
+    /// - Parameters:
+    ///   - role: server or client.
+    ///   - configuration: limits; see ``EngineConfiguration``.
+    ///   - state: `.connecting` when the engine also runs the opening handshake (the default),
+    ///     `.open` when the I/O layer completed it elsewhere.
+    ///   - generator: masking-key source for a client; the system CSPRNG by default.
+    public init(role: Role, configuration: EngineConfiguration = .init(), state: ConnectionState = .connecting,
+                generator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()) {
+        precondition(state == .connecting || state == .open, "an engine starts CONNECTING or OPEN")
+        self.role = role
+        self.configuration = configuration
+        self.state = state
+        self.parser = FrameParser(role: role, maxFrameSize: configuration.effectiveMaxFrameSize)
+        self.encoder = FrameEncoder(role: role, generator: generator)
+    }
+
+    // MARK: - Opening handshake
+
+    /// Server: validates the upgrade request and returns the response to send. On success the
+    /// engine is OPEN; on rejection it is CLOSED and the I/O layer sends the rejection response.
+    public mutating func accept(_ request: HTTPRequestHead,
+                                options: ServerHandshakeOptions = .init()) -> Result<ServerHandshakeResult, HandshakeRejection> {
+        precondition(role == .server, "accept(_:) is the server's side of the handshake")
+        trace(.handshakeRequest(request, .received))
+        let result = ServerHandshake.accept(request, options: options)
+        switch result {
+        case .success(let accepted):
+            trace(.handshakeResponse(accepted.response, .sent))
+            setState(.open)
+            processInboundOrFail()
+        case .failure(let rejection):
+            trace(.handshakeResponse(rejection.responseHead(serverHeader: options.serverHeader), .sent))
+            setState(.closed)
+        }
+        return result
+    }
+
+    /// Server: the application refused the connection after ``accept(_:options:)`` was not
+    /// called or before it (e.g. `processRequest` answered). Moves to CLOSED.
+    public mutating func reject(request: HTTPRequestHead, response: HTTPResponseHead) {
+        trace(.handshakeRequest(request, .received))
+        trace(.handshakeResponse(response, .sent))
+        setState(.closed)
+    }
+
+    /// Client: records the request the I/O layer is about to send.
+    public mutating func request(_ handshake: ClientHandshake) -> HTTPRequestHead {
+        precondition(role == .client, "request(_:) is the client's side of the handshake")
+        let head = handshake.request()
+        trace(.handshakeRequest(head, .sent))
+        return head
+    }
+
+    /// Client: validates the server's response. OPEN on success, CLOSED on failure.
+    public mutating func processResponse(_ response: HTTPResponseHead,
+                                         for handshake: ClientHandshake) throws(HandshakeError) -> ClientHandshakeResult {
+        precondition(role == .client, "processResponse(_:for:) is the client's side of the handshake")
+        trace(.handshakeResponse(response, .received))
+        do {
+            let result = try handshake.validate(response)
+            setState(.open)
+            processInboundOrFail()
+            return result
+        } catch {
+            setState(.closed)
+            throw error
+        }
+    }
+
+    // MARK: - Input
+
+    /// Feeds bytes read from the transport. Frames are processed once the connection is open;
+    /// bytes received earlier (e.g. right behind a 101 response) are kept until then.
+    public mutating func receive(_ data: ByteBuffer) {
+        statistics.wireBytesIn += data.readableBytes
+        guard !discarding else { return }
+        if inbound.readableBytes == 0 {
+            inbound = data
+        } else {
+            // Leftovers are at most a partial frame header (payload bytes are always consumed).
+            var data = data
+            inbound.writeBuffer(&data)
+        }
+        guard state >= .open else { return }
+        processInboundOrFail()
+    }
+
+    private mutating func processInboundOrFail() {
+        do {
+            try processInbound()
+        } catch {
+            fail(error)
+        }
+        if inbound.readableBytes == 0 { inbound = ByteBuffer() }
+    }
+
+    /// The peer closed the transport (or it failed). The connection is CLOSED; without a
+    /// received close frame the close code is 1006.
+    public mutating func receiveEOF() {
+        guard state != .closed else { return }
+        trace(.close(.eofReceived))
+        discarding = true
+        if closeReceived == nil, closeSent == nil { closeInitiator = .abnormal }
+        setState(.closed)
+    }
+
+    private mutating func processInbound() throws(ProtocolViolation) {
+        while !discarding {
+            switch phase {
+            case .header:
+                guard let header = try parser.parseHeader(&inbound) else { return }
+                let frameStart = try beginFrame(header)
+                phase = .payload(header, received: 0, frameStart: frameStart)
+                if header.payloadLength == 0 {
+                    phase = .header
+                    try endFrame(header, frameStart: frameStart)
+                }
+            case .payload(let header, let received, let frameStart):
+                let n = min(header.payloadLength - received, inbound.readableBytes)
+                guard n > 0 else { return }
+                let chunk = inbound.readSlice(length: n)!
+                try consumePayload(header, chunk, offset: received)
+                if received + n == header.payloadLength {
+                    phase = .header
+                    try endFrame(header, frameStart: frameStart)
+                } else {
+                    phase = .payload(header, received: received + n, frameStart: frameStart)
+                    return
+                }
+            }
+        }
+    }
+
+    /// Applies the rules that need message context, before any payload is buffered.
+    /// Returns the offset in the message buffer where this frame's payload starts.
+    private mutating func beginFrame(_ header: FrameHeader) throws(ProtocolViolation) -> Int {
+        statistics.framesIn += 1
+        if header.opcode.isControl {
+            controlPayload = allocator.buffer(capacity: header.payloadLength)
+            return 0
+        }
+        switch header.opcode {
+        case .continuation:
+            // §5.4: a continuation frame needs a message in progress.
+            guard message != nil else { throw .unexpectedContinuation }
+        default:
+            // §5.4: "The fragments of one message MUST NOT be interleaved between the fragments of another."
+            guard message == nil else { throw .expectedContinuation }
+            message = MessageAssembly(kind: header.opcode, buffer: ByteBuffer())
+        }
+        // Limit checked against the declared length, before the payload is buffered.
+        if message!.size + header.payloadLength > configuration.maxMessageSize {
+            throw .messageTooBig(limit: configuration.maxMessageSize)
+        }
+        if state == .open && message!.buffer.readableBytes == 0 {
+            message!.buffer.reserveCapacity(header.payloadLength)
+        }
+        return message!.buffer.writerIndex
+    }
+
+    private mutating func consumePayload(_ header: FrameHeader, _ chunk: ByteBuffer, offset: Int) throws(ProtocolViolation) {
+        if header.opcode.isControl {
+            controlPayload.writeWebSocketBytes(chunk, maskingKey: header.maskingKey, offset: offset)
+            return
+        }
+        // §1.4 / Python websockets: after sending a close frame, incoming data is not delivered.
+        guard state == .open else { return }
+        let start = message!.buffer.writerIndex
+        if header.maskingKey == nil, message!.buffer.readableBytes == 0, chunk.readableBytes == header.payloadLength {
+            message!.buffer = chunk  // unmasked and complete: adopt the slice, no copy
+        } else {
+            message!.buffer.writeWebSocketBytes(chunk, maskingKey: header.maskingKey, offset: offset)
+        }
+        if message!.kind == .text {
+            // §8.1: fail as soon as the bytes so far cannot be a prefix of valid UTF-8.
+            var validator = message!.validator
+            let skip = start - message!.buffer.readerIndex
+            let valid = message!.buffer.withUnsafeReadableBytes { all in
+                validator.validate(UnsafeRawBufferPointer(rebasing: all[skip...]))
+            }
+            message!.validator = validator
+            if !valid { throw .invalidUTF8 }
+        }
+    }
+
+    private mutating func endFrame(_ header: FrameHeader, frameStart: Int) throws(ProtocolViolation) {
+        if header.opcode.isControl {
+            let payload = controlPayload
+            controlPayload = ByteBuffer()
+            if isTracing {
+                trace(.frame(Frame(fin: header.fin, rsv1: header.rsv1, rsv2: header.rsv2, rsv3: header.rsv3,
+                                   opcode: header.opcode, payload: payload), .received))
+            }
+            try handleControl(header.opcode, payload)
+            return
+        }
+        if isTracing {
+            let payload = message!.buffer.getSlice(at: frameStart, length: header.payloadLength) ?? ByteBuffer()
+            trace(.frame(Frame(fin: header.fin, rsv1: header.rsv1, rsv2: header.rsv2, rsv3: header.rsv3,
+                               opcode: header.opcode, payload: payload), .received))
+        }
+        message!.size += header.payloadLength
+        guard state == .open else {
+            if header.fin { message = nil }
+            return
+        }
+        if header.fin, message!.kind == .text, !message!.validator.isComplete { throw .invalidUTF8 }
+        if configuration.deliverFragments {
+            let m = message!
+            events.append(.fragment(MessageFragment(kind: m.kind, payload: m.buffer, isFirst: m.deliveredFragments == 0,
+                                                    isFinal: header.fin)))
+            message!.deliveredFragments += 1
+            message!.buffer = ByteBuffer()
+        } else if header.fin {
+            let m = message!
+            switch m.kind {
+            case .text: events.append(.message(.text(String(buffer: m.buffer))))
+            default: events.append(.message(.binary(m.buffer)))
+            }
+        }
+        if header.fin {
+            statistics.messagesIn += 1
+            statistics.payloadBytesIn += message!.size
+            message = nil
+        }
+    }
+
+    private mutating func handleControl(_ opcode: Opcode, _ payload: ByteBuffer) throws(ProtocolViolation) {
+        switch opcode {
+        case .ping:
+            // §5.5.2: answer with a pong carrying the same application data.
+            if state == .open { emitFrame(opcode: .pong, fin: true, payload: payload) }
+            events.append(.ping(payload))
+        case .pong:
+            var acknowledged: PingID?
+            if let index = pendingPings.firstIndex(where: { $0.payload == payload }) {
+                acknowledged = pendingPings[index].id
+                pendingPings.removeFirst(index + 1)
+            }
+            events.append(.pong(payload, acknowledged: acknowledged))
+        case .close:
+            let frame = try CloseFrame(parsing: payload)
+            closeReceived = frame
+            events.append(.closeReceived(frame))
+            if state == .open {
+                closeInitiator = .remote
+                // §5.5.1: reply with a close frame, echoing the status code (1000 when there was none).
+                let code = frame.code == .noStatusReceived ? CloseCode.normalClosure : frame.code
+                sendCloseFrame(CloseFrame(code: code, reason: frame.reason))
+                setState(.closing)
+            }
+            // §5.5.1: no more frames are expected after a close; §7.1.1: the server closes TCP first.
+            discarding = true
+            if role == .server { requestTransportClose() }
+        default:
+            preconditionFailure("handleControl called with data opcode \(opcode)")
+        }
+    }
+
+    // MARK: - Output
+
+    /// Sends a text message, or a fragment of one with `fin: false` (continue it with
+    /// ``sendContinuation(_:fin:)``).
+    public mutating func sendText(_ text: String, fin: Bool = true) throws(EngineError) {
+        try checkDataSend(.text, fin: fin)
+        var payload = allocator.buffer(capacity: text.utf8.count)
+        payload.writeString(text)
+        emitData(.text, fin: fin, payload: payload)
+    }
+
+    /// Sends a binary message, or the first fragment of one with `fin: false`.
+    public mutating func sendBinary(_ bytes: ByteBuffer, fin: Bool = true) throws(EngineError) {
+        try checkDataSend(.binary, fin: fin)
+        emitData(.binary, fin: fin, payload: bytes)
+    }
+
+    /// Sends the next fragment of the message started with `fin: false`.
+    public mutating func sendContinuation(_ bytes: ByteBuffer, fin: Bool) throws(EngineError) {
+        try checkDataSend(.continuation, fin: fin)
+        emitData(.continuation, fin: fin, payload: bytes)
+    }
+
+    /// Sends a ping and returns its id; the matching ``WebSocketEvent/pong(_:acknowledged:)``
+    /// carries an id at least as new.
+    @discardableResult
+    public mutating func sendPing(_ payload: ByteBuffer = ByteBuffer()) throws(EngineError) -> PingID {
+        guard state == .open else { throw .notOpen(state) }
+        guard payload.readableBytes <= 125 else { throw .controlPayloadTooLong(payload.readableBytes) }
+        guard !pendingPings.contains(where: { $0.payload == payload }) else { throw .duplicatePingPayload }
+        nextPingID += 1
+        let id = PingID(rawValue: nextPingID)
+        pendingPings.append((id, payload))
+        emitFrame(opcode: .ping, fin: true, payload: payload)
+        return id
+    }
+
+    /// Sends an unsolicited pong (a unidirectional heartbeat, §5.5.3).
+    public mutating func sendPong(_ payload: ByteBuffer = ByteBuffer()) throws(EngineError) {
+        guard state == .open else { throw .notOpen(state) }
+        guard payload.readableBytes <= 125 else { throw .controlPayloadTooLong(payload.readableBytes) }
+        emitFrame(opcode: .pong, fin: true, payload: payload)
+    }
+
+    /// Starts the closing handshake (§7.1.2). Idempotent: does nothing once closing or closed.
+    /// A client then waits for the server to close the transport; a server closes it once the
+    /// peer's close frame arrives.
+    public mutating func close(code: CloseCode = .normalClosure, reason: String = "") throws(EngineError) {
+        switch state {
+        case .connecting: throw .notOpen(state)
+        case .closing, .closed: return
+        case .open:
+            closeInitiator = .local
+            sendCloseFrame(CloseFrame(code: code, reason: reason))
+            setState(.closing)
+        }
+    }
+
+    /// Fails the connection (§7.1.7) for a reason found outside the engine, e.g. a keepalive
+    /// timeout (1011) or a handler error (1011). Sends a close frame if the connection is open,
+    /// stops processing input, and asks for the transport to be closed (a server at once; a
+    /// client after the server's reply, or at the I/O layer's close timeout).
+    public mutating func fail(code: CloseCode, reason: String = "") {
+        trace(.close(.failing(code, reason: reason)))
+        if state == .open {
+            closeInitiator = .local
+            sendCloseFrame(CloseFrame(code: code, reason: reason))
+            setState(.closing)
+        }
+        discarding = true
+        if role == .server || state == .connecting { requestTransportClose() }
+    }
+
+    private mutating func fail(_ violation: ProtocolViolation) {
+        failure = violation
+        trace(.errorHandled(violation))
+        fail(code: violation.closeCode, reason: violation.reason)
+    }
+
+    /// The next bytes to write to the transport, or `nil` when everything was handed out.
+    public mutating func nextOutput() -> ByteBuffer? {
+        if let next = outputQueue.popFirst() { return next }
+        guard scratch.readableBytes > 0 else { return nil }
+        defer { scratch = ByteBuffer() }
+        return scratch
+    }
+
+    /// The next event for the application, or `nil`.
+    public mutating func nextEvent() -> WebSocketEvent? { events.popFirst() }
+
+    /// The next trace record for the logging pipeline, or `nil`. Only filled while
+    /// ``isTracing`` is on.
+    public mutating func nextTrace() -> ProtocolTrace? { traces.popFirst() }
+
+    /// Whether the transport is expected to close soon: the I/O layer arms its close timeout
+    /// while this is true (Python websockets' `close_expected()`).
+    public var closeExpected: Bool { state == .closing || transportCloseRequested }
+
+    /// The close code that describes how the connection ended, once CLOSED: the code the peer
+    /// sent, 1005 if its close frame had none, 1006 if there was no closing handshake.
+    public var closeCode: CloseCode? {
+        guard state == .closed else { return nil }
+        return closeReceived?.code ?? .abnormalClosure
+    }
+
+    /// The outbound data fragment sequence in progress, if any.
+    public var isSendingFragmentedMessage: Bool { outgoingFragmented != nil }
+
+    // MARK: - Internals
+
+    private mutating func checkDataSend(_ opcode: Opcode, fin: Bool) throws(EngineError) {
+        guard state == .open else { throw .notOpen(state) }
+        switch opcode {
+        case .continuation:
+            guard outgoingFragmented != nil else { throw .invalidFragmentSequence }
+            if fin { outgoingFragmented = nil }
+        default:
+            guard outgoingFragmented == nil else { throw .invalidFragmentSequence }
+            if !fin { outgoingFragmented = opcode }
+        }
+    }
+
+    private mutating func emitData(_ opcode: Opcode, fin: Bool, payload: ByteBuffer) {
+        statistics.payloadBytesOut += payload.readableBytes
+        if fin { statistics.messagesOut += 1 }
+        emitFrame(opcode: opcode, fin: fin, payload: payload)
+    }
+
+    private mutating func sendCloseFrame(_ frame: CloseFrame) {
+        closeSent = frame
+        emitFrame(opcode: .close, fin: true, payload: frame.serialized(allocator: allocator))
+    }
+
+    private mutating func emitFrame(opcode: Opcode, fin: Bool, payload: ByteBuffer) {
+        statistics.framesOut += 1
+        if isTracing { trace(.frame(Frame(fin: fin, opcode: opcode, payload: payload), .sent)) }
+        let n = payload.readableBytes
+        let before = scratch.readableBytes
+        if role == .server && n >= configuration.largePayloadThreshold {
+            _ = encoder.writeHeader(fin: fin, opcode: opcode, payloadLength: n, into: &scratch)
+            statistics.wireBytesOut += scratch.readableBytes - before + n
+            outputQueue.append(scratch)
+            outputQueue.append(payload)
+            scratch = ByteBuffer()
+            return
+        }
+        if scratch.capacity == 0 { scratch = allocator.buffer(capacity: n + 14) }
+        scratch.reserveCapacity(minimumWritableBytes: n + 14)
+        let key = encoder.writeHeader(fin: fin, opcode: opcode, payloadLength: n, into: &scratch)
+        scratch.writeWebSocketBytes(payload, maskingKey: key, offset: 0)
+        statistics.wireBytesOut += scratch.readableBytes - before
+    }
+
+    private mutating func requestTransportClose() {
+        guard !transportCloseRequested else { return }
+        transportCloseRequested = true
+        trace(.close(.closingTransport))
+    }
+
+    private mutating func setState(_ new: ConnectionState) {
+        guard new != state else { return }
+        state = new
+        if new == .closed { discarding = true }
+        trace(.stateChanged(new))
+    }
+
+    @inline(__always)
+    private mutating func trace(_ record: @autoclosure () -> ProtocolTrace) {
+        if isTracing { traces.append(record()) }
+    }
+}

@@ -1,0 +1,129 @@
+import NIOHTTP1
+
+/// Options for accepting an opening handshake.
+public struct ServerHandshakeOptions: Sendable {
+    /// Subprotocols this server speaks, in order of preference.
+    public var subprotocols: [String]
+    /// Picks a subprotocol from those the client offered (in the client's order); `nil` for
+    /// none. The default picks the first of ``subprotocols`` that the client offered.
+    public var selectSubprotocol: (@Sendable (_ offered: [String], _ request: HTTPRequestHead) -> String?)?
+    /// The `Server` header value, or `nil` to send none.
+    public var serverHeader: String?
+    /// Headers added to every 101 response.
+    public var extraHeaders: HTTPHeaders
+
+    public init(subprotocols: [String] = [],
+                selectSubprotocol: (@Sendable ([String], HTTPRequestHead) -> String?)? = nil,
+                serverHeader: String? = "swift-websockets",
+                extraHeaders: HTTPHeaders = [:]) {
+        self.subprotocols = subprotocols
+        self.selectSubprotocol = selectSubprotocol
+        self.serverHeader = serverHeader
+        self.extraHeaders = extraHeaders
+    }
+}
+
+/// An accepted handshake: the 101 response to send and what was negotiated.
+public struct ServerHandshakeResult: Sendable {
+    public var response: HTTPResponseHead
+    public var subprotocol: String?
+    /// The extensions the client offered (parsed), for an extension negotiator to consider.
+    public var offeredExtensions: [ExtensionOffer]
+}
+
+/// The server side of the opening handshake (RFC 6455 §4.2) as pure functions.
+public enum ServerHandshake {
+    /// Checks `request` against every requirement of §4.2.1 and returns the client's key.
+    ///
+    /// Checked in this order, each failure with its own status: method `GET` (405 with
+    /// `Allow: GET`), HTTP/1.1 or later (505), exactly one non-empty `Host` (400),
+    /// `Upgrade` containing the token `websocket` (426 with `Upgrade: websocket`), `Connection`
+    /// containing the token `Upgrade` (426), exactly one `Sec-WebSocket-Key` that is base64 of 16
+    /// bytes (400), `Sec-WebSocket-Version: 13` (426 with `Sec-WebSocket-Version: 13`).
+    public static func validate(_ request: HTTPRequestHead) -> Result<String, HandshakeRejection> {
+        guard request.method == .GET else {
+            return .failure(.init(kind: .invalidMethod, status: .methodNotAllowed,
+                                  reason: "WebSocket handshake requires method GET", headers: ["Allow": "GET"]))
+        }
+        guard request.version.major == 1, request.version.minor >= 1 else {
+            return .failure(.init(kind: .invalidHTTPVersion, status: .httpVersionNotSupported,
+                                  reason: "WebSocket handshake requires HTTP/1.1"))
+        }
+        let hosts = request.headers["Host"]
+        guard hosts.count == 1, !hosts[0].trimmingOWS().isEmpty else {
+            return .failure(.init(kind: .missingHost, status: .badRequest,
+                                  reason: hosts.isEmpty ? "missing Host header" : "invalid Host header"))
+        }
+        let upgradeRequired: HTTPHeaders = ["Upgrade": "websocket", "Connection": "Upgrade"]
+        guard request.headers.webSocketContainsToken("Upgrade", "websocket") else {
+            return .failure(.init(kind: .invalidUpgrade, status: .upgradeRequired,
+                                  reason: "missing or invalid Upgrade header: expected websocket",
+                                  headers: upgradeRequired))
+        }
+        guard request.headers.webSocketContainsToken("Connection", "upgrade") else {
+            return .failure(.init(kind: .invalidConnection, status: .upgradeRequired,
+                                  reason: "missing or invalid Connection header: expected Upgrade",
+                                  headers: upgradeRequired))
+        }
+        let keys = request.headers["Sec-WebSocket-Key"]
+        guard keys.count == 1 else {
+            return .failure(.init(kind: keys.isEmpty ? .missingKey : .invalidKey, status: .badRequest,
+                                  reason: keys.isEmpty ? "missing Sec-WebSocket-Key header"
+                                      : "more than one Sec-WebSocket-Key header"))
+        }
+        let key = String(keys[0].trimmingOWS())
+        guard AcceptKey.isValidKey(key) else {
+            return .failure(.init(kind: .invalidKey, status: .badRequest,
+                                  reason: "invalid Sec-WebSocket-Key header: must be base64 of 16 bytes"))
+        }
+        // §4.2.2: a version the server does not understand gets a 426 listing the versions it does.
+        let versions = request.headers.webSocketTokens("Sec-WebSocket-Version")
+        guard versions.count == 1, versions[0] == "13" else {
+            return .failure(.init(kind: .unsupportedVersion, status: .upgradeRequired,
+                                  reason: versions.isEmpty ? "missing Sec-WebSocket-Version header"
+                                      : "unsupported Sec-WebSocket-Version: only 13 is supported",
+                                  headers: ["Sec-WebSocket-Version": "13"]))
+        }
+        return .success(key)
+    }
+
+    /// Validates `request` and builds the 101 response (§4.2.2), selecting a subprotocol.
+    public static func accept(_ request: HTTPRequestHead,
+                              options: ServerHandshakeOptions = .init()) -> Result<ServerHandshakeResult, HandshakeRejection> {
+        let key: String
+        switch validate(request) {
+        case .success(let k): key = k
+        case .failure(let rejection): return .failure(rejection)
+        }
+        let offeredExtensions: [ExtensionOffer]
+        do {
+            offeredExtensions = try ExtensionOffer.parse(request.headers["Sec-WebSocket-Extensions"])
+        } catch {
+            return .failure(.init(kind: .invalidExtensions, status: .badRequest,
+                                  reason: "invalid Sec-WebSocket-Extensions header: \(error)"))
+        }
+        let offered = request.headers.webSocketTokens("Sec-WebSocket-Protocol").map(String.init)
+        var subprotocol: String?
+        if !offered.isEmpty {
+            if let select = options.selectSubprotocol {
+                subprotocol = select(offered, request)
+            } else {
+                subprotocol = options.subprotocols.first { offered.contains($0) }
+            }
+            // §4.2.2: the selected value MUST be one the client offered.
+            if let chosen = subprotocol, !offered.contains(chosen) {
+                return .failure(.init(kind: .invalidSubprotocols, status: .internalServerError,
+                                      reason: "selected subprotocol was not offered by the client"))
+            }
+        }
+        var headers = options.extraHeaders
+        headers.replaceOrAdd(name: "Upgrade", value: "websocket")
+        headers.replaceOrAdd(name: "Connection", value: "Upgrade")
+        headers.replaceOrAdd(name: "Sec-WebSocket-Accept", value: AcceptKey.acceptValue(forKey: key))
+        if let subprotocol { headers.replaceOrAdd(name: "Sec-WebSocket-Protocol", value: subprotocol) }
+        if let server = options.serverHeader { headers.replaceOrAdd(name: "Server", value: server) }
+        let response = HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers)
+        return .success(ServerHandshakeResult(response: response, subprotocol: subprotocol,
+                                              offeredExtensions: offeredExtensions))
+    }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The project's test command (README, .ci/run). Installs what a fresh machine lacks, then
+# builds, runs the whole test suite and the runnable examples' self-checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+swift build --build-tests
+swift test --skip-build 2>&1 | tee /tmp/swift-websockets-test.log
+grep -qE "Test run with [0-9]+ tests? .* passed" /tmp/swift-websockets-test.log
+
+# Examples must keep working: each exits non-zero when its self-check fails.
+swift run --skip-build CoreSmoke >/tmp/swift-websockets-smoke.log
+tail -n 1 /tmp/swift-websockets-smoke.log
