@@ -7,6 +7,8 @@
 //   WebSocketCore  - sans-I/O protocol engine: bytes in, typed events and bytes out.
 //                    Depends only on NIOCore/NIOHTTP1 value types (ByteBuffer, HTTP heads),
 //                    swift-crypto (SHA-1) and ExtrasBase64. No sockets, no clocks, no threads.
+//   WebSocketLogging - typed log events, the formatter chain (enrichers, filters, JSON/plain/
+//                    syslog formatters, sinks) and swift-log handlers.
 import PackageDescription
 
 let strictSettings: [SwiftSetting] = [
@@ -16,14 +18,16 @@ let strictSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "swift-websockets",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "WebSocketCore", targets: ["WebSocketCore"]),
+        .library(name: "WebSocketLogging", targets: ["WebSocketLogging"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/swift-extras/swift-extras-base64", from: "1.2.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .target(
@@ -33,6 +37,16 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ExtrasBase64", package: "swift-extras-base64"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "WebSocketLogging",
+            dependencies: [
+                "WebSocketCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -51,6 +65,17 @@ let package = Package(
             name: "WebSocketCoreTests",
             dependencies: [
                 "WebSocketCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "WebSocketLoggingTests",
+            dependencies: [
+                "WebSocketLogging",
+                "WebSocketCore",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

@@ -1,0 +1,103 @@
+import Logging
+import NIOHTTP1
+import Synchronization
+
+/// What every record of one connection carries: its id, the socket peer, the resolved client
+/// address and the request headers.
+///
+/// Immutable and rendered **once**: the JSON fragment of `event_data` and the plain format's
+/// `[id address]` are built in the initializer, so formatting a record only copies bytes. When
+/// the client address becomes known (after the request headers arrive) the I/O layer makes a
+/// new context with ``with(clientAddress:source:requestHeaders:)``; counters are shared.
+public final class ConnectionContext: Sendable, CustomStringConvertible {
+    /// The connection id.
+    public let id: ConnectionID
+    /// The socket peer's address (IP, or the Unix socket path), or `nil` when unknown.
+    public let peerAddress: String?
+    /// The socket peer's port, if any.
+    public let peerPort: Int?
+    /// The client's address: from a trusted proxy's forwarding header, else the peer address.
+    public let clientAddress: String?
+    /// Where ``clientAddress`` came from: `peer`, `x-forwarded-for` or `forwarded`.
+    public let clientAddressSource: String
+    /// The opening handshake's request headers, once received (for enrichers).
+    public let requestHeaders: HTTPHeaders?
+
+    let counters: Counters
+    /// `"connection_id":"…","remote_addr":"…","peer_addr":"…","peer_port":N`
+    let jsonFields: [UInt8]
+    /// `[id address]`
+    let plainTag: [UInt8]
+
+    final class Counters: Sendable {
+        /// DEBUG frame records seen so far, for per-connection sampling.
+        let frameRecords = Atomic<Int>(0)
+    }
+
+    /// The metadata key under which connection loggers carry the context.
+    public static let metadataKey = "ws.connection"
+
+    /// The context of the connection whose handler is running (set by the server around the
+    /// handler), so application log calls inside it are tagged automatically.
+    @TaskLocal public static var current: ConnectionContext?
+
+    public convenience init(id: ConnectionID = ConnectionID(), peerAddress: String?, peerPort: Int? = nil,
+                            clientAddress: String? = nil, clientAddressSource: String = "peer",
+                            requestHeaders: HTTPHeaders? = nil) {
+        self.init(id: id, peerAddress: peerAddress, peerPort: peerPort, clientAddress: clientAddress ?? peerAddress,
+                  clientAddressSource: clientAddressSource, requestHeaders: requestHeaders, counters: Counters())
+    }
+
+    init(id: ConnectionID, peerAddress: String?, peerPort: Int?, clientAddress: String?, clientAddressSource: String,
+         requestHeaders: HTTPHeaders?, counters: Counters) {
+        self.id = id
+        self.peerAddress = peerAddress
+        self.peerPort = peerPort
+        self.clientAddress = clientAddress
+        self.clientAddressSource = clientAddressSource
+        self.requestHeaders = requestHeaders
+        self.counters = counters
+
+        var json = LogLine(capacity: 128)
+        json.append("\"connection_id\":\"")
+        id.write(into: &json)
+        json.append("\",\"remote_addr\":")
+        if let clientAddress { json.append(jsonString: clientAddress, limit: 256) } else { json.append("null") }
+        json.append(",\"peer_addr\":")
+        if let peerAddress { json.append(jsonString: peerAddress, limit: 256) } else { json.append("null") }
+        if let peerPort {
+            json.append(",\"peer_port\":")
+            json.append(int: peerPort)
+        }
+        if clientAddressSource != "peer" {
+            json.append(",\"remote_addr_source\":")
+            json.append(jsonString: clientAddressSource, limit: 32)
+        }
+        jsonFields = json.bytes
+
+        var plain = LogLine(capacity: 64)
+        plain.append(UInt8(ascii: "["))
+        id.write(into: &plain)
+        plain.append(UInt8(ascii: " "))
+        plain.append(plain: clientAddress ?? "-", quoteIfNeeded: true, limit: 256)
+        plain.append(UInt8(ascii: "]"))
+        plainTag = plain.bytes
+    }
+
+    /// A copy with the resolved client address and the request headers; same id and counters.
+    public func with(clientAddress: String?, source: String, requestHeaders: HTTPHeaders?) -> ConnectionContext {
+        ConnectionContext(id: id, peerAddress: peerAddress, peerPort: peerPort, clientAddress: clientAddress ?? peerAddress,
+                          clientAddressSource: source, requestHeaders: requestHeaders, counters: counters)
+    }
+
+    /// `id address`: how handlers that do not know this type print the metadata value.
+    public var description: String { "\(id) \(clientAddress ?? "-")" }
+
+    /// A metadata provider that attaches ``current`` to every log call made inside a connection
+    /// handler. Bootstrap swift-log with it (`LoggingSystem.bootstrap(_:metadataProvider:)`) so
+    /// that any handler sees the context; this package's handlers also read ``current`` directly.
+    public static let metadataProvider = Logger.MetadataProvider {
+        guard let current = ConnectionContext.current else { return [:] }
+        return [metadataKey: .stringConvertible(current)]
+    }
+}

@@ -1,0 +1,36 @@
+/// A random (version 4) UUID identifying one connection in every log record it produces.
+/// Generated at accept, before the handshake, so even the first record carries it.
+public struct ConnectionID: Sendable, Hashable, CustomStringConvertible {
+    public let high: UInt64
+    public let low: UInt64
+
+    /// A new random id from the system CSPRNG.
+    public init() {
+        var rng = SystemRandomNumberGenerator()
+        self.init(using: &rng)
+    }
+
+    public init(using generator: inout some RandomNumberGenerator) {
+        // RFC 9562 §5.4: version 4 in bits 48-51, variant 0b10 in bits 64-65.
+        high = (generator.next() & ~0xF000) | 0x4000
+        low = (generator.next() & ~(0b11 << 62)) | (0b10 << 62)
+    }
+
+    /// The canonical lowercase form `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`.
+    public var description: String {
+        var line = LogLine(capacity: 36)
+        write(into: &line)
+        return String(decoding: line.bytes, as: UTF8.self)
+    }
+
+    func write(into line: inout LogLine) {
+        for (i, word) in [high, low].enumerated() {
+            for nibble in 0..<16 {
+                if (i == 0 && (nibble == 8 || nibble == 12)) || (i == 1 && (nibble == 0 || nibble == 4)) {
+                    line.append(UInt8(ascii: "-"))
+                }
+                line.append(LogLine.hex[Int((word >> UInt64(60 - nibble * 4)) & 0xF)])
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import WebSocketCore
+
+/// Fields of `connection_open`.
+public struct ConnectionOpenInfo: Sendable, Hashable {
+    /// The request target (path and query, with credential-like query values redacted).
+    public var path: String
+    public var subprotocol: String?
+    /// The negotiated extensions as sent in `Sec-WebSocket-Extensions`.
+    public var extensions: String?
+    /// Seconds from accepting the TCP connection to the end of the opening handshake.
+    public var handshakeDuration: Double?
+
+    public init(path: String, subprotocol: String? = nil, extensions: String? = nil, handshakeDuration: Double? = nil) {
+        self.path = path
+        self.subprotocol = subprotocol
+        self.extensions = extensions
+        self.handshakeDuration = handshakeDuration
+    }
+}
+
+/// Fields of `connection_rejected`.
+public struct ConnectionRejectedInfo: Sendable, Hashable {
+    public var status: Int
+    public var reason: String
+    /// The rejection kind (`invalid_key`, `refused`, ...).
+    public var rejection: String
+    /// The request target, redacted, when a request line was parsed.
+    public var path: String?
+
+    public init(status: Int, reason: String, rejection: String, path: String? = nil) {
+        self.status = status
+        self.reason = reason
+        self.rejection = rejection
+        self.path = path
+    }
+}
+
+/// Fields of `connection_closed`: how it ended and what went through it.
+public struct ConnectionClosedInfo: Sendable, Hashable {
+    /// The connection's close code: received code, 1005 without status, 1006 without handshake.
+    public var code: Int
+    public var codeSent: Int?
+    public var reasonSent: String?
+    public var codeReceived: Int?
+    public var reasonReceived: String?
+    public var initiator: CloseInitiator
+    /// Seconds from accept (or connect) to close.
+    public var duration: Double
+    public var messagesIn: Int
+    public var messagesOut: Int
+    /// Bytes on the wire (frame headers and compressed payloads included).
+    public var bytesIn: Int
+    public var bytesOut: Int
+    /// Application payload bytes (uncompressed).
+    public var payloadBytesIn: Int
+    public var payloadBytesOut: Int
+    /// The last keepalive round trip, in seconds.
+    public var latency: Double?
+
+    public init(code: Int, codeSent: Int? = nil, reasonSent: String? = nil, codeReceived: Int? = nil,
+                reasonReceived: String? = nil, initiator: CloseInitiator, duration: Double,
+                messagesIn: Int = 0, messagesOut: Int = 0, bytesIn: Int = 0, bytesOut: Int = 0,
+                payloadBytesIn: Int = 0, payloadBytesOut: Int = 0, latency: Double? = nil) {
+        self.code = code
+        self.codeSent = codeSent
+        self.reasonSent = reasonSent
+        self.codeReceived = codeReceived
+        self.reasonReceived = reasonReceived
+        self.initiator = initiator
+        self.duration = duration
+        self.messagesIn = messagesIn
+        self.messagesOut = messagesOut
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+        self.payloadBytesIn = payloadBytesIn
+        self.payloadBytesOut = payloadBytesOut
+        self.latency = latency
+    }
+
+    /// Builds the record from an engine at the end of a connection.
+    public init(engine: WebSocketEngine, duration: Double, latency: Double?) {
+        let s = engine.statistics
+        self.init(code: Int((engine.closeCode ?? .abnormalClosure).rawValue),
+                  codeSent: engine.closeSent.map { Int($0.code.rawValue) }, reasonSent: engine.closeSent?.reason,
+                  codeReceived: engine.closeReceived.map { Int($0.code.rawValue) }, reasonReceived: engine.closeReceived?.reason,
+                  initiator: engine.closeInitiator ?? .abnormal, duration: duration,
+                  messagesIn: s.messagesIn, messagesOut: s.messagesOut, bytesIn: s.wireBytesIn, bytesOut: s.wireBytesOut,
+                  payloadBytesIn: s.payloadBytesIn, payloadBytesOut: s.payloadBytesOut, latency: latency)
+    }
+}
+
+/// Fields of `client_reconnecting`.
+public struct ClientReconnectingInfo: Sendable, Hashable {
+    /// 1 for the first retry.
+    public var attempt: Int
+    /// Seconds until the next attempt.
+    public var delay: Double
+    /// The error type that caused the retry (`ConnectionRefused`, `HTTP 503`, ...).
+    public var cause: String
+    public var url: String
+
+    public init(attempt: Int, delay: Double, cause: String, url: String) {
+        self.attempt = attempt
+        self.delay = delay
+        self.cause = cause
+        self.url = url
+    }
+}
+
+/// A frame as logged: header fields and a bounded, escaped preview of the payload.
+public struct FrameInfo: Sendable, Hashable {
+    public var opcode: Opcode
+    public var fin: Bool
+    public var rsv1: Bool
+    /// Payload length in bytes.
+    public var size: Int
+    /// Text escaped (`'hi\n'`), binary as hex, close as `1000 (OK) reason`; elided in the middle
+    /// to at most the configured preview length.
+    public var preview: String
+
+    public init(opcode: Opcode, fin: Bool, rsv1: Bool, size: Int, preview: String) {
+        self.opcode = opcode
+        self.fin = fin
+        self.rsv1 = rsv1
+        self.size = size
+        self.preview = preview
+    }
+}
+
+/// One line of an opening handshake as logged at DEBUG.
+public enum HandshakeLine: Sendable, Hashable {
+    /// `GET /path HTTP/1.1` (target redacted).
+    case requestLine(method: String, target: String)
+    /// `HTTP/1.1 101 Switching Protocols`.
+    case statusLine(status: Int, reason: String)
+    /// A header, its value redacted when its name is sensitive.
+    case header(name: String, value: String)
+}

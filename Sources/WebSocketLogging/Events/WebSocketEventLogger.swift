@@ -1,0 +1,143 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import WebSocketCore
+
+/// The library's side of logging: turns typed events and protocol traces into swift-log
+/// calls on the `Logger` it was given, at the level ``EventLevels`` assigns.
+///
+/// The typed event travels as metadata (``webSocketEventMetadataKey``) and the connection
+/// context as ``ConnectionContext/metadataKey``, set once per connection with
+/// ``with(connection:)``. Events are built only when their level is enabled.
+public struct WebSocketEventLogger: Sendable {
+    public var logger: Logger
+    public var levels: EventLevels
+    public var redaction: Redaction
+    /// The longest frame payload preview, in characters (Python websockets uses 75).
+    public var previewLength: Int
+
+    public init(logger: Logger, levels: EventLevels = .default, redaction: Redaction = .default, previewLength: Int = 75) {
+        self.logger = logger
+        self.levels = levels
+        self.redaction = redaction
+        self.previewLength = max(previewLength, 8)
+    }
+
+    /// A copy whose records carry `connection`.
+    public func with(connection: ConnectionContext) -> WebSocketEventLogger {
+        var copy = self
+        copy.logger[metadataKey: ConnectionContext.metadataKey] = .stringConvertible(connection)
+        return copy
+    }
+
+    /// Whether protocol traces would be logged: set `engine.isTracing` from this (it follows
+    /// runtime changes of the logger's level).
+    public var wantsTraces: Bool { logger.logLevel <= levels.traceLevel }
+
+    /// Whether `event` would be logged right now.
+    public func isEnabled(_ event: WebSocketLogEvent) -> Bool { logger.logLevel <= levels.level(for: event) }
+
+    /// Logs `event` at its configured level.
+    public func emit(_ event: WebSocketLogEvent, error: (any Error)? = nil,
+                     file: String = #fileID, function: String = #function, line: UInt = #line) {
+        let level = levels.level(for: event)
+        guard logger.logLevel <= level else { return }
+        logger.log(level: level, "\(event.message)", error: error,
+                   metadata: [webSocketEventMetadataKey: .stringConvertible(event)],
+                   file: file, function: function, line: line)
+    }
+
+    /// Logs a protocol trace from the engine as one or more DEBUG events.
+    public func emit(trace: ProtocolTrace) {
+        switch trace {
+        case .stateChanged(let s):
+            emit(.stateChanged(s))
+        case .handshakeRequest(let head, let d):
+            emit(.handshakeRequest(.requestLine(method: head.method.rawValue, target: redaction.target(head.uri)), d))
+            for (name, value) in head.headers {
+                emit(.handshakeRequest(.header(name: name, value: redaction.headerValue(name: name, value: value)), d))
+            }
+        case .handshakeResponse(let head, let d):
+            emit(.handshakeResponse(.statusLine(status: Int(head.status.code), reason: head.status.reasonPhrase), d))
+            for (name, value) in head.headers {
+                emit(.handshakeResponse(.header(name: name, value: redaction.headerValue(name: name, value: value)), d))
+            }
+        case .frame(let frame, let d):
+            let info = FrameInfo(opcode: frame.opcode, fin: frame.fin, rsv1: frame.rsv1, size: frame.payload.readableBytes,
+                                 preview: FramePreview.render(frame, limit: previewLength))
+            emit(d == .sent ? .frameSent(info) : .frameReceived(info))
+        case .close(let step):
+            switch step {
+            case .closingTransport: emit(.closeStep(step: "closing TCP connection", code: nil, reason: nil))
+            case .eofReceived: emit(.closeStep(step: "EOF received", code: nil, reason: nil))
+            case .failing(let code, let reason):
+                emit(.closeStep(step: "failing connection with \(code)", code: Int(code.rawValue), reason: reason))
+            }
+        case .errorHandled(let v):
+            emit(.errorHandled(error: "\(v.name): \(v.reason)", code: Int(v.closeCode.rawValue), reason: v.reason))
+        }
+    }
+}
+
+/// Python websockets' frame rendering: text quoted and escaped, binary as hex, close as
+/// `code (name) reason`, elided in the middle to a bounded length.
+enum FramePreview {
+    static func render(_ frame: Frame, limit: Int) -> String {
+        var payload = frame.payload
+        switch frame.opcode {
+        case .close:
+            guard let close = try? CloseFrame(parsing: payload) else { return hex(payload, limit: limit) }
+            return elide(escape(close.description), limit: limit)
+        case .binary:
+            return hex(payload, limit: limit)
+        default:
+            // Text, ping, pong and continuations: quoted text when the bytes are UTF-8.
+            let bytes = payload.readBytes(length: payload.readableBytes) ?? []
+            if bytes.isEmpty { return "''" }
+            guard let text = String(validating: bytes, as: UTF8.self) else { return hex(frame.payload, limit: limit) }
+            return "'" + elide(escape(text), limit: limit - 2) + "'"
+        }
+    }
+
+    static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\\": out += "\\\\"
+            case "'": out += "\\'"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value)
+                || scalar.value == 0x2028 || scalar.value == 0x2029:
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    static func hex(_ buffer: ByteBuffer, limit: Int) -> String {
+        let n = buffer.readableBytes
+        guard n > 0 else { return "" }
+        let maxBytes = max(2, (limit + 1) / 3)
+        func hexBytes(_ bytes: some Sequence<UInt8>) -> String {
+            bytes.map { b in
+                let s = String(b, radix: 16)
+                return s.count == 1 ? "0" + s : s
+            }.joined(separator: " ")
+        }
+        let view = buffer.readableBytesView
+        if n <= maxBytes { return hexBytes(view) }
+        let head = maxBytes * 2 / 3, tail = maxBytes - head
+        return hexBytes(view.prefix(head)) + " … " + hexBytes(view.suffix(tail))
+    }
+
+    /// Keeps the start and the end of `s`, at most `limit` characters in all.
+    static func elide(_ s: String, limit: Int) -> String {
+        guard s.count > limit else { return s }
+        let head = max(1, limit * 2 / 3), tail = max(1, limit - head - 1)
+        return String(s.prefix(head)) + "…" + String(s.suffix(tail))
+    }
+}

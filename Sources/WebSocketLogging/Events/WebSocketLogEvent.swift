@@ -1,0 +1,259 @@
+import Logging
+import WebSocketCore
+
+/// Everything the library logs, as typed values with a stable snake_case ``name``.
+///
+/// Levels follow the Python websockets logging design (``defaultLevel``) and can be changed
+/// per event with ``EventLevels``. DEBUG events carry the one-character ``prefix`` of Python's
+/// debug lines: `>` sent, `<` received, `=` state, `x` shutdown, `%` ping/pong, `!` errors.
+public enum WebSocketLogEvent: Sendable, Hashable {
+    // INFO
+    /// The server bound a socket (`host:port` or a Unix path).
+    case serverListening(address: String)
+    /// The server stopped accepting and is closing connections.
+    case serverClosing
+    /// The server closed every connection.
+    case serverClosed
+    /// The opening handshake succeeded.
+    case connectionOpen(ConnectionOpenInfo)
+    /// The opening handshake was refused with an HTTP response.
+    case connectionRejected(ConnectionRejectedInfo)
+    /// The connection ended; see ``ConnectionClosedInfo``.
+    case connectionClosed(ConnectionClosedInfo)
+    /// A client will retry after a failure.
+    case clientReconnecting(ClientReconnectingInfo)
+    // WARNING
+    /// `broadcast` skipped a connection (not open, or its write buffer above the high mark).
+    case broadcastSkipped(reason: String)
+    /// `broadcast` could not write to a connection.
+    case broadcastFailed(error: String)
+    /// The log sink dropped records because its buffer was full (policy `.drop`).
+    case logRecordsDropped(count: Int)
+    // ERROR
+    /// The connection handler threw; the connection was closed with 1011.
+    case handlerFailed(errorType: String, description: String)
+    /// A bug in the library, caught by a safety net.
+    case internalError(description: String)
+    // DEBUG
+    /// `=` The connection state changed.
+    case stateChanged(ConnectionState)
+    /// `<`/`>` A line of the opening handshake request.
+    case handshakeRequest(HandshakeLine, Direction)
+    /// `<`/`>` A line of the opening handshake response.
+    case handshakeResponse(HandshakeLine, Direction)
+    /// `>` A frame was sent.
+    case frameSent(FrameInfo)
+    /// `<` A frame was received.
+    case frameReceived(FrameInfo)
+    /// `x` A closing step (`closing TCP connection`, `EOF received`, `failing connection`).
+    case closeStep(step: String, code: Int?, reason: String?)
+    /// `%` A keepalive ping was sent.
+    case pingSent
+    /// `%` A keepalive pong arrived, with the round trip in seconds.
+    case pongReceived(roundTrip: Double)
+    /// `!` No pong before the ping timeout; the connection is failed with 1011.
+    case keepaliveTimeout(timeout: Double)
+    /// `!` An error handled without bothering the application (protocol violation, write error).
+    case errorHandled(error: String, code: Int?, reason: String)
+
+    /// The stable snake_case name: the JSON `event` field and the syslog MSGID.
+    public var name: String {
+        switch self {
+        case .serverListening: "server_listening"
+        case .serverClosing: "server_closing"
+        case .serverClosed: "server_closed"
+        case .connectionOpen: "connection_open"
+        case .connectionRejected: "connection_rejected"
+        case .connectionClosed: "connection_closed"
+        case .clientReconnecting: "client_reconnecting"
+        case .broadcastSkipped: "broadcast_skipped"
+        case .broadcastFailed: "broadcast_failed"
+        case .logRecordsDropped: "log_records_dropped"
+        case .handlerFailed: "handler_failed"
+        case .internalError: "internal_error"
+        case .stateChanged: "state_changed"
+        case .handshakeRequest: "handshake_request"
+        case .handshakeResponse: "handshake_response"
+        case .frameSent: "frame_sent"
+        case .frameReceived: "frame_received"
+        case .closeStep: "close_step"
+        case .pingSent: "ping_sent"
+        case .pongReceived: "pong_received"
+        case .keepaliveTimeout: "keepalive_timeout"
+        case .errorHandled: "error_handled"
+        }
+    }
+
+    /// Every event name, for documentation, schema checks and level tables.
+    public static let allNames: [String] = [
+        "server_listening", "server_closing", "server_closed", "connection_open", "connection_rejected",
+        "connection_closed", "client_reconnecting", "broadcast_skipped", "broadcast_failed", "log_records_dropped",
+        "handler_failed", "internal_error", "state_changed", "handshake_request", "handshake_response", "frame_sent",
+        "frame_received", "close_step", "ping_sent", "pong_received", "keepalive_timeout", "error_handled",
+    ]
+
+    /// The level of the Python websockets design: INFO for lifecycle, WARNING for broadcast
+    /// trouble, ERROR for handler exceptions and bugs, DEBUG for protocol detail.
+    public var defaultLevel: Logger.Level {
+        switch self {
+        case .serverListening, .serverClosing, .serverClosed, .connectionOpen, .connectionRejected,
+            .connectionClosed, .clientReconnecting:
+            .info
+        case .broadcastSkipped, .broadcastFailed, .logRecordsDropped:
+            .warning
+        case .handlerFailed, .internalError:
+            .error
+        case .stateChanged, .handshakeRequest, .handshakeResponse, .frameSent, .frameReceived, .closeStep,
+            .pingSent, .pongReceived, .keepaliveTimeout, .errorHandled:
+            .debug
+        }
+    }
+
+    /// The DEBUG prefix character, or `nil` for lifecycle events.
+    public var prefix: Character? {
+        switch self {
+        case .stateChanged: "="
+        case .handshakeRequest(_, let d), .handshakeResponse(_, let d): d.prefix
+        case .frameSent: ">"
+        case .frameReceived: "<"
+        case .closeStep: "x"
+        case .pingSent, .pongReceived: "%"
+        case .keepaliveTimeout, .errorHandled: "!"
+        default: nil
+        }
+    }
+
+    /// The human message, with the prefix for DEBUG events, as Python websockets words it.
+    public var message: String {
+        let text: String
+        switch self {
+        case .serverListening(let a): text = "server listening on \(a)"
+        case .serverClosing: text = "server closing"
+        case .serverClosed: text = "server closed"
+        case .connectionOpen: text = "connection open"
+        case .connectionRejected(let r): text = "connection rejected (\(r.status) \(r.reason))"
+        case .connectionClosed(let c): text = "connection closed (\(c.code) \(CloseCode(UInt16(clamping: c.code)).name))"
+        case .clientReconnecting(let r):
+            text = "connect failed; reconnecting in \(Self.format(r.delay)) seconds: \(r.cause)"
+        case .broadcastSkipped(let r): text = "skipped broadcast: \(r)"
+        case .broadcastFailed(let e): text = "skipped broadcast: failed to write message: \(e)"
+        case .logRecordsDropped(let n): text = "log sink full: dropped \(n) records"
+        case .handlerFailed: text = "connection handler failed"
+        case .internalError: text = "unexpected internal error"
+        case .stateChanged(let s): text = "connection is \(s)"
+        case .handshakeRequest(let line, _), .handshakeResponse(let line, _):
+            switch line {
+            case .requestLine(let m, let t): text = "\(m) \(t) HTTP/1.1"
+            case .statusLine(let s, let r): text = "HTTP/1.1 \(s) \(r)"
+            case .header(let n, let v): text = "\(n): \(v)"
+            }
+        case .frameSent(let f), .frameReceived(let f): text = Self.describe(f)
+        case .closeStep(let step, _, _): text = step
+        case .pingSent: text = "sent keepalive ping"
+        case .pongReceived(let rtt): text = "received keepalive pong (\(Self.format(rtt * 1000)) ms)"
+        case .keepaliveTimeout: text = "timed out waiting for keepalive pong"
+        case .errorHandled(let e, _, _): text = e
+        }
+        if let prefix { return "\(prefix) \(text)" }
+        return text
+    }
+
+    /// `TEXT 'hi' [2 bytes]`, `BINARY 00 ff [2 bytes, continued]` (Python websockets' frame format).
+    static func describe(_ f: FrameInfo) -> String {
+        var flags = ["\(f.size) bytes"]
+        if !f.fin { flags.append("continued") }
+        if f.rsv1 { flags.append("compressed") }
+        let preview = f.preview.isEmpty ? "" : " \(f.preview)"
+        return "\(f.opcode)\(preview) [\(flags.joined(separator: ", "))]"
+    }
+
+    static func format(_ v: Double) -> String {
+        let tenths = (v * 10).rounded()
+        return "\(Int(tenths) / 10).\(abs(Int(tenths)) % 10)"
+    }
+
+    /// Visits the event-specific fields in a fixed order (the schema's order).
+    public func visitFields(_ v: inout some LogFieldVisitor) {
+        switch self {
+        case .serverListening(let a): v.visit("address", string: a)
+        case .serverClosing, .serverClosed, .pingSent: break
+        case .connectionOpen(let o):
+            v.visit("path", string: o.path)
+            v.visit("subprotocol", optional: o.subprotocol)
+            v.visit("extensions", optional: o.extensions)
+            v.visit("handshake_duration", optional: o.handshakeDuration)
+        case .connectionRejected(let r):
+            v.visit("status", int: r.status)
+            v.visit("reason", string: r.reason)
+            v.visit("rejection", string: r.rejection)
+            v.visit("path", optional: r.path)
+        case .connectionClosed(let c):
+            v.visit("close_code", int: c.code)
+            v.visit("close_code_sent", optional: c.codeSent)
+            v.visit("close_reason_sent", optional: c.reasonSent)
+            v.visit("close_code_received", optional: c.codeReceived)
+            v.visit("close_reason_received", optional: c.reasonReceived)
+            v.visit("initiator", string: c.initiator.rawValue)
+            v.visit("duration", double: c.duration)
+            v.visit("messages_in", int: c.messagesIn)
+            v.visit("messages_out", int: c.messagesOut)
+            v.visit("bytes_in", int: c.bytesIn)
+            v.visit("bytes_out", int: c.bytesOut)
+            v.visit("payload_bytes_in", int: c.payloadBytesIn)
+            v.visit("payload_bytes_out", int: c.payloadBytesOut)
+            v.visit("latency", optional: c.latency)
+        case .clientReconnecting(let r):
+            v.visit("attempt", int: r.attempt)
+            v.visit("delay", double: r.delay)
+            v.visit("cause", string: r.cause)
+            v.visit("url", string: r.url)
+        case .broadcastSkipped(let r): v.visit("reason", string: r)
+        case .broadcastFailed(let e): v.visit("error_message", string: e)
+        case .logRecordsDropped(let n): v.visit("dropped", int: n)
+        case .handlerFailed(let t, let d):
+            v.visit("error_type", string: t)
+            v.visit("error_message", string: d)
+        case .internalError(let d): v.visit("error_message", string: d)
+        case .stateChanged(let s): v.visit("state", string: s.description)
+        case .handshakeRequest(let line, let d), .handshakeResponse(let line, let d):
+            v.visit("direction", string: d.rawValue)
+            switch line {
+            case .requestLine(let m, let t):
+                v.visit("method", string: m)
+                v.visit("path", string: t)
+            case .statusLine(let s, let r):
+                v.visit("status", int: s)
+                v.visit("reason", string: r)
+            case .header(let n, let value):
+                v.visit("header", string: n)
+                v.visit("value", string: value)
+            }
+        case .frameSent(let f), .frameReceived(let f):
+            v.visit("opcode", string: f.opcode.description)
+            v.visit("fin", bool: f.fin)
+            v.visit("rsv1", bool: f.rsv1)
+            v.visit("size", int: f.size)
+            v.visit("preview", string: f.preview)
+        case .closeStep(let step, let code, let reason):
+            v.visit("step", string: step)
+            v.visit("close_code", optional: code)
+            v.visit("close_reason", optional: reason)
+        case .pongReceived(let rtt): v.visit("round_trip", double: rtt)
+        case .keepaliveTimeout(let t): v.visit("timeout", double: t)
+        case .errorHandled(let e, let code, let reason):
+            v.visit("error", string: e)
+            v.visit("close_code", optional: code)
+            v.visit("close_reason", string: reason)
+        }
+    }
+}
+
+extension WebSocketLogEvent: CustomStringConvertible {
+    /// The event name followed by its fields as `key=value`: how handlers that do not know this
+    /// type (e.g. swift-log's `StreamLogHandler`) print the `ws.event` metadata value.
+    public var description: String {
+        var out = PlainFieldWriter()
+        visitFields(&out)
+        return out.text.isEmpty ? name : "\(name) \(out.text)"
+    }
+}

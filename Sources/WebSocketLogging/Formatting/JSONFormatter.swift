@@ -1,0 +1,199 @@
+import Logging
+
+/// One JSON object per line, keys in a fixed order:
+///
+/// `timestamp` (RFC 3339 UTC, 6 fraction digits, `Z`), `level`, `logger`, `message`, `event`,
+/// `event_data` (present iff the record has a connection: `connection_id`, `remote_addr`,
+/// `peer_addr`, `peer_port`, then the event's fields), `fields` (the event's fields when there is
+/// no connection), `metadata` (user metadata, sorted, numbers and booleans typed), `error`
+/// (`type`, `message`).
+///
+/// Strings are escaped for every control character, DEL and U+2028/2029, so a line never
+/// spans lines. Lines longer than ``maxLineLength`` are rendered again with shorter string
+/// values (cut on a scalar boundary, marked `…`); as a last resort only the fixed keys and
+/// `"truncated":true` remain. The structure is never cut.
+public struct JSONFormatter: LogFormatter {
+    /// The longest line, newline included. Default 8 KiB, rsyslog's default message size.
+    public var maxLineLength: Int
+
+    public init(maxLineLength: Int = 8192) {
+        precondition(maxLineLength >= 512, "maxLineLength must leave room for the fixed keys")
+        self.maxLineLength = maxLineLength
+    }
+
+    public func format(_ record: LogRecord, into line: inout LogLine) {
+        let start = line.count
+        for limit in [Int.max, 1024, 256, 64, 16] {
+            line.bytes.removeSubrange(start...)
+            render(record, into: &line, limit: limit)
+            if line.count - start <= maxLineLength { return }
+        }
+        line.bytes.removeSubrange(start...)
+        renderMinimal(record, into: &line)
+    }
+
+    func renderHead(_ record: LogRecord, into line: inout LogLine, limit: Int) {
+        line.append("{\"timestamp\":\"")
+        record.timestamp.write(into: &line)
+        line.append("\",\"level\":\"")
+        line.append(record.level.staticName)
+        line.append("\",\"logger\":")
+        line.append(jsonString: record.label, limit: min(limit, 128))
+        line.append(",\"message\":")
+        line.append(jsonString: record.message, limit: limit)
+        line.append(",\"event\":")
+        if let event = record.event {
+            line.append(UInt8(ascii: "\""))
+            line.appendRaw(event.name)
+            line.append(UInt8(ascii: "\""))
+        } else {
+            line.append("\"log\"")
+        }
+    }
+
+    func render(_ record: LogRecord, into line: inout LogLine, limit: Int) {
+        renderHead(record, into: &line, limit: limit)
+        if let connection = record.connection {
+            line.append(",\"event_data\":{")
+            line.append(contentsOf: connection.jsonFields)
+            var writer = JSONFieldWriter(line: line, limit: limit, first: false)
+            record.event?.visitFields(&writer)
+            line = writer.line
+            line.append(UInt8(ascii: "}"))
+        } else if let event = record.event {
+            var writer = JSONFieldWriter(line: LogLine(capacity: 0), limit: limit, first: true)
+            swap(&writer.line, &line)
+            let mark = writer.line.count
+            writer.line.append(",\"fields\":{")
+            event.visitFields(&writer)
+            if writer.first {
+                writer.line.bytes.removeSubrange(mark...)  // no fields: no object
+            } else {
+                writer.line.append(UInt8(ascii: "}"))
+            }
+            swap(&writer.line, &line)
+        }
+        if !record.metadata.isEmpty {
+            line.append(",\"metadata\":")
+            Self.write(metadata: record.metadata, into: &line, limit: limit, depth: 0)
+        }
+        if let error = record.error {
+            let (type, message) = errorFields(error)
+            line.append(",\"error\":{\"type\":")
+            line.append(jsonString: type, limit: limit)
+            line.append(",\"message\":")
+            line.append(jsonString: message, limit: limit)
+            line.append(UInt8(ascii: "}"))
+        }
+        line.append("}\n")
+    }
+
+    func renderMinimal(_ record: LogRecord, into line: inout LogLine) {
+        renderHead(record, into: &line, limit: 64)
+        if let connection = record.connection {
+            line.append(",\"event_data\":{\"connection_id\":\"")
+            connection.id.write(into: &line)
+            line.append("\"}")
+        }
+        line.append(",\"truncated\":true}\n")
+    }
+
+    static func write(metadata: Logger.Metadata, into line: inout LogLine, limit: Int, depth: Int) {
+        line.append(UInt8(ascii: "{"))
+        var first = true
+        for key in metadata.keys.sorted() {
+            if !first { line.append(UInt8(ascii: ",")) }
+            first = false
+            line.append(jsonString: key, limit: min(limit, 256))
+            line.append(UInt8(ascii: ":"))
+            write(value: metadata[key]!, into: &line, limit: limit, depth: depth + 1)
+        }
+        line.append(UInt8(ascii: "}"))
+    }
+
+    static func write(value: Logger.MetadataValue, into line: inout LogLine, limit: Int, depth: Int) {
+        guard depth < 16 else { line.append("null"); return }
+        switch value {
+        case .string(let s):
+            line.append(jsonString: s, limit: limit)
+        case .stringConvertible(let c):
+            switch MetadataScalar(c) {
+            case .int(let i): line.append(int: i)
+            case .double(let d): line.append(jsonDouble: d)
+            case .bool(let b): line.append(b ? "true" : "false")
+            case nil: line.append(jsonString: c.description, limit: limit)
+            }
+        case .dictionary(let d):
+            write(metadata: d, into: &line, limit: limit, depth: depth)
+        case .array(let a):
+            line.append(UInt8(ascii: "["))
+            for (i, element) in a.enumerated() {
+                if i > 0 { line.append(UInt8(ascii: ",")) }
+                write(value: element, into: &line, limit: limit, depth: depth + 1)
+            }
+            line.append(UInt8(ascii: "]"))
+        }
+    }
+}
+
+/// Writes event fields as `,"key":value` JSON members.
+struct JSONFieldWriter: LogFieldVisitor {
+    var line: LogLine
+    var limit: Int
+    var first: Bool
+
+    mutating func key(_ k: StaticString) {
+        if !first { line.append(UInt8(ascii: ",")) }
+        first = false
+        line.append(UInt8(ascii: "\""))
+        line.append(k)
+        line.append("\":")
+    }
+
+    mutating func visit(_ k: StaticString, string: String) {
+        key(k)
+        line.append(jsonString: string, limit: limit)
+    }
+
+    mutating func visit(_ k: StaticString, int: Int) {
+        key(k)
+        line.append(int: int)
+    }
+
+    mutating func visit(_ k: StaticString, double: Double) {
+        key(k)
+        line.append(jsonDouble: double)
+    }
+
+    mutating func visit(_ k: StaticString, bool: Bool) {
+        key(k)
+        line.append(bool ? "true" : "false")
+    }
+}
+
+extension Logger.Level {
+    /// The swift-log level name, lowercase, without allocating.
+    var staticName: StaticString {
+        switch self {
+        case .trace: "trace"
+        case .debug: "debug"
+        case .info: "info"
+        case .notice: "notice"
+        case .warning: "warning"
+        case .error: "error"
+        case .critical: "critical"
+        }
+    }
+
+    var upperName: StaticString {
+        switch self {
+        case .trace: "TRACE"
+        case .debug: "DEBUG"
+        case .info: "INFO"
+        case .notice: "NOTICE"
+        case .warning: "WARNING"
+        case .error: "ERROR"
+        case .critical: "CRITICAL"
+        }
+    }
+}

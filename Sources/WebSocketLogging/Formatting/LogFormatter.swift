@@ -1,0 +1,71 @@
+/// Renders a record as exactly one line.
+///
+/// Implementations append to `line` (which arrives empty) and end with a single `\n`. The
+/// pipeline guards against formatters that throw or break this contract: it writes a minimal
+/// safe line instead and counts the fault.
+public protocol LogFormatter: Sendable {
+    func format(_ record: LogRecord, into line: inout LogLine) throws
+}
+
+/// Renders metadata values with their natural type where swift-log hides it in
+/// `.stringConvertible` (integers, floating point, booleans).
+enum MetadataScalar {
+    case int(Int)
+    case double(Double)
+    case bool(Bool)
+
+    init?(_ value: any CustomStringConvertible & Sendable) {
+        switch value {
+        case let v as Int: self = .int(v)
+        case let v as Int64: self = .int(Int(v))
+        case let v as Int32: self = .int(Int(v))
+        case let v as UInt16: self = .int(Int(v))
+        case let v as UInt32: self = .int(Int(v))
+        case let v as UInt64 where v <= UInt64(Int.max): self = .int(Int(v))
+        case let v as UInt where v <= UInt(Int.max): self = .int(Int(v))
+        case let v as Double: self = .double(v)
+        case let v as Float: self = .double(Double(v))
+        case let v as Bool: self = .bool(v)
+        default: return nil
+        }
+    }
+}
+
+/// The `type` and `message` of an error, as rendered in the `error` object.
+func errorFields(_ error: any Error) -> (type: String, message: String) {
+    (String(reflecting: type(of: error)), String(describing: error))
+}
+
+/// Writes event fields as ` key=value` pairs (the plain format, and `description`).
+struct PlainFieldWriter: LogFieldVisitor {
+    var line = LogLine(capacity: 64)
+    var limit = Int.max
+
+    var text: String { String(decoding: line.bytes.drop { $0 == 0x20 }, as: UTF8.self) }
+
+    mutating func key(_ k: StaticString) {
+        line.append(UInt8(ascii: " "))
+        line.append(k)
+        line.append(UInt8(ascii: "="))
+    }
+
+    mutating func visit(_ k: StaticString, string: String) {
+        key(k)
+        line.append(plain: string, quoteIfNeeded: true, limit: limit)
+    }
+
+    mutating func visit(_ k: StaticString, int: Int) {
+        key(k)
+        line.append(int: int)
+    }
+
+    mutating func visit(_ k: StaticString, double: Double) {
+        key(k)
+        line.append(jsonDouble: double)
+    }
+
+    mutating func visit(_ k: StaticString, bool: Bool) {
+        key(k)
+        line.append(bool ? "true" : "false")
+    }
+}

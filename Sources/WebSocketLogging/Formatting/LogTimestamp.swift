@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A wall-clock instant with microsecond precision, rendered as RFC 3339 UTC
+/// (`2026-11-25T13:52:30.123456Z`) without Foundation or `DateFormatter`.
+public struct LogTimestamp: Sendable, Hashable, Comparable {
+    /// Seconds since the Unix epoch.
+    public var seconds: Int
+    /// Microseconds within the second (0..<1_000_000).
+    public var microseconds: Int
+
+    public init(seconds: Int, microseconds: Int) {
+        self.seconds = seconds
+        self.microseconds = microseconds
+    }
+
+    /// The current time from `CLOCK_REALTIME`.
+    public static func now() -> LogTimestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return LogTimestamp(seconds: Int(ts.tv_sec), microseconds: Int(ts.tv_nsec) / 1000)
+    }
+
+    public static func < (a: Self, b: Self) -> Bool {
+        (a.seconds, a.microseconds) < (b.seconds, b.microseconds)
+    }
+
+    /// Year, month, day from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+    static func civil(days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
+    /// Writes `YYYY-MM-DDTHH:MM:SS.ffffffZ` (exactly 6 fraction digits).
+    public func write(into line: inout LogLine) {
+        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
+        let secOfDay = seconds - days * 86400
+        let (y, m, d) = Self.civil(days: days)
+        line.append(padded: y, digits: 4)
+        line.append(UInt8(ascii: "-"))
+        line.append(padded: m, digits: 2)
+        line.append(UInt8(ascii: "-"))
+        line.append(padded: d, digits: 2)
+        line.append(UInt8(ascii: "T"))
+        line.append(padded: secOfDay / 3600, digits: 2)
+        line.append(UInt8(ascii: ":"))
+        line.append(padded: secOfDay / 60 % 60, digits: 2)
+        line.append(UInt8(ascii: ":"))
+        line.append(padded: secOfDay % 60, digits: 2)
+        line.append(UInt8(ascii: "."))
+        line.append(padded: microseconds, digits: 6)
+        line.append(UInt8(ascii: "Z"))
+    }
+
+    /// The RFC 3339 text.
+    public var rfc3339: String {
+        var line = LogLine(capacity: 27)
+        write(into: &line)
+        return String(decoding: line.bytes, as: UTF8.self)
+    }
+}

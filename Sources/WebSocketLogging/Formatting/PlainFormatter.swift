@@ -1,0 +1,71 @@
+import Logging
+
+/// `TIMESTAMP LEVEL logger [connection_id remote_addr] message key=value…`
+///
+/// The bracket part is absent for records without a connection. The message (which begins
+/// with the DEBUG prefix `>`, `<`, `=`, `x`, `%` or `!` where there is one) and every value
+/// have control characters and newlines escaped, so one record is always one line: a close
+/// reason of `"bye\nFAKE"` prints as `bye\nFAKE`. Values with spaces, `=` or `"` are quoted.
+public struct PlainFormatter: LogFormatter {
+    /// The longest line, newline included (values are cut to fit, as in ``JSONFormatter``).
+    public var maxLineLength: Int
+
+    public init(maxLineLength: Int = 8192) {
+        precondition(maxLineLength >= 256, "maxLineLength must leave room for the fixed parts")
+        self.maxLineLength = maxLineLength
+    }
+
+    public func format(_ record: LogRecord, into line: inout LogLine) {
+        let start = line.count
+        for limit in [Int.max, 1024, 256, 64, 16] {
+            line.bytes.removeSubrange(start...)
+            render(record, into: &line, limit: limit, withFields: true)
+            if line.count - start <= maxLineLength { return }
+        }
+        line.bytes.removeSubrange(start...)
+        render(record, into: &line, limit: 64, withFields: false)
+    }
+
+    func render(_ record: LogRecord, into line: inout LogLine, limit: Int, withFields: Bool) {
+        record.timestamp.write(into: &line)
+        line.append(UInt8(ascii: " "))
+        line.append(record.level.upperName)
+        line.append(UInt8(ascii: " "))
+        line.append(plain: record.label, quoteIfNeeded: true, limit: min(limit, 128))
+        if let connection = record.connection {
+            line.append(UInt8(ascii: " "))
+            line.append(contentsOf: connection.plainTag)
+        }
+        line.append(UInt8(ascii: " "))
+        line.append(plain: record.message, quoteIfNeeded: false, limit: limit)
+        if withFields {
+            var writer = PlainFieldWriter(line: LogLine(capacity: 0), limit: limit)
+            swap(&writer.line, &line)
+            record.event?.visitFields(&writer)
+            for key in record.metadata.keys.sorted() {
+                writer.line.append(UInt8(ascii: " "))
+                writer.line.append(plain: key, quoteIfNeeded: true, limit: 128)
+                writer.line.append(UInt8(ascii: "="))
+                writer.line.append(plain: Self.text(record.metadata[key]!), quoteIfNeeded: true, limit: limit)
+            }
+            if let error = record.error {
+                let (type, message) = errorFields(error)
+                writer.visit("error_type", string: type)
+                writer.visit("error_message", string: message)
+            }
+            swap(&writer.line, &line)
+        } else {
+            line.append(" truncated=true")
+        }
+        line.append(UInt8(ascii: "\n"))
+    }
+
+    static func text(_ value: Logger.MetadataValue) -> String {
+        switch value {
+        case .string(let s): s
+        case .stringConvertible(let c): c.description
+        case .dictionary(let d): "{" + d.keys.sorted().map { "\($0)=\(text(d[$0]!))" }.joined(separator: ",") + "}"
+        case .array(let a): "[" + a.map(text).joined(separator: ",") + "]"
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import Logging
+
+/// The metadata key under which the library attaches its typed ``WebSocketLogEvent``.
+/// Other handlers see it as ordinary metadata (`event_name key=value…`).
+public let webSocketEventMetadataKey = "ws.event"
+
+/// A swift-log handler that feeds a ``LogPipeline``: the shared behaviour of
+/// ``JSONLogHandler`` and ``PlainLogHandler``.
+///
+/// It reads the library's typed event and connection context back from metadata by type
+/// (no string parsing), falls back to ``ConnectionContext/current`` for application log calls
+/// made inside a connection handler, and passes every other metadata value through with its
+/// type (numbers stay numbers in JSON).
+public protocol PipelineLogHandler: LogHandler {
+    var label: String { get }
+    var pipeline: LogPipeline { get }
+}
+
+extension PipelineLogHandler {
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var user: Logger.Metadata = [:]
+        var typed: WebSocketLogEvent?
+        var connection: ConnectionContext?
+        func absorb(_ m: Logger.Metadata) {
+            for (key, value) in m {
+                if case .stringConvertible(let c) = value {
+                    if key == webSocketEventMetadataKey, let e = c as? WebSocketLogEvent { typed = e; continue }
+                    if key == ConnectionContext.metadataKey, let ctx = c as? ConnectionContext { connection = ctx; continue }
+                }
+                user[key] = value
+            }
+        }
+        if !metadata.isEmpty { absorb(metadata) }
+        if let provided = metadataProvider?.get(), !provided.isEmpty { absorb(provided) }
+        if let callMetadata = event.metadata, !callMetadata.isEmpty { absorb(callMetadata) }
+        pipeline.log(LogRecord(level: event.level, label: label, message: event.message.description, event: typed,
+                               connection: connection ?? ConnectionContext.current, metadata: user, error: event.error,
+                               source: event.source, file: event.file, function: event.function, line: event.line))
+    }
+}
+
+/// Writes one JSON object per line (see ``JSONFormatter``).
+///
+/// ```swift
+/// LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }   // stdout
+/// ```
+public struct JSONLogHandler: PipelineLogHandler {
+    public let label: String
+    public let pipeline: LogPipeline
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+
+    /// A handler over an existing pipeline (share one pipeline between many loggers).
+    public init(label: String, pipeline: LogPipeline, logLevel: Logger.Level = .info,
+                metadataProvider: Logger.MetadataProvider? = nil) {
+        self.label = label
+        self.pipeline = pipeline
+        self.logLevel = logLevel
+        self.metadataProvider = metadataProvider
+    }
+
+    /// A handler with its own pipeline: JSON to `sink` (stdout by default).
+    public init(label: String, sink: any LogSink = StreamSink.standardOutput, logLevel: Logger.Level = .info,
+                enrichers: [LogEnricher] = [], filters: [LogFilter] = [], maxLineLength: Int = 8192,
+                metadataProvider: Logger.MetadataProvider? = nil) {
+        self.init(label: label,
+                  pipeline: LogPipeline(formatter: JSONFormatter(maxLineLength: maxLineLength), sink: sink,
+                                        enrichers: enrichers, filters: filters),
+                  logLevel: logLevel, metadataProvider: metadataProvider)
+    }
+}
+
+/// Writes `TIMESTAMP LEVEL logger [connection_id remote_addr] message key=value…` lines
+/// (see ``PlainFormatter``).
+public struct PlainLogHandler: PipelineLogHandler {
+    public let label: String
+    public let pipeline: LogPipeline
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+
+    public init(label: String, pipeline: LogPipeline, logLevel: Logger.Level = .info,
+                metadataProvider: Logger.MetadataProvider? = nil) {
+        self.label = label
+        self.pipeline = pipeline
+        self.logLevel = logLevel
+        self.metadataProvider = metadataProvider
+    }
+
+    /// A handler with its own pipeline: plain text to `sink` (stdout by default).
+    public init(label: String, sink: any LogSink = StreamSink.standardOutput, logLevel: Logger.Level = .info,
+                enrichers: [LogEnricher] = [], filters: [LogFilter] = [], maxLineLength: Int = 8192,
+                metadataProvider: Logger.MetadataProvider? = nil) {
+        self.init(label: label,
+                  pipeline: LogPipeline(formatter: PlainFormatter(maxLineLength: maxLineLength), sink: sink,
+                                        enrichers: enrichers, filters: filters),
+                  logLevel: logLevel, metadataProvider: metadataProvider)
+    }
+}

@@ -1,0 +1,107 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import Synchronization
+
+/// The formatter chain: record → enrichers → filters → formatter → sink.
+///
+/// Nothing a user-supplied stage does can fail or corrupt the stream: a throwing enricher is
+/// skipped, a throwing filter lets the record through, a throwing formatter (or one whose
+/// output is not exactly one line) is replaced by a minimal safe JSON line; each such event
+/// increments ``faultCount``. Formatting reuses one line buffer per thread, so the steady
+/// state allocates nothing for the built-in formatters.
+public final class LogPipeline: Sendable {
+    public let formatter: any LogFormatter
+    public let sink: any LogSink
+    public let enrichers: [LogEnricher]
+    public let filters: [LogFilter]
+    private let faults = Atomic<Int>(0)
+
+    public init(formatter: any LogFormatter, sink: any LogSink, enrichers: [LogEnricher] = [], filters: [LogFilter] = []) {
+        self.formatter = formatter
+        self.sink = sink
+        self.enrichers = enrichers
+        self.filters = filters
+    }
+
+    /// How many times a stage threw or misbehaved.
+    public var faultCount: Int { faults.load(ordering: .relaxed) }
+
+    /// Runs `record` through the chain.
+    public func log(_ record: LogRecord) {
+        var record = record
+        for enricher in enrichers {
+            do { try enricher.body(&record) } catch { faults.add(1, ordering: .relaxed) }
+        }
+        for filter in filters {
+            do {
+                if try !filter.decide(record) { return }
+            } catch {
+                faults.add(1, ordering: .relaxed)
+            }
+        }
+        let dropped = sink.takeDroppedCount()
+        if dropped > 0 {
+            write(LogRecord(level: .warning, label: record.label, message: WebSocketLogEvent.logRecordsDropped(count: dropped).message,
+                            event: .logRecordsDropped(count: dropped)), isDropReport: true)
+        }
+        write(record, isDropReport: false)
+    }
+
+    /// Writes what is buffered in the sink.
+    public func flush() { sink.flush() }
+
+    private func write(_ record: LogRecord, isDropReport: Bool) {
+        ThreadLocalLine.with { line in
+            line.removeAll()
+            do {
+                try formatter.format(record, into: &line)
+                if !Self.isSingleLine(line.bytes) {
+                    faults.add(1, ordering: .relaxed)
+                    line.removeAll()
+                    JSONFormatter().renderMinimal(record, into: &line)
+                }
+            } catch {
+                faults.add(1, ordering: .relaxed)
+                line.removeAll()
+                JSONFormatter().renderMinimal(record, into: &line)
+            }
+            line.bytes.withUnsafeBytes { isDropReport ? sink.writeDropReport($0) : sink.write($0) }
+        }
+    }
+
+    /// Exactly one `\n`, at the end, and no other line break.
+    static func isSingleLine(_ bytes: [UInt8]) -> Bool {
+        guard bytes.last == 0x0A else { return false }
+        return !bytes.dropLast().contains { $0 == 0x0A || $0 == 0x0D }
+    }
+}
+
+/// One reusable `LogLine` per thread (pthread TLS; swift-log calls handlers on any thread).
+enum ThreadLocalLine {
+    final class Box {
+        var line = LogLine(capacity: 1024)
+    }
+
+    nonisolated(unsafe) static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { ptr in
+            if let ptr { Unmanaged<Box>.fromOpaque(ptr).release() }
+        }
+        return key
+    }()
+
+    static func with<R>(_ body: (inout LogLine) -> R) -> R {
+        let box: Box
+        if let raw = pthread_getspecific(key) {
+            box = Unmanaged<Box>.fromOpaque(raw).takeUnretainedValue()
+        } else {
+            box = Box()
+            pthread_setspecific(key, Unmanaged.passRetained(box).toOpaque())
+        }
+        return body(&box.line)
+    }
+}

@@ -1,0 +1,44 @@
+import Logging
+
+/// One record on its way through the chain: enrichers may rewrite it, filters judge it,
+/// the formatter renders it.
+public struct LogRecord: Sendable {
+    public var timestamp: LogTimestamp
+    public var level: Logger.Level
+    /// The logger label (`websockets.server`, `websockets.client`, or the application's).
+    public var label: String
+    public var message: String
+    /// The typed library event, or `nil` for the application's own log calls.
+    public var event: WebSocketLogEvent?
+    /// The connection the record belongs to, if any.
+    public var connection: ConnectionContext?
+    /// User metadata (handler, provider and call metadata merged; the library's keys removed).
+    /// `.stringConvertible` integers, doubles and booleans are rendered as JSON numbers/booleans.
+    public var metadata: Logger.Metadata
+    public var error: (any Error)?
+    public var source: String
+    public var file: String
+    public var function: String
+    public var line: UInt
+
+    public init(timestamp: LogTimestamp = .now(), level: Logger.Level, label: String, message: String,
+                event: WebSocketLogEvent? = nil, connection: ConnectionContext? = nil, metadata: Logger.Metadata = [:],
+                error: (any Error)? = nil, source: String = "", file: String = #fileID, function: String = #function,
+                line: UInt = #line) {
+        self.timestamp = timestamp
+        self.level = level
+        self.label = label
+        self.message = message
+        self.event = event
+        self.connection = connection
+        self.metadata = metadata
+        self.error = error
+        self.source = source
+        self.file = file
+        self.function = function
+        self.line = line
+    }
+
+    /// The event name: the typed event's, or `log` for application records.
+    public var eventName: String { event?.name ?? "log" }
+}

@@ -1,0 +1,179 @@
+import Foundation
+import Logging
+import Testing
+@testable import WebSocketCore
+@testable import WebSocketLogging
+
+@Suite("JSONFormatter")
+struct JSONFormatterTests {
+    @Test("a connection record renders exactly, keys in the documented order")
+    func exactLine() throws {
+        let line = try format(record(.connectionOpen(ConnectionOpenInfo(path: "/chat", subprotocol: "v2", handshakeDuration: 0.0025)),
+                                     connection: fixedContext()))
+        let id = fixedContext().id.description
+        #expect(line == """
+            {"timestamp":"2025-11-25T13:52:30.123456Z","level":"info","logger":"websockets.server","message":"connection open",\
+            "event":"connection_open","event_data":{"connection_id":"\(id)","remote_addr":"127.0.0.1","peer_addr":"127.0.0.1",\
+            "peer_port":54321,"path":"/chat","subprotocol":"v2","handshake_duration":0.0025}}
+
+            """)
+    }
+
+    @Test("records without a connection have no event_data; server events put their fields in fields")
+    func noConnection() throws {
+        let listening = try parseJSON(try format(record(.serverListening(address: "127.0.0.1:8765"))))
+        #expect(listening["event_data"] == nil)
+        #expect((listening["fields"] as? [String: Any])?["address"] as? String == "127.0.0.1:8765")
+        let closing = try format(record(.serverClosing))
+        #expect(try keyOrder(closing) == ["timestamp", "level", "logger", "message", "event"])
+        let app = try parseJSON(try format(record(nil, message: "hello")))
+        #expect(app["event"] as? String == "log")
+    }
+
+    @Test("connection_closed carries typed numbers and both close codes")
+    func closedRecord() throws {
+        let line = try format(record(.connectionClosed(sampleClosed), connection: fixedContext()))
+        let data = try #require(try parseJSON(line)["event_data"] as? [String: Any])
+        #expect(data["close_code"] as? Int == 1000)
+        #expect(data["close_reason_received"] as? String == "bye")
+        #expect(data["initiator"] as? String == "remote")
+        #expect(data["duration"] as? Double == 1.5)
+        #expect(data["latency"] as? Double == 0.000812)
+        #expect(data["bytes_in"] as? Int == 120)
+        #expect(line.contains("\"duration\":1.5,"))
+    }
+
+    @Test("metadata keeps numbers and booleans typed, sorted; error has type and message")
+    func metadataAndError() throws {
+        let line = try format(record(nil, message: "m", metadata: ["b": .stringConvertible(42), "a": .stringConvertible(true),
+                                                                     "c": .stringConvertible(2.5), "d": "text",
+                                                                     "e": ["x": .stringConvertible(-7)], "f": [.string("y"), .stringConvertible(false)]],
+                                     error: SampleError()))
+        #expect(line.contains(#""metadata":{"a":true,"b":42,"c":2.5,"d":"text","e":{"x":-7},"f":["y",false]}"#))
+        let parsed = try parseJSON(line)
+        let error = try #require(parsed["error"] as? [String: String])
+        #expect(error["message"] == "handler exploded\nsecond line")
+        #expect(error["type"]?.hasSuffix("SampleError") == true)
+        #expect(try keyOrder(line) == ["timestamp", "level", "logger", "message", "event", "metadata", "error"])
+    }
+
+    @Test("every scalar and control character is escaped so a line never breaks")
+    func escaping() throws {
+        var all = ""
+        for v in 0..<0x80 { all.unicodeScalars.append(Unicode.Scalar(v)!) }
+        all += "\u{2028}\u{2029}\u{85}é日🎉\u{10FFFF}\"\\"
+        let line = try format(record(.closeStep(step: all, code: 1000, reason: "bye\nFAKE"), message: all, connection: fixedContext()))
+        #expect(line.filter { $0 == "\n" }.count == 1 && line.last == "\n")
+        #expect(!line.utf8.dropLast().contains { $0 < 0x20 || $0 == 0x7F })
+        #expect(!line.contains("\u{2028}") && !line.contains("\u{2029}"))
+        let parsed = try parseJSON(line)
+        #expect(parsed["message"] as? String == all)
+        #expect((parsed["event_data"] as? [String: Any])?["close_reason"] as? String == "bye\nFAKE")
+    }
+
+    @Test("random strings always give one valid JSON line that round-trips")
+    func randomStrings() throws {
+        var rng = FixedRNG()
+        for _ in 0..<300 {
+            var s = ""
+            for _ in 0..<Int.random(in: 0...40, using: &rng) {
+                let v = UInt32.random(in: 0...0x10FFFF, using: &rng)
+                if let scalar = Unicode.Scalar(Bool.random(using: &rng) ? v % 0x100 : v) { s.unicodeScalars.append(scalar) }
+            }
+            let line = try format(record(nil, message: s, metadata: [s: .string(s)]))
+            #expect(line.filter { $0 == "\n" }.count == 1)
+            let parsed = try parseJSON(line)
+            #expect(parsed["message"] as? String == s)
+        }
+    }
+
+    @Test("over-long lines are cut in their values, never in their structure")
+    func maxLength() throws {
+        let formatter = JSONFormatter(maxLineLength: 1024)
+        let huge = String(repeating: "é", count: 5000)
+        let line = try format(record(.closeStep(step: huge, code: nil, reason: huge), message: huge, connection: fixedContext(),
+                                     metadata: ["k": .string(huge)]), formatter)
+        #expect(line.utf8.count <= 1024)
+        let parsed = try parseJSON(line)
+        #expect((parsed["message"] as? String)?.hasSuffix("…") == true)
+        #expect((parsed["event_data"] as? [String: Any])?["connection_id"] as? String == fixedContext().id.description)
+        // Too many fields to fit even when shortened: only the fixed keys remain.
+        var many: Logger.Metadata = [:]
+        for i in 0..<500 { many["key\(i)"] = .string("value") }
+        let minimal = try format(record(nil, message: "m", metadata: many), formatter)
+        #expect(minimal.utf8.count <= 1024)
+        #expect(try parseJSON(minimal)["truncated"] as? Bool == true)
+    }
+
+    @Test("timestamps are RFC 3339 UTC with exactly 6 fraction digits", arguments: [
+        (0, 0, "1970-01-01T00:00:00.000000Z"),
+        (951_782_400, 7, "2000-02-29T00:00:00.000007Z"),
+        (1_709_164_799, 999_999, "2024-02-28T23:59:59.999999Z"),
+        (4_102_444_800, 500_000, "2100-01-01T00:00:00.500000Z"),
+        (-1, 0, "1969-12-31T23:59:59.000000Z"),
+    ])
+    func timestamps(seconds: Int, micros: Int, expected: String) {
+        #expect(LogTimestamp(seconds: seconds, microseconds: micros).rfc3339 == expected)
+    }
+
+    @Test("timestamps agree with Foundation's ISO 8601 formatter")
+    func timestampsAgree() {
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime]
+        var rng = FixedRNG()
+        for _ in 0..<500 {
+            let s = Int.random(in: 0...4_000_000_000, using: &rng)
+            let ours = LogTimestamp(seconds: s, microseconds: 0).rfc3339
+            #expect(ours.replacingOccurrences(of: ".000000Z", with: "Z") == iso.string(from: Date(timeIntervalSince1970: Double(s))))
+        }
+        let now = LogTimestamp.now()
+        #expect(abs(Double(now.seconds) - Date().timeIntervalSince1970) < 5)
+    }
+
+    @Test("connection ids are RFC 9562 version 4 UUIDs")
+    func connectionIDs() {
+        let ids = (0..<100).map { _ in ConnectionID().description }
+        #expect(Set(ids).count == 100)
+        for id in ids {
+            #expect(id.count == 36)
+            #expect(UUID(uuidString: id) != nil)
+            let chars = Array(id)
+            #expect(chars[14] == "4")
+            #expect("89ab".contains(chars[19]))
+        }
+    }
+}
+
+@Suite("PlainFormatter")
+struct PlainFormatterTests {
+    @Test("without a connection there is no bracket part")
+    func noConnection() throws {
+        let line = try format(record(.serverListening(address: "127.0.0.1:8765")), PlainFormatter())
+        #expect(line == "2025-11-25T13:52:30.123456Z INFO websockets.server server listening on 127.0.0.1:8765 address=127.0.0.1:8765\n")
+    }
+
+    @Test("with a connection: [id address], DEBUG prefix, key=value fields")
+    func withConnection() throws {
+        let info = FrameInfo(opcode: .text, fin: true, rsv1: false, size: 2, preview: "'hi'")
+        let line = try format(record(.frameSent(info), level: .debug, connection: fixedContext(client: "203.0.113.7")), PlainFormatter())
+        #expect(line == "2025-11-25T13:52:30.123456Z DEBUG websockets.server [\(fixedContext().id) 203.0.113.7] > TEXT 'hi' [2 bytes] opcode=TEXT fin=true rsv1=false size=2 preview='hi'\n")
+    }
+
+    @Test("a close reason with a newline cannot forge a second line")
+    func injection() throws {
+        let closed = ConnectionClosedInfo(code: 1000, codeReceived: 1000, reasonReceived: "bye\nFAKE 2025 INFO forged", initiator: .remote, duration: 0)
+        let line = try format(record(.connectionClosed(closed), message: "closed: bye\nFAKE\r\u{1B}[31m", connection: fixedContext()),
+                              PlainFormatter())
+        #expect(line.filter { $0 == "\n" }.count == 1)
+        #expect(line.contains(#"close_reason_received="bye\nFAKE 2025 INFO forged""#))
+        #expect(line.contains(#"closed: bye\nFAKE\r\x1b[31m"#))
+    }
+
+    @Test("values with spaces, = or quotes are quoted; metadata and errors follow the fields")
+    func quoting() throws {
+        let line = try format(record(nil, message: "m", metadata: ["tenant": "acme corp", "eq": "a=b", "q": "say \"hi\"", "empty": ""],
+                                     error: SampleError()), PlainFormatter())
+        #expect(line.contains(#" empty="" eq="a=b" q="say \"hi\"" tenant="acme corp""#))
+        #expect(line.contains(#"error_message="handler exploded\nsecond line""#))
+    }
+}

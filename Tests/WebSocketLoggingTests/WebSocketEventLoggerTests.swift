@@ -1,0 +1,113 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Testing
+@testable import WebSocketCore
+@testable import WebSocketLogging
+
+@Suite("WebSocketEventLogger: levels, traces, redaction")
+struct WebSocketEventLoggerTests {
+    func setup(level: Logger.Level, levels: EventLevels = .default) -> (WebSocketEventLogger, MemorySink) {
+        let sink = MemorySink()
+        var logger = Logger(label: "websockets.server") { JSONLogHandler(label: $0, sink: sink) }
+        logger.logLevel = level
+        return (WebSocketEventLogger(logger: logger, levels: levels).with(connection: fixedContext()), sink)
+    }
+
+    @Test("default levels follow the Python design")
+    func defaultLevels() {
+        #expect(WebSocketLogEvent.connectionOpen(.init(path: "/")).defaultLevel == .info)
+        #expect(WebSocketLogEvent.broadcastSkipped(reason: "x").defaultLevel == .warning)
+        #expect(WebSocketLogEvent.handlerFailed(errorType: "E", description: "d").defaultLevel == .error)
+        #expect(WebSocketLogEvent.stateChanged(.open).defaultLevel == .debug)
+        let (events, sink) = setup(level: .info)
+        events.emit(.stateChanged(.open))
+        events.emit(.connectionOpen(.init(path: "/")))
+        #expect(sink.lines.count == 1)
+        #expect(!events.wantsTraces)
+    }
+
+    @Test("levels are configurable per event")
+    func overrides() throws {
+        let (events, sink) = setup(level: .info, levels: .lifecycleAtDebug)
+        events.emit(.connectionOpen(.init(path: "/")))
+        events.emit(.connectionClosed(sampleClosed))
+        events.emit(.serverListening(address: "x"))
+        #expect(sink.lines.count == 1)
+        var custom = EventLevels.default
+        custom["frame_received"] = .notice
+        let (loud, loudSink) = setup(level: .info, levels: custom)
+        #expect(loud.wantsTraces)
+        loud.emit(.frameReceived(FrameInfo(opcode: .ping, fin: true, rsv1: false, size: 0, preview: "''")))
+        #expect(try parseJSON(loudSink.lines[0])["level"] as? String == "notice")
+    }
+
+    @Test("an engine session renders as the Python-style DEBUG transcript")
+    func traceTranscript() throws {
+        let (events, sink) = setup(level: .debug)
+        var engine = WebSocketEngine(role: .server, state: .open)
+        engine.isTracing = events.wantsTraces
+        var client = WebSocketEngine(role: .client, state: .open)
+        try client.sendText("hi\n")
+        try client.sendBinary(ByteBuffer(bytes: Array(0..<40)))
+        try client.close(code: .normalClosure, reason: "bye\nFAKE")
+        while let b = client.nextOutput() { engine.receive(b) }
+        engine.receiveEOF()
+        while let t = engine.nextTrace() { events.emit(trace: t) }
+        let messages = try sink.lines.map { try parseJSON($0)["message"] as! String }
+        #expect(messages == [
+            "< TEXT 'hi\\n' [3 bytes]",
+            "< BINARY 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f … 1f 20 21 22 23 24 25 26 27 [40 bytes]",
+            "< CLOSE 1000 (OK) bye\\nFAKE [10 bytes]",
+            "> CLOSE 1000 (OK) bye\\nFAKE [10 bytes]",
+            "= connection is CLOSING",
+            "x closing TCP connection",
+            "x EOF received",
+            "= connection is CLOSED",
+        ])
+        #expect(sink.lines.allSatisfy { $0.filter { $0 == "\n" }.count == 1 })
+    }
+
+    @Test("a secret in headers or the query string never reaches the sink")
+    func redaction() throws {
+        let secrets = ["Bearer s3cr3t-token", "session=hunter2", "qs-secret-123", "key-secret-456"]
+        let path = NSTemporaryDirectory() + "ws-redaction-\(getpid()).log"
+        unlink(path)
+        let file = try #require(StreamSink(path: path))
+        var logger = Logger(label: "websockets.server") { JSONLogHandler(label: $0, sink: file) }
+        logger.logLevel = .trace
+        let events = WebSocketEventLogger(logger: logger).with(connection: fixedContext())
+        var handshake = ClientHandshake(host: "localhost", target: "/ws?room=1&token=\(secrets[2])&api%5Fkey=\(secrets[3])",
+                                        additionalHeaders: ["Authorization": secrets[0], "Cookie": secrets[1]])
+        handshake.userAgent = "test"
+        var server = WebSocketEngine(role: .server)
+        server.isTracing = true
+        var client = WebSocketEngine(role: .client)
+        client.isTracing = true
+        let request = client.request(handshake)
+        guard case .success(let accepted) = server.accept(request) else { Issue.record("rejected"); return }
+        _ = try client.processResponse(accepted.response, for: handshake)
+        while let t = server.nextTrace() { events.emit(trace: t) }
+        while let t = client.nextTrace() { events.emit(trace: t) }
+        events.emit(.connectionOpen(.init(path: events.redaction.target(request.uri))))
+        file.close()
+        let written = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(written.contains("[REDACTED]"))
+        #expect(written.contains("room=1"))
+        for secret in secrets + [handshake.key, AcceptKey.acceptValue(forKey: handshake.key)] {
+            #expect(!written.contains(secret), "leaked \(secret)")
+        }
+        #expect(written.split(separator: "\n").count >= 20)
+    }
+
+    @Test("previews escape text, elide the middle and respect the configured length")
+    func previews() {
+        let long = String(repeating: "a", count: 50) + "MIDDLE" + String(repeating: "z", count: 50)
+        let p = FramePreview.render(Frame(opcode: .text, payload: ByteBuffer(string: long)), limit: 30)
+        #expect(p.count <= 32)
+        #expect(p.hasPrefix("'aaaa") && p.hasSuffix("zzz'") && p.contains("…") && !p.contains("MIDDLE"))
+        #expect(FramePreview.render(Frame(opcode: .ping, payload: ByteBuffer(bytes: [0xFF, 0x00])), limit: 75) == "ff 00")
+        #expect(FramePreview.render(Frame(opcode: .text, payload: ByteBuffer(string: "it's\u{1B}")), limit: 75) == "'it\\'s\\u{1b}'")
+    }
+}
