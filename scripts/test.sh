@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+bash scripts/install-deps.sh
+
 swift build --build-tests
 swift test --skip-build 2>&1 | tee /tmp/swift-websockets-test.log
 grep -qE "Test run with [0-9]+ tests? .* passed" /tmp/swift-websockets-test.log

@@ -103,3 +103,31 @@ public struct PlainLogHandler: PipelineLogHandler {
                   logLevel: logLevel, metadataProvider: metadataProvider)
     }
 }
+
+/// Sends RFC 5424 messages to a syslog daemon (see ``SyslogFormatter`` and ``SyslogSink``).
+///
+/// ```swift
+/// let sink = SyslogSink(transport: .tcp(host: "127.0.0.1", port: 514))
+/// LoggingSystem.bootstrap { SyslogLogHandler(label: $0, sink: sink) }
+/// ```
+public struct SyslogLogHandler: PipelineLogHandler {
+    public let label: String
+    public let pipeline: LogPipeline
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+
+    public init(label: String, pipeline: LogPipeline, logLevel: Logger.Level = .info,
+                metadataProvider: Logger.MetadataProvider? = nil) {
+        self.label = label
+        self.pipeline = pipeline
+        self.logLevel = logLevel
+        self.metadataProvider = metadataProvider
+    }
+
+    public init(label: String, sink: SyslogSink, formatter: SyslogFormatter = SyslogFormatter(), logLevel: Logger.Level = .info,
+                enrichers: [LogEnricher] = [], filters: [LogFilter] = [], metadataProvider: Logger.MetadataProvider? = nil) {
+        self.init(label: label, pipeline: LogPipeline(formatter: formatter, sink: sink, enrichers: enrichers, filters: filters),
+                  logLevel: logLevel, metadataProvider: metadataProvider)
+    }
+}

@@ -17,13 +17,6 @@ import Synchronization
 /// File sinks open with `O_APPEND | O_CREAT` and reopen the path on ``reopen()`` — call
 /// ``reopenFilesOnHangup()`` once so that `SIGHUP` (sent by logrotate's `postrotate`) does it.
 public final class StreamSink: LogSink, @unchecked Sendable {
-    public enum OverflowPolicy: Sendable, Hashable {
-        /// Wait until the writer thread makes room. Nothing is lost.
-        case block
-        /// Discard the line and count it.
-        case drop
-    }
-
     public enum Destination: Sendable, Hashable {
         case standardOutput
         case standardError
@@ -31,19 +24,11 @@ public final class StreamSink: LogSink, @unchecked Sendable {
     }
 
     public let destination: Destination
-    public let bufferSize: Int
-    public let overflowPolicy: OverflowPolicy
+    public var bufferSize: Int { writer.bufferSize }
+    public var overflowPolicy: OverflowPolicy { writer.overflowPolicy }
 
-    // Guarded by `lock` (a pthread mutex, so that `cond` can wait on it).
-    private var lock = pthread_mutex_t()
-    private var cond = pthread_cond_t()
-    private var pending: [UInt8] = []
-    private var writing = false
-    private var stopping = false
-    private var reopenRequested = false
-    private var dropped = 0
-    private var fd: Int32
-    private var thread: pthread_t?
+    private let fd: FileDescriptorBox
+    private let writer: BackgroundWriter
 
     /// Standard output, shared, blocking when full (logs are the product: never lose them by default).
     public static let standardOutput = StreamSink(destination: .standardOutput)
@@ -55,21 +40,26 @@ public final class StreamSink: LogSink, @unchecked Sendable {
     ///   - bufferSize: bytes accepted before the overflow policy applies. Default 1 MiB.
     ///   - overflowPolicy: `.block` (default) or `.drop`.
     ///
-    /// A file that cannot be opened leaves the sink writing nowhere; use ``init(path:bufferSize:overflowPolicy:)``
-    /// to find out.
+    /// A file that cannot be opened leaves the sink writing nowhere; use
+    /// ``init(path:bufferSize:overflowPolicy:)`` to find out.
     public init(destination: Destination, bufferSize: Int = 1 << 20, overflowPolicy: OverflowPolicy = .block) {
         self.destination = destination
-        self.bufferSize = max(bufferSize, 4096)
-        self.overflowPolicy = overflowPolicy
+        let fd: FileDescriptorBox
         switch destination {
-        case .standardOutput: fd = 1
-        case .standardError: fd = 2
-        case .file(let path): fd = Self.open(path)
+        case .standardOutput: fd = FileDescriptorBox(1)
+        case .standardError: fd = FileDescriptorBox(2)
+        case .file(let path): fd = FileDescriptorBox(Self.open(path))
         }
-        pthread_mutex_init(&lock, nil)
-        pthread_cond_init(&cond, nil)
-        pending.reserveCapacity(self.bufferSize)
-        startThread()
+        self.fd = fd
+        writer = BackgroundWriter(bufferSize: bufferSize, overflowPolicy: overflowPolicy,
+                                  deliver: { bytes, _ in bytes.withUnsafeBytes { _ = writeFully(fd.value, $0) } },
+                                  onWake: {
+                                      guard case .file(let path) = destination else { return }
+                                      let reopened = Self.open(path)
+                                      guard reopened >= 0 else { return }
+                                      Glibc.close(fd.value)
+                                      fd.value = reopened
+                                  })
         StreamSinkRegistry.register(self)
     }
 
@@ -85,121 +75,21 @@ public final class StreamSink: LogSink, @unchecked Sendable {
         Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
     }
 
-    private func startThread() {
-        let unmanaged = Unmanaged.passRetained(self)
-        var t = pthread_t()
-        let rc = pthread_create(&t, nil, { arg in
-            let sink = Unmanaged<StreamSink>.fromOpaque(arg!).takeRetainedValue()
-            sink.run()
-            return nil
-        }, unmanaged.toOpaque())
-        precondition(rc == 0, "could not start the log writer thread")
-        thread = t
-    }
-
-    public func write(_ line: UnsafeRawBufferPointer) {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        if stopping { return }
-        if line.count > bufferSize {
-            // A line larger than the whole buffer: wait until the buffer is empty, then accept it.
-            while !pending.isEmpty && !stopping { pthread_cond_wait(&cond, &lock) }
-        } else {
-            while pending.count + line.count > bufferSize && !stopping {
-                if overflowPolicy == .drop {
-                    dropped += 1
-                    return
-                }
-                pthread_cond_wait(&cond, &lock)
-            }
-        }
-        pending.append(contentsOf: line)
-        pthread_cond_broadcast(&cond)
-    }
-
-    public func writeDropReport(_ line: UnsafeRawBufferPointer) {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        if stopping { return }
-        pending.append(contentsOf: line)
-        pthread_cond_broadcast(&cond)
-    }
-
-    public func flush() {
-        pthread_mutex_lock(&lock)
-        while (!pending.isEmpty || writing) && !stopping { pthread_cond_wait(&cond, &lock) }
-        pthread_mutex_unlock(&lock)
-    }
-
-    public func takeDroppedCount() -> Int {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        let n = dropped
-        dropped = 0
-        return n
-    }
-
-    /// Writes what is pending, stops the writer thread and closes a file destination. Lines
-    /// written afterwards are discarded. The shared stdio sinks are never closed.
-    public func close() {
-        flush()
-        pthread_mutex_lock(&lock)
-        stopping = true
-        pthread_cond_broadcast(&cond)
-        pthread_mutex_unlock(&lock)
-        if let thread { pthread_join(thread, nil) }
-        thread = nil
-        if case .file = destination, fd >= 0 { Glibc.close(fd) }
-        fd = -1
-    }
+    public func write(_ line: UnsafeRawBufferPointer) { writer.write(line) }
+    public func writeDropReport(_ line: UnsafeRawBufferPointer) { writer.write(line, bounded: false) }
+    public func flush() { writer.flush() }
+    public func takeDroppedCount() -> Int { writer.takeDroppedCount() }
 
     /// Closes and reopens a file destination (after logrotate moved it). No-op for stdio.
-    public func reopen() {
-        pthread_mutex_lock(&lock)
-        reopenRequested = true
-        pthread_cond_broadcast(&cond)
-        pthread_mutex_unlock(&lock)
-    }
+    public func reopen() { writer.wake() }
 
-    private func run() {
-        var spare: [UInt8] = []
-        spare.reserveCapacity(bufferSize)
-        pthread_mutex_lock(&lock)
-        while true {
-            while pending.isEmpty && !reopenRequested && !stopping { pthread_cond_wait(&cond, &lock) }
-            if stopping && pending.isEmpty { break }
-            if reopenRequested, case .file(let path) = destination {
-                let newFD = Self.open(path)
-                if newFD >= 0 {
-                    Glibc.close(fd)
-                    fd = newFD
-                }
-            }
-            reopenRequested = false
-            swap(&pending, &spare)
-            writing = true
-            pthread_cond_broadcast(&cond)  // room for blocked writers
-            pthread_mutex_unlock(&lock)
-            writeAll(spare)
-            spare.removeAll(keepingCapacity: true)
-            pthread_mutex_lock(&lock)
-            writing = false
-            pthread_cond_broadcast(&cond)  // flush() waiters
-        }
-        pthread_mutex_unlock(&lock)
-    }
-
-    private func writeAll(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { buf in
-            var offset = 0
-            while offset < buf.count {
-                let n = Glibc.write(fd, buf.baseAddress! + offset, buf.count - offset)
-                if n < 0 {
-                    if errno == EINTR || errno == EAGAIN { continue }
-                    return  // the destination is gone (EPIPE, ENOSPC): lose this batch, keep serving
-                }
-                offset += n
-            }
+    /// Writes what is pending, stops the writer thread and closes a file destination. Lines
+    /// written afterwards are discarded.
+    public func close() {
+        writer.close()
+        if case .file = destination, fd.value >= 0 {
+            Glibc.close(fd.value)
+            fd.value = -1
         }
     }
 
@@ -207,6 +97,12 @@ public final class StreamSink: LogSink, @unchecked Sendable {
     public static func reopenFilesOnHangup() {
         StreamSinkRegistry.installHangupHandler()
     }
+}
+
+/// A file descriptor the writer thread may replace (only the writer thread and `close` touch it).
+final class FileDescriptorBox: @unchecked Sendable {
+    var value: Int32
+    init(_ value: Int32) { self.value = value }
 }
 
 /// All stream sinks, for flushing at exit and reopening on SIGHUP.

@@ -1,0 +1,166 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+
+/// RFC 5424 syslog messages:
+/// `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [ws@32473 …][meta@32473 …] MSG`
+///
+/// MSGID is the event name (`connection_closed`, `log` for application records). The
+/// connection context and the event's fields become the `ws@32473` structured-data element,
+/// user metadata the `meta@32473` element (32473 is IANA's enterprise number for
+/// documentation: change ``enterpriseNumber`` to your own). Values escape `"`, `\` and `]`
+/// (§6.3.3); MSG escapes line breaks so the message stays one line.
+public struct SyslogFormatter: LogFormatter {
+    /// Syslog facility codes (RFC 5424 §6.2.1).
+    public enum Facility: Int, Sendable {
+        case user = 1, daemon = 3, local0 = 16, local1 = 17, local2 = 18, local3 = 19
+        case local4 = 20, local5 = 21, local6 = 22, local7 = 23
+    }
+
+    public var facility: Facility
+    public var appName: String
+    public var hostname: String
+    public var enterpriseNumber: Int
+    /// Longest message (rsyslog's default maximum is 8 KiB).
+    public var maxMessageLength: Int
+
+    public init(facility: Facility = .user, appName: String = "websockets", hostname: String? = nil,
+                enterpriseNumber: Int = 32473, maxMessageLength: Int = 8192) {
+        self.facility = facility
+        self.appName = Self.printable(appName, max: 48)
+        self.hostname = Self.printable(hostname ?? Self.systemHostname(), max: 255)
+        self.enterpriseNumber = enterpriseNumber
+        self.maxMessageLength = max(maxMessageLength, 480)
+    }
+
+    static func systemHostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "-" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// PRINTUSASCII (33...126), cut to `max`; `-` (NILVALUE) when empty.
+    static func printable(_ s: String, max: Int) -> String {
+        let bytes = s.utf8.filter { $0 >= 33 && $0 <= 126 }.prefix(max)
+        return bytes.isEmpty ? "-" : String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func severity(_ level: Logger.Level) -> Int {
+        switch level {
+        case .critical: 2
+        case .error: 3
+        case .warning: 4
+        case .notice: 5
+        case .info: 6
+        case .debug, .trace: 7
+        }
+    }
+
+    public func format(_ record: LogRecord, into line: inout LogLine) {
+        let start = line.count
+        for limit in [Int.max, 1024, 256, 64] {
+            line.bytes.removeSubrange(start...)
+            render(record, into: &line, limit: limit, structuredData: true)
+            if line.count - start <= maxMessageLength { return }
+        }
+        line.bytes.removeSubrange(start...)
+        render(record, into: &line, limit: 64, structuredData: false)
+    }
+
+    func render(_ record: LogRecord, into line: inout LogLine, limit: Int, structuredData: Bool) {
+        line.append(UInt8(ascii: "<"))
+        line.append(int: facility.rawValue * 8 + Self.severity(record.level))
+        line.append(">1 ")
+        record.timestamp.write(into: &line)
+        line.append(UInt8(ascii: " "))
+        line.appendRaw(hostname)
+        line.append(UInt8(ascii: " "))
+        line.appendRaw(appName)
+        line.append(UInt8(ascii: " "))
+        line.append(int: Int(getpid()))
+        line.append(UInt8(ascii: " "))
+        line.appendRaw(Self.printable(record.eventName, max: 32))
+        line.append(UInt8(ascii: " "))
+        var wroteSD = false
+        if structuredData, record.connection != nil || record.event != nil {
+            var writer = SDWriter(line: LogLine(capacity: 0), limit: limit)
+            swap(&writer.line, &line)
+            let mark = writer.line.count
+            writer.line.append("[ws@")
+            writer.line.append(int: enterpriseNumber)
+            let header = writer.line.count
+            if let c = record.connection {
+                writer.visit("connection_id", string: c.id.description)
+                writer.visit(optional: "remote_addr", c.clientAddress)
+                writer.visit(optional: "peer_addr", c.peerAddress)
+                if let port = c.peerPort { writer.visit("peer_port", int: port) }
+            }
+            record.event?.visitFields(&writer)
+            if writer.line.count == header {
+                writer.line.bytes.removeSubrange(mark...)
+            } else {
+                writer.line.append(UInt8(ascii: "]"))
+                wroteSD = true
+            }
+            swap(&writer.line, &line)
+        }
+        if structuredData, !record.metadata.isEmpty || record.error != nil {
+            line.append("[meta@")
+            line.append(int: enterpriseNumber)
+            var writer = SDWriter(line: LogLine(capacity: 0), limit: limit)
+            swap(&writer.line, &line)
+            for key in record.metadata.keys.sorted() {
+                writer.param(name: key, value: PlainFormatter.text(record.metadata[key]!))
+            }
+            if let error = record.error {
+                let (type, message) = errorFields(error)
+                writer.visit("error_type", string: type)
+                writer.visit("error_message", string: message)
+            }
+            swap(&writer.line, &line)
+            line.append(UInt8(ascii: "]"))
+            wroteSD = true
+        }
+        if !wroteSD { line.append(UInt8(ascii: "-")) }
+        line.append(UInt8(ascii: " "))
+        line.append(plain: record.message, quoteIfNeeded: false, limit: limit)
+        line.append(UInt8(ascii: "\n"))
+    }
+}
+
+/// Writes ` name="value"` SD-PARAMs, escaping `"`, `\` and `]` (RFC 5424 §6.3.3).
+struct SDWriter: LogFieldVisitor {
+    var line: LogLine
+    var limit: Int
+
+    mutating func param(name: String, value: String) {
+        line.append(UInt8(ascii: " "))
+        // SD-NAME: printable US-ASCII except '=', ' ', ']', '"'; at most 32 characters.
+        let safe = name.utf8.filter { $0 >= 33 && $0 <= 126 && $0 != UInt8(ascii: "=") && $0 != UInt8(ascii: "]") && $0 != UInt8(ascii: "\"") }
+        line.bytes.append(contentsOf: safe.prefix(32).isEmpty ? Array("_".utf8) : Array(safe.prefix(32)))
+        line.append("=\"")
+        var escaped = LogLine(capacity: value.utf8.count)
+        escaped.append(plain: value, quoteIfNeeded: false, limit: limit)  // no line breaks or control bytes
+        for byte in escaped.bytes {
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "]") { line.append(UInt8(ascii: "\\")) }
+            line.append(byte)  // a backslash is already doubled by the plain escaping
+        }
+        line.append(UInt8(ascii: "\""))
+    }
+
+    mutating func visit(optional name: StaticString, _ value: String?) {
+        if let value { visit(name, string: value) }
+    }
+
+    mutating func visit(_ key: StaticString, string: String) { param(name: key.description, value: string) }
+    mutating func visit(_ key: StaticString, int: Int) { param(name: key.description, value: String(int)) }
+    mutating func visit(_ key: StaticString, double: Double) {
+        var l = LogLine(capacity: 24)
+        l.append(jsonDouble: double)
+        param(name: key.description, value: String(decoding: l.bytes, as: UTF8.self))
+    }
+    mutating func visit(_ key: StaticString, bool: Bool) { param(name: key.description, value: bool ? "true" : "false") }
+}

@@ -1,0 +1,155 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How a bounded sink behaves when its buffer is full.
+public enum OverflowPolicy: Sendable, Hashable {
+    /// Wait until the writer thread makes room. Nothing is lost.
+    case block
+    /// Discard the line and count it; the pipeline logs the count (`log_records_dropped`).
+    case drop
+}
+
+/// The shared engine of the I/O sinks: callers copy lines into a bounded buffer, a thread of
+/// its own hands batches to `deliver`. Keeps line boundaries when the transport needs them
+/// (datagrams).
+final class BackgroundWriter: @unchecked Sendable {
+    let bufferSize: Int
+    let overflowPolicy: OverflowPolicy
+    private let deliver: ([UInt8], [Int]) -> Void
+    private let onWake: () -> Void
+
+    // Guarded by `lock` (a pthread mutex, so that `cond` can wait on it).
+    private var lock = pthread_mutex_t()
+    private var cond = pthread_cond_t()
+    private var pending: [UInt8] = []
+    private var ends: [Int] = []  // end offset of each line in `pending`
+    private var writing = false
+    private var stopping = false
+    private var woken = false
+    private var dropped = 0
+    private var thread: pthread_t?
+
+    /// - Parameters:
+    ///   - deliver: called on the writer thread with a batch of lines and each line's end offset.
+    ///   - onWake: called on the writer thread after ``wake()`` (e.g. to reopen a file).
+    init(bufferSize: Int, overflowPolicy: OverflowPolicy, deliver: @escaping ([UInt8], [Int]) -> Void,
+         onWake: @escaping () -> Void = {}) {
+        self.bufferSize = max(bufferSize, 4096)
+        self.overflowPolicy = overflowPolicy
+        self.deliver = deliver
+        self.onWake = onWake
+        pthread_mutex_init(&lock, nil)
+        pthread_cond_init(&cond, nil)
+        pending.reserveCapacity(self.bufferSize)
+        let unmanaged = Unmanaged.passRetained(self)
+        var t = pthread_t()
+        let rc = pthread_create(&t, nil, { arg in
+            let writer = Unmanaged<BackgroundWriter>.fromOpaque(arg!).takeRetainedValue()
+            writer.run()
+            return nil
+        }, unmanaged.toOpaque())
+        precondition(rc == 0, "could not start the log writer thread")
+        thread = t
+    }
+
+    func write(_ line: UnsafeRawBufferPointer, bounded: Bool = true) {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        if stopping { return }
+        if bounded {
+            if line.count > bufferSize {
+                // Larger than the whole buffer: wait until it is empty, then accept it alone.
+                while !pending.isEmpty && !stopping { pthread_cond_wait(&cond, &lock) }
+            } else {
+                while pending.count + line.count > bufferSize && !stopping {
+                    if overflowPolicy == .drop {
+                        dropped += 1
+                        return
+                    }
+                    pthread_cond_wait(&cond, &lock)
+                }
+            }
+        }
+        pending.append(contentsOf: line)
+        ends.append(pending.count)
+        pthread_cond_broadcast(&cond)
+    }
+
+    func flush() {
+        pthread_mutex_lock(&lock)
+        while (!pending.isEmpty || writing) && !stopping { pthread_cond_wait(&cond, &lock) }
+        pthread_mutex_unlock(&lock)
+    }
+
+    func takeDroppedCount() -> Int {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        let n = dropped
+        dropped = 0
+        return n
+    }
+
+    /// Runs `onWake` on the writer thread before its next batch.
+    func wake() {
+        pthread_mutex_lock(&lock)
+        woken = true
+        pthread_cond_broadcast(&cond)
+        pthread_mutex_unlock(&lock)
+    }
+
+    /// Flushes, then stops the thread. Later writes are discarded.
+    func close() {
+        flush()
+        pthread_mutex_lock(&lock)
+        stopping = true
+        pthread_cond_broadcast(&cond)
+        pthread_mutex_unlock(&lock)
+        if let thread { pthread_join(thread, nil) }
+        thread = nil
+    }
+
+    private func run() {
+        var batch: [UInt8] = []
+        var batchEnds: [Int] = []
+        batch.reserveCapacity(bufferSize)
+        pthread_mutex_lock(&lock)
+        while true {
+            while pending.isEmpty && !woken && !stopping { pthread_cond_wait(&cond, &lock) }
+            if stopping && pending.isEmpty { break }
+            let wake = woken
+            woken = false
+            swap(&pending, &batch)
+            swap(&ends, &batchEnds)
+            writing = true
+            pthread_cond_broadcast(&cond)  // room for blocked writers
+            pthread_mutex_unlock(&lock)
+            if wake { onWake() }
+            if !batch.isEmpty { deliver(batch, batchEnds) }
+            batch.removeAll(keepingCapacity: true)
+            batchEnds.removeAll(keepingCapacity: true)
+            pthread_mutex_lock(&lock)
+            writing = false
+            pthread_cond_broadcast(&cond)  // flush() waiters
+        }
+        pthread_mutex_unlock(&lock)
+    }
+}
+
+/// Writes all of `bytes` to `fd`, retrying on EINTR/EAGAIN; gives up (returns false) when the
+/// destination is gone (EPIPE, ENOSPC): losing a batch must not stop the process.
+@discardableResult
+func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    var offset = 0
+    while offset < bytes.count {
+        let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+        if n < 0 {
+            if errno == EINTR || errno == EAGAIN { continue }
+            return false
+        }
+        offset += n
+    }
+    return true
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Logging
+import Testing
+@testable import WebSocketCore
+@testable import WebSocketLogging
+
+/// Runs `python3 scripts/validate-log-lines.py` (the `jsonschema` package, 2020-12 validator).
+func validateWithSchema(_ lines: [String]) throws -> (status: Int32, output: String) {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let file = NSTemporaryDirectory() + "ws-schema-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).jsonl"
+    try lines.joined().write(toFile: file, atomically: true, encoding: .utf8)
+    defer { unlink(file) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", root.appendingPathComponent("scripts/validate-log-lines.py").path,
+                         root.appendingPathComponent("schemas/log-record.schema.json").path, file]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, output)
+}
+
+/// One example of every event, with values at their edges.
+let everyEvent: [WebSocketLogEvent] = [
+    .serverListening(address: "[::1]:8765"), .serverClosing, .serverClosed,
+    .connectionOpen(ConnectionOpenInfo(path: "/chat?token=[REDACTED]", subprotocol: "v2", extensions: "permessage-deflate", handshakeDuration: 0.001)),
+    .connectionOpen(ConnectionOpenInfo(path: "/")),
+    .connectionRejected(ConnectionRejectedInfo(status: 426, reason: "unsupported Sec-WebSocket-Version", rejection: "unsupported_version", path: "/")),
+    .connectionClosed(sampleClosed),
+    .connectionClosed(ConnectionClosedInfo(code: 1006, initiator: .abnormal, duration: 0)),
+    .clientReconnecting(ClientReconnectingInfo(attempt: 2, delay: 3.1, cause: "connection refused", url: "ws://127.0.0.1:1/")),
+    .broadcastSkipped(reason: "write buffer above high mark"), .broadcastFailed(error: "EPIPE"), .logRecordsDropped(count: 12),
+    .handlerFailed(errorType: "MyApp.Failure", description: "boom\n"), .internalError(description: "bug"),
+    .stateChanged(.connecting), .stateChanged(.closed),
+    .handshakeRequest(.requestLine(method: "GET", target: "/"), .received),
+    .handshakeRequest(.header(name: "Authorization", value: "[REDACTED]"), .received),
+    .handshakeResponse(.statusLine(status: 101, reason: "Switching Protocols"), .sent),
+    .handshakeResponse(.header(name: "Upgrade", value: "websocket"), .sent),
+    .frameSent(FrameInfo(opcode: .text, fin: true, rsv1: false, size: 2, preview: "'hi'")),
+    .frameReceived(FrameInfo(opcode: .continuation, fin: false, rsv1: true, size: 0, preview: "")),
+    .closeStep(step: "closing TCP connection", code: nil, reason: nil),
+    .closeStep(step: "failing connection with 1002 (protocol error)", code: 1002, reason: "invalid opcode 3"),
+    .pingSent, .pongReceived(roundTrip: 0.0004), .keepaliveTimeout(timeout: 20),
+    .errorHandled(error: "reserved_opcode: invalid opcode 3", code: 1002, reason: "invalid opcode 3"),
+]
+
+@Suite("schemas/log-record.schema.json")
+struct SchemaTests {
+    @Test("every event, with and without a connection, with metadata and errors, is schema-valid")
+    func everyEventValidates() throws {
+        var lines: [String] = []
+        for event in everyEvent {
+            lines.append(try format(record(event, level: event.defaultLevel)))
+            lines.append(try format(record(event, level: event.defaultLevel, connection: fixedContext(client: "203.0.113.5"),
+                                           metadata: ["tenant": "acme", "n": .stringConvertible(3), "ok": .stringConvertible(true)],
+                                           error: SampleError())))
+        }
+        lines.append(try format(record(nil, message: "application line", metadata: ["nested": ["a": ["b", "c"]]])))
+        lines.append(try format(record(nil, message: String(repeating: "x", count: 20000), connection: fixedContext()), JSONFormatter(maxLineLength: 1024)))
+        var many: Logger.Metadata = [:]
+        for i in 0..<400 { many["k\(i)"] = "v" }
+        lines.append(try format(record(.serverClosing, metadata: many), JSONFormatter(maxLineLength: 1024)))
+        let result = try validateWithSchema(lines)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("validated \(lines.count) lines, 0 invalid"))
+    }
+
+    @Test("the validator rejects lines the schema forbids (the check can fail)")
+    func negativeControl() throws {
+        let good = try format(record(.connectionClosed(sampleClosed), connection: fixedContext()))
+        let bad = [
+            good.replacingOccurrences(of: ".123456Z", with: "Z"),                       // timestamp precision
+            good.replacingOccurrences(of: "\"close_code\":1000,", with: ""),            // required field
+            good.replacingOccurrences(of: "\"initiator\":\"remote\"", with: "\"initiator\":\"x\""),
+            good.replacingOccurrences(of: "\"event\":\"connection_closed\"", with: "\"event\":\"nope\""),
+            good.replacingOccurrences(of: "{\"timestamp\"", with: "{\"extra\":1,\"timestamp\""),
+            try format(record(.serverClosing)).replacingOccurrences(of: "}\n", with: ",\"event_data\":{}}\n"),
+        ]
+        let result = try validateWithSchema(bad)
+        #expect(result.status != 0)
+        #expect(result.output.contains("validated 6 lines, 6 invalid"))
+    }
+
+    @Test("the schema names exactly the events the library can emit")
+    func schemaEventNames() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let data = try Data(contentsOf: root.appendingPathComponent("schemas/log-record.schema.json"))
+        let schema = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let event = try #require((schema["properties"] as? [String: Any])?["event"] as? [String: Any])
+        let names = try #require(event["enum"] as? [String])
+        #expect(Set(names) == Set(WebSocketLogEvent.allNames + ["log"]))
+        #expect(Set(everyEvent.map(\.name)) == Set(WebSocketLogEvent.allNames))
+    }
+}

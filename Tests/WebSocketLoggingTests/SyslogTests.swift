@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import Testing
+@testable import WebSocketCore
+@testable import WebSocketLogging
+
+/// A free loopback port for `type` (bind to port 0, read it back, release it).
+func freePort(_ type: __socket_type) -> Int {
+    let fd = socket(AF_INET, Int32(type.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in
+            bind(fd, p, len)
+            getsockname(fd, p, &len)
+        }
+    }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// A real rsyslogd on loopback (UDP, TCP and a Unix socket) writing what it parsed to a file.
+final class Rsyslogd {
+    let directory: String
+    let udpPort = freePort(SOCK_DGRAM)
+    let tcpPort = freePort(SOCK_STREAM)
+    var socketPath: String { directory + "/log.sock" }
+    var outputPath: String { directory + "/out.log" }
+    var process: ChildProcess?
+
+    init() throws {
+        directory = NSTemporaryDirectory() + "ws-rsyslog-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let config = """
+            global(workDirectory="\(directory)")
+            module(load="imudp")
+            module(load="imtcp")
+            module(load="imuxsock" SysSock.Use="off")
+            input(type="imudp" address="127.0.0.1" port="\(udpPort)")
+            input(type="imtcp" address="127.0.0.1" port="\(tcpPort)")
+            input(type="imuxsock" Socket="\(socketPath)" UseSpecialParser="off" ParseHostname="on")
+            template(name="t" type="string" string="%pri%|%app-name%|%procid%|%msgid%|%structured-data%|%msg%\\n")
+            *.* action(type="omfile" file="\(outputPath)" template="t")
+            """
+        try config.write(toFile: directory + "/rsyslog.conf", atomically: true, encoding: .utf8)
+        process = try ChildProcess("/usr/sbin/rsyslogd", ["-n", "-f", directory + "/rsyslog.conf", "-i", directory + "/rsyslogd.pid"],
+                                   output: directory + "/rsyslogd.out")
+        // Ready when the TCP input accepts and the Unix socket exists (bounded: 10 s).
+        for _ in 0..<200 {
+            if access(socketPath, F_OK) == 0, SyslogSink.Connection.connectInet(host: "127.0.0.1", port: tcpPort, type: SOCK_STREAM) >= 0 {
+                return
+            }
+            usleep(50_000)
+        }
+        stop()
+        throw CocoaError(.fileNoSuchFile)
+    }
+
+    /// Lines parsed so far.
+    var lines: [String] {
+        ((try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    /// Waits (at most 10 s) until a line containing `text` arrives.
+    func waitForLine(containing text: String) -> String? {
+        for _ in 0..<200 {
+            if let line = lines.first(where: { $0.contains(text) }) { return line }
+            usleep(50_000)
+        }
+        return nil
+    }
+
+    func stop() {
+        process?.stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+@Suite("Syslog: RFC 5424 through a real rsyslogd", .serialized)
+struct SyslogTests {
+    @Test("the formatter writes RFC 5424 with structured data")
+    func format() throws {
+        let formatter = SyslogFormatter(facility: .local0, appName: "chat server", hostname: "h1")
+        let line = try WebSocketLoggingTests.format(record(.connectionClosed(sampleClosed), connection: fixedContext(),
+                                                           metadata: ["tenant": "a]b\"c"]), formatter)
+        #expect(line.hasPrefix("<134>1 2025-11-25T13:52:30.123456Z h1 chatserver \(getpid()) connection_closed [ws@32473 connection_id=\"\(fixedContext().id)\" remote_addr=\"127.0.0.1\""))
+        #expect(line.contains(" close_code=\"1000\" "))
+        #expect(line.contains("[meta@32473 tenant=\"a\\]b\\\"c\"] connection closed (1000 OK)\n"))
+        let plain = try WebSocketLoggingTests.format(record(nil, message: "hello\nworld", level: .error), formatter)
+        #expect(plain.hasSuffix(" log - hello\\nworld\n"))
+        #expect(plain.hasPrefix("<131>1 "))
+    }
+
+    @Test("records arrive in rsyslog over UDP, TCP and a Unix socket with their structured data", arguments: ["udp", "tcp", "unix"])
+    func roundTrip(transport: String) throws {
+        let daemon = try Rsyslogd()
+        defer { daemon.stop() }
+        let sink: SyslogSink
+        switch transport {
+        case "udp": sink = SyslogSink(transport: .udp(host: "127.0.0.1", port: daemon.udpPort))
+        case "tcp": sink = SyslogSink(transport: .tcp(host: "127.0.0.1", port: daemon.tcpPort))
+        default: sink = SyslogSink(transport: .unix(path: daemon.socketPath))
+        }
+        let logger = Logger(label: "websockets.server") { SyslogLogHandler(label: $0, sink: sink) }
+        let events = WebSocketEventLogger(logger: logger).with(connection: fixedContext(client: "203.0.113.8"))
+        var closed = sampleClosed
+        closed.reasonReceived = "bye]\n\"quoted\" \(transport)"
+        events.emit(.connectionClosed(closed))
+        logger.info("application record \(transport)", metadata: ["tenant": "acme"])
+        sink.flush()
+        let line = try #require(daemon.waitForLine(containing: "|connection_closed|"), "nothing arrived over \(transport)")
+        let fields = line.split(separator: "|", maxSplits: 5, omittingEmptySubsequences: false).map(String.init)
+        #expect(fields[0] == "14")                 // user.info
+        #expect(fields[1] == "websockets")
+        #expect(fields[2] == String(getpid()))
+        #expect(fields[4].hasPrefix("[ws@32473 connection_id=\"\(fixedContext().id)\" remote_addr=\"203.0.113.8\""))
+        #expect(fields[4].contains("close_reason_received=\"bye\\]\\n\\\"quoted\\\" \(transport)\""))
+        #expect(fields[5] == "connection closed (1000 OK)")
+        let app = try #require(daemon.waitForLine(containing: "application record \(transport)"))
+        #expect(app.contains("|log|[meta@32473 tenant=\"acme\"]|"))
+        sink.close()
+    }
+}
