@@ -18,6 +18,12 @@ public struct HandshakeRejection: Error, Hashable, Sendable, CustomStringConvert
         case unsupportedVersion = "unsupported_version"
         case invalidExtensions = "invalid_extensions"
         case invalidSubprotocols = "invalid_subprotocols"
+        /// The HTTP head itself was unacceptable (limits, syntax); see ``HTTPHeadError``.
+        case invalidRequest = "invalid_request"
+        /// The handshake did not complete within the open timeout.
+        case timeout = "timeout"
+        /// The server is shutting down (503).
+        case shuttingDown = "shutting_down"
         /// Refused by application policy (origin check, `processRequest`, authentication).
         case refused = "refused"
     }
