@@ -69,6 +69,9 @@ public struct HTTPHeadParser: Sendable {
         self.limits = limits
     }
 
+    /// True until the first byte of a head arrives (or after a head was returned).
+    public var isIdle: Bool { scanned == 0 && lines.isEmpty }
+
     /// Parses a request head. `nil` until the empty line arrives; consumes the head's bytes.
     public mutating func parseRequest(_ buffer: inout ByteBuffer) throws(HTTPHeadError) -> HTTPRequestHead? {
         guard let (start, headers) = try readHead(&buffer) else { return nil }

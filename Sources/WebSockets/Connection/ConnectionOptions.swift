@@ -1,0 +1,64 @@
+import WebSocketCore
+
+/// Limits and timeouts of a connection, shared by server and client. Defaults follow Python
+/// websockets: open 10 s, ping every 20 s with a 20 s timeout, close 10 s, 1 MiB messages.
+public struct ConnectionOptions: Sendable, Hashable {
+    /// Largest message accepted (after decompression), bytes. Exceeding it closes with 1009.
+    public var maxMessageSize: Int
+    /// Largest frame accepted, or `nil` for ``maxMessageSize``.
+    public var maxFrameSize: Int?
+    /// Time allowed for the TCP connection to complete the opening handshake (server: from
+    /// accept; client: from connect). Server: the connection is dropped (and logged).
+    public var openTimeout: Duration?
+    /// Interval between keepalive pings, or `nil` to disable keepalive.
+    public var pingInterval: Duration?
+    /// Time to wait for a keepalive pong before failing the connection with 1011.
+    public var pingTimeout: Duration?
+    /// Time to wait for the closing handshake and the TCP close before dropping the connection.
+    public var closeTimeout: Duration
+    /// Inbound message queue: reading from the socket stops above `high` messages waiting
+    /// for the application and resumes at `low`.
+    public var inboundQueue: (high: Int, low: Int)
+    /// Outbound write buffer marks, bytes: `send` suspends while more than `high` bytes wait
+    /// to be written and resumes below `low`.
+    public var writeBuffer: (high: Int, low: Int)
+    /// Limits on the handshake's HTTP head (→ 414/431).
+    public var httpLimits: HTTPHeadLimits
+    /// Deliver large messages fragment by fragment (``WebSocket/fragments``) instead of whole.
+    public var streamFragments: Bool
+
+    public init(maxMessageSize: Int = 1 << 20, maxFrameSize: Int? = nil, openTimeout: Duration? = .seconds(10),
+                pingInterval: Duration? = .seconds(20), pingTimeout: Duration? = .seconds(20),
+                closeTimeout: Duration = .seconds(10), inboundQueue: (high: Int, low: Int) = (16, 4),
+                writeBuffer: (high: Int, low: Int) = (64 << 10, 16 << 10), httpLimits: HTTPHeadLimits = .init(),
+                streamFragments: Bool = false) {
+        precondition(inboundQueue.low >= 0 && inboundQueue.low <= inboundQueue.high && inboundQueue.high >= 1, "invalid inbound queue marks")
+        precondition(writeBuffer.low <= writeBuffer.high, "invalid write buffer marks")
+        self.maxMessageSize = maxMessageSize
+        self.maxFrameSize = maxFrameSize
+        self.openTimeout = openTimeout
+        self.pingInterval = pingInterval
+        self.pingTimeout = pingTimeout
+        self.closeTimeout = closeTimeout
+        self.inboundQueue = inboundQueue
+        self.writeBuffer = writeBuffer
+        self.httpLimits = httpLimits
+        self.streamFragments = streamFragments
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.maxMessageSize == b.maxMessageSize && a.maxFrameSize == b.maxFrameSize && a.openTimeout == b.openTimeout
+            && a.pingInterval == b.pingInterval && a.pingTimeout == b.pingTimeout && a.closeTimeout == b.closeTimeout
+            && a.inboundQueue == b.inboundQueue && a.writeBuffer == b.writeBuffer && a.httpLimits == b.httpLimits
+            && a.streamFragments == b.streamFragments
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(maxMessageSize)
+        hasher.combine(closeTimeout)
+    }
+
+    var engineConfiguration: EngineConfiguration {
+        EngineConfiguration(maxMessageSize: maxMessageSize, maxFrameSize: maxFrameSize, deliverFragments: streamFragments)
+    }
+}

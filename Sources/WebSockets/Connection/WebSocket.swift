@@ -1,0 +1,301 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import WebSocketCore
+import WebSocketLogging
+
+/// One open WebSocket connection, server or client side.
+///
+/// Receive with `for try await message in ws.messages` (text as `String`, binary as
+/// `ByteBuffer`); iteration ends after a normal close (1000/1001) and throws
+/// ``ConnectionClosed`` otherwise. Send with ``send(_:)-(String)``; it suspends while the
+/// outbound buffer is above its high mark. All methods may be called from any task.
+public final class WebSocket: Sendable {
+    /// The connection id (UUID v4), generated at accept or connect, before the handshake.
+    public let id: ConnectionID
+    public let role: Role
+    /// The socket peer.
+    public let remoteAddress: SocketAddress?
+    /// The client's address: from a trusted proxy's forwarding header, else the peer address.
+    public let clientAddress: String?
+    /// The opening handshake request (received by a server, sent by a client).
+    public let request: HTTPRequestHead
+    /// The opening handshake response.
+    public let response: HTTPResponseHead
+    /// The negotiated subprotocol.
+    public let subprotocol: String?
+    /// The negotiated extensions, as in `Sec-WebSocket-Extensions`.
+    public let extensions: [ExtensionOffer]
+    /// A logger tagged with this connection: records written through it carry its context.
+    public let logger: Logger
+    /// The context every log record of this connection carries.
+    public let logContext: ConnectionContext
+
+    let eventLoop: any EventLoop
+    let handler: NIOLoopBound<WebSocketChannelHandler>
+    let status: Mutex<Status>
+    let inbound: Inbound
+    let iterating = Atomic<Bool>(false)
+    let closed: EventLoopFuture<Void>
+
+    typealias Inbound = NIOThrowingAsyncSequenceProducer<
+        InboundItem, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, InboundDelegate
+    >
+
+    enum InboundItem: Sendable {
+        case message(Message)
+        case fragment(MessageFragment)
+    }
+
+    struct Status: Sendable {
+        var state: ConnectionState = .open
+        var closeSent: CloseFrame?
+        var closeReceived: CloseFrame?
+        var latency: Duration?
+        var writable = true
+        var writabilityWaiters: [CheckedContinuation<Void, any Error>] = []
+    }
+
+    init(id: ConnectionID, role: Role, remoteAddress: SocketAddress?, logContext: ConnectionContext, request: HTTPRequestHead,
+         response: HTTPResponseHead, subprotocol: String?, extensions: [ExtensionOffer], logger: Logger,
+         eventLoop: any EventLoop, handler: NIOLoopBound<WebSocketChannelHandler>, inbound: Inbound,
+         closed: EventLoopFuture<Void>) {
+        self.id = id
+        self.role = role
+        self.remoteAddress = remoteAddress
+        self.clientAddress = logContext.clientAddress
+        self.logContext = logContext
+        self.request = request
+        self.response = response
+        self.subprotocol = subprotocol
+        self.extensions = extensions
+        var tagged = logger
+        tagged[metadataKey: ConnectionContext.metadataKey] = .stringConvertible(logContext)
+        self.logger = tagged
+        self.eventLoop = eventLoop
+        self.handler = handler
+        self.status = Mutex(Status())
+        self.inbound = inbound
+        self.closed = closed
+    }
+
+    // MARK: - State
+
+    /// The connection state.
+    public var state: ConnectionState { status.withLock { $0.state } }
+    /// The close frame this side sent, once sent.
+    public var closeSent: CloseFrame? { status.withLock { $0.closeSent } }
+    /// The close frame the peer sent, once received.
+    public var closeReceived: CloseFrame? { status.withLock { $0.closeReceived } }
+    /// The connection's close code once closed: received code, 1005 without status, 1006 without handshake.
+    public var closeCode: CloseCode? {
+        status.withLock { $0.state == .closed ? ($0.closeReceived?.code ?? .abnormalClosure) : nil }
+    }
+    /// The reason received with the close frame.
+    public var closeReason: String? { status.withLock { $0.closeReceived?.reason } }
+    /// The round trip of the last keepalive ping (or ``ping(_:)``).
+    public var latency: Duration? { status.withLock { $0.latency } }
+
+    // MARK: - Receiving
+
+    /// The messages, in order. Iterate once. Ends after a normal close; throws
+    /// ``ConnectionClosed`` when the connection ended otherwise.
+    public var messages: Messages { Messages(socket: self) }
+
+    /// The fragments of messages, when the connection was opened with
+    /// ``ConnectionOptions/streamFragments``.
+    public var fragments: Fragments { Fragments(socket: self) }
+
+    /// Receives the next message, or `nil` after a normal close.
+    public struct Messages: AsyncSequence, Sendable {
+        public typealias Element = Message
+        let socket: WebSocket
+
+        public func makeAsyncIterator() -> Iterator { Iterator(base: socket.makeInboundIterator()) }
+
+        public struct Iterator: AsyncIteratorProtocol {
+            var base: Inbound.AsyncIterator?
+            public mutating func next() async throws -> Message? {
+                guard let base else { throw WebSocketError(.alreadyIterating, "messages can be iterated only once") }
+                while let item = try await base.next() {
+                    if case .message(let m) = item { return m }
+                }
+                return nil
+            }
+        }
+    }
+
+    /// Receives fragments (streaming mode).
+    public struct Fragments: AsyncSequence, Sendable {
+        public typealias Element = MessageFragment
+        let socket: WebSocket
+
+        public func makeAsyncIterator() -> Iterator { Iterator(base: socket.makeInboundIterator()) }
+
+        public struct Iterator: AsyncIteratorProtocol {
+            var base: Inbound.AsyncIterator?
+            public mutating func next() async throws -> MessageFragment? {
+                guard let base else { throw WebSocketError(.alreadyIterating, "fragments can be iterated only once") }
+                while let item = try await base.next() {
+                    if case .fragment(let f) = item { return f }
+                }
+                return nil
+            }
+        }
+    }
+
+    func makeInboundIterator() -> Inbound.AsyncIterator? {
+        iterating.exchange(true, ordering: .relaxed) ? nil : inbound.makeAsyncIterator()
+    }
+
+    // MARK: - Sending
+
+    /// Sends a text message.
+    public func send(_ text: String) async throws {
+        try await waitUntilWritable()
+        let handler = self.handler
+        eventLoop.execute { handler.value.send(.text(text)) }
+    }
+
+    /// Sends a binary message.
+    public func send(_ bytes: ByteBuffer) async throws {
+        try await waitUntilWritable()
+        let handler = self.handler
+        eventLoop.execute { handler.value.send(.binary(bytes)) }
+    }
+
+    /// Sends a message: text as text, binary as binary (what an echo server needs).
+    public func send(_ message: Message) async throws {
+        try await waitUntilWritable()
+        let handler = self.handler
+        eventLoop.execute { handler.value.send(message) }
+    }
+
+    /// Sends a binary message from bytes.
+    public func send(_ bytes: some Sequence<UInt8> & Sendable) async throws {
+        try await send(ByteBuffer(bytes: bytes))
+    }
+
+    /// Sends one message made of the fragments of `sequence`: each element becomes a frame.
+    /// `text` chooses the message type; a text message's fragments must concatenate to valid UTF-8.
+    public func send<S: AsyncSequence & Sendable>(fragments sequence: S, text: Bool) async throws where S.Element == ByteBuffer {
+        var iterator = sequence.makeAsyncIterator()
+        var current = try await iterator.next()
+        var first = true
+        let handler = self.handler
+        while let fragment = current {
+            let next = try await iterator.next()
+            try await waitUntilWritable()
+            let isFirst = first, fin = next == nil
+            eventLoop.execute { handler.value.sendFragment(fragment, text: text, first: isFirst, fin: fin) }
+            first = false
+            current = next
+        }
+        if first {  // empty sequence: an empty message
+            try await waitUntilWritable()
+            eventLoop.execute { handler.value.send(text ? .text("") : .binary(ByteBuffer())) }
+        }
+    }
+
+    /// Sends a ping and returns the round trip when its pong arrives.
+    /// - Throws: ``ConnectionClosed`` if the connection closes first.
+    @discardableResult
+    public func ping(_ payload: ByteBuffer? = nil) async throws -> Duration {
+        try await waitUntilWritable()
+        let promise = eventLoop.makePromise(of: Duration.self)
+        let handler = self.handler
+        let data = payload ?? ByteBuffer(integer: UInt32.random(in: 0...UInt32.max))
+        eventLoop.execute { handler.value.sendPing(data, promise: promise) }
+        return try await promise.futureResult.get()
+    }
+
+    /// Starts the closing handshake and waits until the connection is closed (at most the
+    /// close timeout). Idempotent.
+    public func close(code: CloseCode = .normalClosure, reason: String = "") async {
+        let handler = self.handler
+        eventLoop.execute { handler.value.closeLocally(code: code, reason: reason) }
+        try? await closed.get()
+    }
+
+    /// Waits until the connection is closed.
+    public func waitUntilClosed() async {
+        try? await closed.get()
+    }
+
+    /// Whether the write buffer is below its high mark (``broadcast(_:to:)`` skips others).
+    public var isWritable: Bool { status.withLock { $0.writable && $0.state == .open } }
+
+    func waitUntilWritable() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let result: Result<Void, any Error>? = status.withLock { s in
+                if s.state != .open { return .failure(ConnectionClosed(received: s.closeReceived, sent: s.closeSent)) }
+                if s.writable { return .success(()) }
+                s.writabilityWaiters.append(continuation)
+                return nil
+            }
+            if let result { continuation.resume(with: result) }
+        }
+    }
+
+    // Called by the handler on the event loop.
+    func update(_ body: (inout Status) -> Void) {
+        let waiters: [CheckedContinuation<Void, any Error>]
+        let outcome: Result<Void, any Error>?
+        (waiters, outcome) = status.withLock { s in
+            body(&s)
+            if s.state != .open {
+                defer { s.writabilityWaiters = [] }
+                return (s.writabilityWaiters, .failure(ConnectionClosed(received: s.closeReceived, sent: s.closeSent)))
+            }
+            if s.writable {
+                defer { s.writabilityWaiters = [] }
+                return (s.writabilityWaiters, .success(()))
+            }
+            return ([], nil)
+        }
+        if let outcome { for w in waiters { w.resume(with: outcome) } }
+    }
+}
+
+/// Resumes socket reads when the application consumed enough messages.
+struct InboundDelegate: NIOAsyncSequenceProducerDelegate {
+    let eventLoop: any EventLoop
+    let handler: NIOLoopBoundBox<WebSocketChannelHandler?>
+
+    func produceMore() {
+        let handler = self.handler
+        eventLoop.execute { handler.value?.resumeReading() }
+    }
+
+    func didTerminate() {
+        let handler = self.handler
+        eventLoop.execute { handler.value?.inboundTerminated() }
+    }
+}
+
+/// Sends `message` to every connection in `connections` that is open and below its write
+/// buffer's high mark, without waiting for any of them; the others are skipped and each skip
+/// is logged at WARNING (`broadcast_skipped`) through `logger` (or the connection's logger).
+///
+/// - Returns: how many connections the message was queued for.
+@discardableResult
+public func broadcast(_ message: Message, to connections: some Sequence<WebSocket>, logger: WebSocketEventLogger? = nil) -> Int {
+    var sent = 0
+    for ws in connections {
+        let skip: String? = ws.status.withLock { s in
+            if s.state != .open { return "connection is \(s.state)" }
+            if !s.writable { return "write buffer above high mark" }
+            return nil
+        }
+        if let skip {
+            let log = logger?.with(connection: ws.logContext) ?? WebSocketEventLogger(logger: ws.logger)
+            log.emit(.broadcastSkipped(reason: skip))
+            continue
+        }
+        let handler = ws.handler
+        ws.eventLoop.execute { handler.value.send(message) }
+        sent += 1
+    }
+    return sent
+}

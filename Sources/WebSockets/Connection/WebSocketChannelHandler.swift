@@ -1,0 +1,552 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import WebSocketCore
+import WebSocketLogging
+
+/// The I/O adapter around ``WebSocketEngine`` for one channel, in the NIO style: an
+/// event-loop-bound handler that feeds socket bytes to the sans-I/O engine, writes what it
+/// produces, runs the timers (open, keepalive, close) and bridges to ``WebSocket`` with
+/// backpressure both ways. Every step is logged through the connection's
+/// ``WebSocketEventLogger``; protocol traces only while its level allows them.
+final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct ServerSide {
+        var configuration: ServerConfiguration
+        var onOpen: @Sendable (WebSocket) -> Void
+    }
+
+    struct ClientSide {
+        var handshake: ClientHandshake
+        var promise: EventLoopPromise<WebSocket>
+    }
+
+    enum Side {
+        case server(ServerSide)
+        case client(ClientSide)
+    }
+
+    private enum Phase {
+        case handshake
+        case processingRequest
+        case open
+        case closed
+    }
+
+    private let side: Side
+    private let options: ConnectionOptions
+    private let baseLogger: WebSocketEventLogger
+    private var log: WebSocketEventLogger
+    private var logContext: ConnectionContext
+    private var engine: WebSocketEngine
+    private var headParser: HTTPHeadParser
+    private var phase = Phase.handshake
+    private var request: HTTPRequestHead?
+    private var socket: WebSocket?
+    private var source: WebSocket.Inbound.Source?
+    private var delegateBox: NIOLoopBoundBox<WebSocketChannelHandler?>?
+    private var context: ChannelHandlerContext?
+
+    private var readAllowed = true
+    private var readPending = false
+    private var openTimer: Scheduled<Void>?
+    private var closeTimer: Scheduled<Void>?
+    private var keepaliveTask: RepeatedTask?
+    private var keepaliveTimeout: Scheduled<Void>?
+    private var pings: [(id: PingID, sentAt: NIODeadline, promise: EventLoopPromise<Duration>?)] = []
+    private var startedAt = NIODeadline.now()
+    private var handshakeDuration: Double?
+    private var transportClosing = false
+    private var shuttingDown = false
+    private var clientPromise: EventLoopPromise<WebSocket>?
+
+    init(side: Side, options: ConnectionOptions, logger: WebSocketEventLogger, logContext: ConnectionContext) {
+        self.side = side
+        self.options = options
+        self.baseLogger = logger
+        self.logContext = logContext
+        self.log = logger.with(connection: logContext)
+        let role: Role
+        if case .server = side { role = .server } else { role = .client }
+        self.engine = WebSocketEngine(role: role, configuration: options.engineConfiguration)
+        self.headParser = HTTPHeadParser(limits: options.httpLimits)
+        if case .client(let client) = side { clientPromise = client.promise }
+    }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private var started = false
+
+    private func start(context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
+        startedAt = .now()
+        engine.isTracing = log.wantsTraces
+        if engine.isTracing { log.emit(trace: .stateChanged(.connecting)) }
+        if let timeout = options.openTimeout {
+            openTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { [weak self] in self?.openTimedOut() }
+        }
+        if case .client(let client) = side {
+            let head = engine.request(client.handshake)
+            var buffer = context.channel.allocator.buffer(capacity: 512)
+            buffer.writeHTTPRequestHead(head)
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            request = head
+            drainTraces()
+        }
+        context.read()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        context.read()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        switch phase {
+        case .handshake:
+            handshakeBytes(&buffer, context: context)
+        case .processingRequest:
+            // Bytes behind the request while an async hook runs: keep them for the engine.
+            engine.receive(buffer)
+        case .open:
+            engine.isTracing = log.wantsTraces
+            engine.receive(buffer)
+            pump(context: context)
+        case .closed:
+            break
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+        if readAllowed && phase != .closed {
+            context.read()
+        } else {
+            readPending = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        let writable = context.channel.isWritable
+        socket?.update { $0.writable = writable }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        log.emit(.errorHandled(error: "\(error)", code: nil, reason: "transport error"))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(context: context)
+        context.fireChannelInactive()
+    }
+
+    // MARK: - Opening handshake
+
+    private func handshakeBytes(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) {
+        switch side {
+        case .server(let server):
+            let head: HTTPRequestHead?
+            do {
+                head = try headParser.parseRequest(&buffer)
+            } catch {
+                reject(error.rejection, path: nil, context: context)
+                return
+            }
+            guard let head else { return }
+            if buffer.readableBytes > 0 { engine.receive(buffer) }
+            serverReceived(head, configuration: server.configuration, context: context)
+        case .client(let client):
+            let head: HTTPResponseHead?
+            do {
+                head = try headParser.parseResponse(&buffer)
+            } catch {
+                clientFailed(WebSocketError(.invalidResponse, "invalid HTTP response: \(error)"), context: context)
+                return
+            }
+            guard let head else { return }
+            if buffer.readableBytes > 0 { engine.receive(buffer) }
+            do {
+                let result = try engine.processResponse(head, for: client.handshake)
+                openTimer?.cancel()
+                drainTraces()
+                open(request: request!, response: head, subprotocol: result.subprotocol, extensions: result.extensions,
+                     context: context)
+                clientPromise?.succeed(socket!)
+                clientPromise = nil
+                pump(context: context)
+            } catch {
+                drainTraces()
+                clientFailed(WebSocketError(.handshakeFailed, error.message, status: error.status), context: context)
+            }
+        }
+    }
+
+    private func serverReceived(_ head: HTTPRequestHead, configuration: ServerConfiguration, context: ChannelHandlerContext) {
+        request = head
+        let (address, source) = configuration.clientAddress(peer: logContext.peerAddress, headers: head.headers)
+        logContext = logContext.with(clientAddress: address, source: source, requestHeaders: head.headers)
+        log = baseLogger.with(connection: logContext)
+        if shuttingDown {
+            reject(HandshakeRejection(kind: .shuttingDown, status: .serviceUnavailable, reason: "server shutting down"),
+                   path: head.uri, request: head, context: context)
+            return
+        }
+        if let origins = configuration.origins, !origins.allows(head.headers["Origin"].first) {
+            reject(HandshakeRejection(kind: .refused, status: .forbidden, reason: "origin not allowed"), path: head.uri,
+                   request: head, context: context)
+            return
+        }
+        guard let hook = configuration.processRequest else {
+            accept(head, configuration: configuration, context: context)
+            return
+        }
+        phase = .processingRequest
+        let ctx = logContext
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.makeFutureWithTask { await hook(head, ctx) }.whenComplete { result in
+            let handler = loopBound.value
+            guard handler.phase == .processingRequest, let context = handler.context else { return }
+            switch result {
+            case .success(let response?):
+                handler.respond(response, request: head, context: context)
+            case .success(nil):
+                handler.accept(head, configuration: configuration, context: context)
+            case .failure(let error):
+                handler.log.emit(.internalError(description: "processRequest failed: \(error)"), error: error)
+                handler.reject(HandshakeRejection(kind: .refused, status: .internalServerError, reason: "internal server error"),
+                               path: head.uri, request: head, context: context)
+            }
+        }
+    }
+
+    private func accept(_ head: HTTPRequestHead, configuration: ServerConfiguration, context: ChannelHandlerContext) {
+        engine.isTracing = log.wantsTraces
+        switch engine.accept(head, options: configuration.handshake) {
+        case .failure(let rejection):
+            drainTraces()
+            reject(rejection, path: head.uri, request: head, context: context, alreadyTraced: true)
+        case .success(var accepted):
+            configuration.processResponse?(head, &accepted.response)
+            openTimer?.cancel()
+            var buffer = context.channel.allocator.buffer(capacity: 256)
+            buffer.writeHTTPResponseHead(accepted.response)
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            drainTraces()
+            open(request: head, response: accepted.response, subprotocol: accepted.subprotocol, extensions: [], context: context)
+            pump(context: context)
+            context.flush()
+        }
+    }
+
+    /// A plain HTTP answer from `processRequest` (health check, 401, ...).
+    private func respond(_ response: HTTPResponse, request: HTTPRequestHead, context: ChannelHandlerContext) {
+        var headers = response.headers
+        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
+        headers.replaceOrAdd(name: "Connection", value: "close")
+        let head = HTTPResponseHead(version: .http1_1, status: response.status, headers: headers)
+        engine.reject(request: request, response: head)
+        drainTraces()
+        log.emit(.connectionRejected(ConnectionRejectedInfo(status: Int(response.status.code), reason: response.status.reasonPhrase,
+                                                            rejection: "refused", path: log.redaction.target(request.uri))))
+        writeAndClose(head, body: response.body, context: context)
+    }
+
+    private func reject(_ rejection: HandshakeRejection, path: String?, request: HTTPRequestHead? = nil,
+                        context: ChannelHandlerContext, alreadyTraced: Bool = false) {
+        openTimer?.cancel()
+        let serverHeader: String?
+        if case .server(let s) = side { serverHeader = s.configuration.handshake.serverHeader } else { serverHeader = nil }
+        let head = rejection.responseHead(serverHeader: serverHeader)
+        if !alreadyTraced {
+            if let request { engine.reject(request: request, response: head) }
+            drainTraces()
+        }
+        log.emit(.connectionRejected(ConnectionRejectedInfo(status: Int(rejection.status.code), reason: rejection.reason,
+                                                            rejection: rejection.kind.rawValue, path: path.map(log.redaction.target))))
+        writeAndClose(head, body: ByteBuffer(string: rejection.body), context: context)
+    }
+
+    private func writeAndClose(_ head: HTTPResponseHead, body: ByteBuffer, context: ChannelHandlerContext) {
+        phase = .closed
+        var buffer = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
+        buffer.writeHTTPResponseHead(head)
+        var body = body
+        buffer.writeBuffer(&body)
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in context.close(promise: nil) }
+    }
+
+    private func clientFailed(_ error: WebSocketError, context: ChannelHandlerContext) {
+        phase = .closed
+        openTimer?.cancel()
+        clientPromise?.fail(error)
+        clientPromise = nil
+        context.close(promise: nil)
+    }
+
+    private func openTimedOut() {
+        guard let context, phase == .handshake || phase == .processingRequest else { return }
+        log.emit(.errorHandled(error: "opening handshake timed out", code: nil, reason: "open timeout"))
+        switch side {
+        case .server:
+            reject(HandshakeRejection(kind: .timeout, status: .requestTimeout, reason: "opening handshake timed out"),
+                   path: request?.uri, request: request, context: context)
+        case .client:
+            clientFailed(WebSocketError(.timeout, "opening handshake timed out"), context: context)
+        }
+    }
+
+    private func open(request: HTTPRequestHead, response: HTTPResponseHead, subprotocol: String?, extensions: [ExtensionOffer],
+                      context: ChannelHandlerContext) {
+        phase = .open
+        handshakeDuration = Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
+        let box = NIOLoopBoundBox<WebSocketChannelHandler?>(self, eventLoop: context.eventLoop)
+        delegateBox = box
+        let sequence = WebSocket.Inbound.makeSequence(
+            elementType: WebSocket.InboundItem.self, failureType: (any Error).self,
+            backPressureStrategy: .init(lowWatermark: options.inboundQueue.low, highWatermark: options.inboundQueue.high),
+            finishOnDeinit: false, delegate: InboundDelegate(eventLoop: context.eventLoop, handler: box))
+        source = sequence.source
+        let role: Role
+        if case .server = side { role = .server } else { role = .client }
+        let ws = WebSocket(id: logContext.id, role: role, remoteAddress: context.channel.remoteAddress, logContext: logContext,
+                           request: request, response: response, subprotocol: subprotocol, extensions: extensions,
+                           logger: baseLogger.logger, eventLoop: context.eventLoop,
+                           handler: NIOLoopBound(self, eventLoop: context.eventLoop), inbound: sequence.sequence,
+                           closed: context.channel.closeFuture)
+        socket = ws
+        if role == .server {
+            log.emit(.connectionOpen(ConnectionOpenInfo(path: log.redaction.target(request.uri), subprotocol: subprotocol,
+                                                        extensions: extensions.isEmpty ? nil : extensions.map(\.description).joined(separator: ", "),
+                                                        handshakeDuration: handshakeDuration)))
+        }
+        startKeepalive(context: context)
+        if case .server(let server) = side { server.onOpen(ws) }
+    }
+
+    // MARK: - Open connection
+
+    /// Writes what the engine produced, delivers its events and logs its traces.
+    private func pump(context: ChannelHandlerContext) {
+        var wrote = false
+        while let bytes = engine.nextOutput() {
+            context.write(wrapOutboundOut(bytes), promise: nil)
+            wrote = true
+        }
+        drainTraces()
+        while let event = engine.nextEvent() {
+            switch event {
+            case .message(let m): deliver(.message(m))
+            case .fragment(let f): deliver(.fragment(f))
+            case .ping: break
+            case .pong(_, let acknowledged): pongArrived(acknowledged)
+            case .closeReceived(let frame): socket?.update { $0.closeReceived = frame }
+            }
+        }
+        if let sent = engine.closeSent {
+            socket?.update { s in
+                s.closeSent = sent
+                if s.state == .open { s.state = .closing }
+            }
+        }
+        if wrote { context.flush() }
+        if engine.closeExpected && closeTimer == nil {
+            closeTimer = context.eventLoop.scheduleTask(in: TimeAmount(options.closeTimeout)) { [weak self] in
+                guard let self, let context = self.context else { return }
+                self.log.emit(.closeStep(step: "close timeout: closing TCP connection", code: nil, reason: nil))
+                context.close(promise: nil)
+            }
+        }
+        if engine.transportCloseRequested && !transportClosing {
+            transportClosing = true
+            // Close once every queued write has gone out (writes complete in order).
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    private func deliver(_ item: WebSocket.InboundItem) {
+        guard let source else { return }
+        switch source.yield(item) {
+        case .stopProducing: readAllowed = false
+        case .produceMore, .dropped: break
+        }
+    }
+
+    private func drainTraces() {
+        while let trace = engine.nextTrace() { log.emit(trace: trace) }
+    }
+
+    func resumeReading() {
+        readAllowed = true
+        if readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    func inboundTerminated() {
+        // The application stopped iterating: keep reading so close frames and pings are handled.
+        resumeReading()
+        source = nil
+    }
+
+    func send(_ message: Message) {
+        guard let context, phase == .open else { return }
+        do {
+            switch message {
+            case .text(let s): try engine.sendText(s)
+            case .binary(let b): try engine.sendBinary(b)
+            }
+        } catch {
+            return  // closed meanwhile: `send` already reported the state it saw
+        }
+        pump(context: context)
+    }
+
+    func sendFragment(_ bytes: ByteBuffer, text: Bool, first: Bool, fin: Bool) {
+        guard let context, phase == .open else { return }
+        do {
+            if first {
+                if text { try engine.sendText(String(buffer: bytes), fin: fin) } else { try engine.sendBinary(bytes, fin: fin) }
+            } else {
+                try engine.sendContinuation(bytes, fin: fin)
+            }
+        } catch {
+            return
+        }
+        pump(context: context)
+    }
+
+    func sendPing(_ payload: ByteBuffer, promise: EventLoopPromise<Duration>?) {
+        guard let context, phase == .open else {
+            promise?.fail(ConnectionClosed(received: engine.closeReceived, sent: engine.closeSent))
+            return
+        }
+        do {
+            let id = try engine.sendPing(payload)
+            pings.append((id, .now(), promise))
+        } catch {
+            promise?.fail(error)
+            return
+        }
+        pump(context: context)
+    }
+
+    private func pongArrived(_ acknowledged: PingID?) {
+        guard let acknowledged else { return }
+        let now = NIODeadline.now()
+        while let first = pings.first, first.id <= acknowledged {
+            pings.removeFirst()
+            let rtt = Duration.nanoseconds((now - first.sentAt).nanoseconds)
+            first.promise?.succeed(rtt)
+            if first.promise == nil {
+                keepaliveTimeout?.cancel()
+                keepaliveTimeout = nil
+                log.emit(.pongReceived(roundTrip: Double(rtt.components.attoseconds) / 1e18 + Double(rtt.components.seconds)))
+            }
+            socket?.update { $0.latency = rtt }
+        }
+    }
+
+    private func startKeepalive(context: ChannelHandlerContext) {
+        guard let interval = options.pingInterval else { return }
+        keepaliveTask = context.eventLoop.scheduleRepeatedTask(initialDelay: TimeAmount(interval), delay: TimeAmount(interval)) {
+            [weak self] _ in
+            guard let self, let context = self.context, self.phase == .open, self.engine.state == .open else { return }
+            self.sendPing(ByteBuffer(integer: UInt32.random(in: 0...UInt32.max)), promise: nil)
+            self.log.emit(.pingSent)
+            if let timeout = self.options.pingTimeout, self.keepaliveTimeout == nil {
+                self.keepaliveTimeout = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { [weak self] in
+                    guard let self, let context = self.context, self.phase == .open else { return }
+                    self.log.emit(.keepaliveTimeout(timeout: Double(timeout.components.seconds)))
+                    self.engine.fail(code: .internalError, reason: "keepalive ping timeout")
+                    self.pump(context: context)
+                    // A client would wait for the server's EOF; a dead peer never sends one.
+                    context.close(promise: nil)
+                }
+            }
+        }
+    }
+
+    /// Starts the closing handshake (application or server shutdown).
+    func closeLocally(code: CloseCode, reason: String) {
+        guard let context else { return }
+        switch phase {
+        case .open:
+            try? engine.close(code: code, reason: reason)
+            pump(context: context)
+        case .handshake, .processingRequest:
+            context.close(promise: nil)
+        case .closed:
+            break
+        }
+    }
+
+    /// Server shutdown: open connections close with 1001, handshakes in progress get 503.
+    func shutdown() {
+        shuttingDown = true
+        guard let context else { return }
+        switch phase {
+        case .open: closeLocally(code: .goingAway, reason: "server shutting down")
+        case .handshake:
+            if request == nil && headParser.isIdle {
+                context.close(promise: nil)
+            }
+        case .processingRequest, .closed: break
+        }
+    }
+
+    private func finish(context: ChannelHandlerContext) {
+        openTimer?.cancel()
+        closeTimer?.cancel()
+        keepaliveTask?.cancel()
+        keepaliveTimeout?.cancel()
+        let wasOpen = phase == .open
+        phase = .closed
+        engine.receiveEOF()
+        drainTraces()
+        let closed = ConnectionClosed(received: engine.closeReceived, sent: engine.closeSent)
+        for ping in pings { ping.promise?.fail(closed) }
+        pings.removeAll()
+        if let source {
+            if closed.isNormal { source.finish() } else { source.finish(closed) }
+        }
+        source = nil
+        socket?.update { s in
+            s.state = .closed
+            s.closeSent = self.engine.closeSent
+            s.closeReceived = self.engine.closeReceived
+        }
+        if wasOpen {
+            let duration = Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
+            let latency = socket?.latency.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+            log.emit(.connectionClosed(ConnectionClosedInfo(engine: engine, duration: duration, latency: latency)))
+        } else {
+            clientPromise?.fail(WebSocketError(.connectionClosed, "connection closed during the opening handshake"))
+            clientPromise = nil
+        }
+        delegateBox?.value = nil
+        self.context = nil
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

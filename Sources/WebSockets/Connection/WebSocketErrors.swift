@@ -1,0 +1,53 @@
+import WebSocketCore
+
+/// The connection is closed: thrown by `send` after the close, and by message iteration when
+/// the connection ended with anything but a normal closure (1000/1001), like Python websockets'
+/// `ConnectionClosedError`.
+public struct ConnectionClosed: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The close frame received from the peer, if any.
+    public var received: CloseFrame?
+    /// The close frame sent, if any.
+    public var sent: CloseFrame?
+
+    /// The connection's close code: received, else 1006.
+    public var code: CloseCode { received?.code ?? .abnormalClosure }
+    /// Whether the connection closed normally (1000 or 1001 received and sent).
+    public var isNormal: Bool {
+        guard let r = received?.code else { return false }
+        return (r == .normalClosure || r == .goingAway) && (sent.map { $0.code == .normalClosure || $0.code == .goingAway } ?? true)
+    }
+
+    public var description: String {
+        switch (received, sent) {
+        case let (r?, s?): "received \(r); then sent \(s)"
+        case let (r?, nil): "received \(r); no close frame sent"
+        case let (nil, s?): "sent \(s); no close frame received"
+        case (nil, nil): "no close frame received or sent"
+        }
+    }
+}
+
+/// Failures of `connect` and `serve`.
+public struct WebSocketError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable {
+        case invalidURL = "invalid_url"
+        case handshakeFailed = "handshake_failed"
+        case invalidResponse = "invalid_response"
+        case timeout = "timeout"
+        case connectionClosed = "connection_closed"
+        case alreadyIterating = "already_iterating"
+    }
+
+    public var kind: Kind
+    public var message: String
+    /// The HTTP status of a rejected handshake.
+    public var status: UInt?
+
+    public init(_ kind: Kind, _ message: String, status: UInt? = nil) {
+        self.kind = kind
+        self.message = message
+        self.status = status
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,105 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import WebSocketCore
+import WebSocketLogging
+
+/// A plain HTTP response a `processRequest` hook returns instead of upgrading (health
+/// checks, 401/403, redirects).
+public struct HTTPResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: String = "") {
+        self.status = status
+        self.headers = headers
+        self.body = ByteBuffer(string: body)
+        if !body.isEmpty && !headers.contains(name: "Content-Type") {
+            self.headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        }
+    }
+}
+
+/// Which `Origin` values may open a connection (cross-site WebSocket hijacking defence).
+public struct OriginPolicy: Sendable {
+    let check: @Sendable (String?) -> Bool
+
+    /// Only these exact origins (e.g. `https://example.com`); `allowMissing` admits clients
+    /// that send no `Origin` (non-browser clients).
+    public static func allowed(_ origins: Set<String>, allowMissing: Bool = false) -> OriginPolicy {
+        OriginPolicy { origin in origin.map { origins.contains($0) } ?? allowMissing }
+    }
+
+    /// Any origin the predicate accepts (`nil` when the header is absent).
+    public static func predicate(_ check: @escaping @Sendable (String?) -> Bool) -> OriginPolicy {
+        OriginPolicy(check: check)
+    }
+
+    func allows(_ origin: String?) -> Bool { check(origin) }
+}
+
+/// Everything a server needs beyond the handler. Every field has a safe default.
+public struct ServerConfiguration: Sendable {
+    /// Subprotocols, the subprotocol selector, the `Server` header and extra 101 headers.
+    public var handshake: ServerHandshakeOptions
+    /// Allowed origins; `nil` (default) checks nothing.
+    public var origins: OriginPolicy?
+    /// Runs on each upgrade request before the handshake; returning a response answers with
+    /// it instead of upgrading. Reads from the socket pause while it runs.
+    public var processRequest: (@Sendable (HTTPRequestHead, ConnectionContext) async -> HTTPResponse?)?
+    /// May edit the 101 response before it is sent.
+    public var processResponse: (@Sendable (HTTPRequestHead, inout HTTPResponseHead) -> Void)?
+    /// Limits and timeouts of each connection.
+    public var connection: ConnectionOptions
+    /// TLS (`wss://`); `nil` for plain TCP.
+    public var tls: TLSConfiguration?
+    /// The logger the library logs through (label `websockets.server`, like Python websockets).
+    public var logger: Logger
+    /// The level of each event.
+    public var eventLevels: EventLevels
+    /// What handshake records never contain.
+    public var redaction: Redaction
+    /// Resolves the client address from the socket peer and the request headers; returns the
+    /// address and its source (`peer`, `x-forwarded-for`, `forwarded`). Default: the peer.
+    public var clientAddressResolver: (@Sendable (_ peer: String?, _ headers: HTTPHeaders) -> (String?, String))?
+    /// Listen backlog.
+    public var backlog: Int32
+
+    public init(handshake: ServerHandshakeOptions = .init(), origins: OriginPolicy? = nil,
+                processRequest: (@Sendable (HTTPRequestHead, ConnectionContext) async -> HTTPResponse?)? = nil,
+                processResponse: (@Sendable (HTTPRequestHead, inout HTTPResponseHead) -> Void)? = nil,
+                connection: ConnectionOptions = .init(), tls: TLSConfiguration? = nil,
+                logger: Logger = Logger(label: "websockets.server"), eventLevels: EventLevels = .default,
+                redaction: Redaction = .default, backlog: Int32 = 256) {
+        self.handshake = handshake
+        self.origins = origins
+        self.processRequest = processRequest
+        self.processResponse = processResponse
+        self.connection = connection
+        self.tls = tls
+        self.logger = logger
+        self.eventLevels = eventLevels
+        self.redaction = redaction
+        self.backlog = backlog
+    }
+
+    func clientAddress(peer: String?, headers: HTTPHeaders) -> (String?, String) {
+        clientAddressResolver?(peer, headers) ?? (peer, "peer")
+    }
+
+    var eventLogger: WebSocketEventLogger {
+        WebSocketEventLogger(logger: logger, levels: eventLevels, redaction: redaction)
+    }
+}
+
+extension SocketAddress {
+    /// The IP (or Unix path) without the port, as logged in `peer_addr`.
+    var logHost: String? {
+        switch self {
+        case .v4, .v6: ipAddress
+        case .unixDomainSocket: pathname ?? "unix"
+        }
+    }
+}

@@ -1,0 +1,201 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Synchronization
+import WebSocketCore
+import WebSocketLogging
+
+/// A WebSocket server on SwiftNIO.
+///
+/// ```swift
+/// let server = try await WebSocketServer.serve(host: "127.0.0.1", port: 8765) { ws in
+///     for try await message in ws.messages { try await ws.send(message) }
+/// }
+/// try await server.run()   // until shutdown() (e.g. on SIGTERM)
+/// ```
+///
+/// The handler runs once per connection, in its own task, with ``ConnectionContext/current``
+/// set so that log calls inside it carry the connection's context. When it returns the
+/// connection closes with 1000; when it throws, with 1011 and an ERROR `handler_failed` record
+/// (the error is never sent to the peer).
+public final class WebSocketServer: Sendable {
+    /// The address the server listens on (the real port when 0 was asked for).
+    public let localAddress: SocketAddress
+    public let configuration: ServerConfiguration
+    private let channel: any Channel
+    private let connections: Mutex<[ObjectIdentifier: any Channel]>
+    private let handlers = Atomic<Int>(0)
+    private let log: WebSocketEventLogger
+    private let stopped: EventLoopPromise<Void>
+    private let stopping = Atomic<Bool>(false)
+
+    /// Binds `host:port` (IPv4 or IPv6; port 0 picks a free port) and starts accepting.
+    public static func serve(host: String = "127.0.0.1", port: Int = 8765, configuration: ServerConfiguration = .init(),
+                             group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                             handler: @escaping @Sendable (WebSocket) async throws -> Void) async throws -> WebSocketServer {
+        try await serve(address: .host(host, port), configuration: configuration, group: group, handler: handler)
+    }
+
+    /// Binds a Unix domain socket at `path` (an existing socket file is replaced).
+    public static func serve(unixPath path: String, configuration: ServerConfiguration = .init(),
+                             group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                             handler: @escaping @Sendable (WebSocket) async throws -> Void) async throws -> WebSocketServer {
+        try await serve(address: .unix(path), configuration: configuration, group: group, handler: handler)
+    }
+
+    enum BindAddress {
+        case host(String, Int)
+        case unix(String)
+    }
+
+    static func serve(address: BindAddress, configuration: ServerConfiguration, group: any EventLoopGroup,
+                      handler: @escaping @Sendable (WebSocket) async throws -> Void) async throws -> WebSocketServer {
+        let registry = Registry()
+        let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
+        let options = configuration.connection
+        let base = configuration.eventLogger
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: configuration.backlog)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.writeBufferWaterMark,
+                                value: .init(low: options.writeBuffer.low, high: options.writeBuffer.high))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let peer = channel.remoteAddress
+                    let context = ConnectionContext(peerAddress: peer?.logHost, peerPort: peer?.port)
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+                    }
+                    let server = registry.server
+                    let side = WebSocketChannelHandler.ServerSide(configuration: configuration) { ws in
+                        server?.run(handler, for: ws)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(
+                        WebSocketChannelHandler(side: .server(side), options: options, logger: base, logContext: context))
+                    registry.server?.track(channel)
+                }
+            }
+        let channel: any Channel
+        switch address {
+        case .host(let host, let port): channel = try await bootstrap.bind(host: host, port: port).get()
+        case .unix(let path): channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+        }
+        let server = WebSocketServer(channel: channel, configuration: configuration)
+        registry.server = server
+        let shown: String
+        switch channel.localAddress {
+        case .v6(let a)?: shown = "[\(a.host)]:\(channel.localAddress?.port ?? 0)"
+        case let a?: shown = a.pathname ?? "\(a.ipAddress ?? "?"):\(a.port ?? 0)"
+        case nil: shown = "?"
+        }
+        server.log.emit(.serverListening(address: shown))
+        return server
+    }
+
+    /// Set once the server exists: the child initializer runs only after bind, but captures it first.
+    final class Registry: @unchecked Sendable {
+        private let lock = Mutex<WebSocketServer?>(nil)
+        var server: WebSocketServer? {
+            get { lock.withLock { $0 } }
+            set { lock.withLock { $0 = newValue } }
+        }
+    }
+
+    private init(channel: any Channel, configuration: ServerConfiguration) {
+        self.channel = channel
+        self.configuration = configuration
+        self.localAddress = channel.localAddress!
+        self.connections = Mutex([:])
+        self.log = configuration.eventLogger
+        self.stopped = channel.eventLoop.makePromise()
+    }
+
+    /// The bound port.
+    public var port: Int { localAddress.port ?? 0 }
+
+    /// The connections open right now (for ``broadcast(_:to:logger:)``).
+    public var openConnections: [WebSocket] { sockets.withLock { Array($0.values) } }
+    private let sockets = Mutex<[ConnectionID: WebSocket]>([:])
+
+    private func track(_ channel: any Channel) {
+        let key = ObjectIdentifier(channel)
+        connections.withLock { $0[key] = channel }
+        channel.closeFuture.whenComplete { [weak self] _ in
+            self?.connections.withLock { _ = $0.removeValue(forKey: key) }
+        }
+        if stopping.load(ordering: .relaxed) { channel.close(promise: nil) }
+    }
+
+    private func run(_ handler: @escaping @Sendable (WebSocket) async throws -> Void, for ws: WebSocket) {
+        handlers.add(1, ordering: .relaxed)
+        sockets.withLock { $0[ws.id] = ws }
+        let log = self.log.with(connection: ws.logContext)
+        Task {
+            do {
+                try await ConnectionContext.$current.withValue(ws.logContext) { try await handler(ws) }
+                await ws.close(code: .normalClosure)
+            } catch {
+                if !(error is ConnectionClosed) {
+                    log.emit(.handlerFailed(errorType: String(reflecting: type(of: error)), description: String(describing: error)),
+                             error: error)
+                }
+                await ws.close(code: .internalError)
+            }
+            self.sockets.withLock { _ = $0.removeValue(forKey: ws.id) }
+            self.handlers.add(-1, ordering: .relaxed)
+        }
+    }
+
+    /// Stops accepting, closes every connection with 1001 (handshakes in progress get 503),
+    /// waits up to the close timeout for them, then drops what is left. Idempotent.
+    public func shutdown() async {
+        guard !stopping.exchange(true, ordering: .relaxed) else {
+            try? await stopped.futureResult.get()
+            return
+        }
+        log.emit(.serverClosing)
+        try? await channel.close()
+        let open = connections.withLock { Array($0.values) }
+        for child in open {
+            child.eventLoop.execute {
+                try? child.pipeline.syncOperations.handler(type: WebSocketChannelHandler.self).shutdown()
+            }
+        }
+        let deadline = ContinuousClock.now + configuration.connection.closeTimeout + .seconds(1)
+        for child in open {
+            let remaining = deadline - ContinuousClock.now
+            if remaining > .zero {
+                _ = try? await withTimeout(remaining) { try await child.closeFuture.get() }
+            }
+            child.close(promise: nil)
+        }
+        // Let handler tasks observe the closure and finish (bounded).
+        for _ in 0..<100 where handlers.load(ordering: .relaxed) > 0 {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        log.emit(.serverClosed)
+        stopped.succeed()
+    }
+
+    /// Waits until ``shutdown()`` completes.
+    public func run() async throws {
+        try await stopped.futureResult.get()
+    }
+}
+
+/// Runs `body`, giving up after `timeout` (returns `nil`).
+func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return nil
+        }
+        let first = try await group.next()!
+        group.cancelAll()
+        return first
+    }
+}

@@ -1,0 +1,164 @@
+// The `websockets` command: an echo server that logs every connection, and an interactive
+// client, like `python -m websockets`.
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import WebSocketCore
+import WebSocketLogging
+import WebSockets
+
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case json, plain
+}
+
+enum Compression: String, ExpressibleByArgument, CaseIterable {
+    case deflate, none
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log line format: json (one object per line) or plain.")
+    var logFormat: LogFormat = .json
+
+    @Option(help: "Lowest level logged: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    /// Bootstraps swift-log so that the library's and the application's records share the format.
+    func bootstrap(sink: StreamSink) {
+        let format = logFormat, level = logLevel
+        LoggingSystem.bootstrap({ label, provider in
+            switch format {
+            case .json: JSONLogHandler(label: label, sink: sink, logLevel: level, metadataProvider: provider)
+            case .plain: PlainLogHandler(label: label, sink: sink, logLevel: level, metadataProvider: provider)
+            }
+        }, metadataProvider: ConnectionContext.metadataProvider)
+    }
+}
+
+@main
+struct WebSocketsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "websockets",
+        abstract: "WebSocket echo server and interactive client with structured logs.",
+        subcommands: [Serve.self, Connect.self])
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run an echo server: every message is sent back unchanged.")
+
+    @Option(help: "Address to bind (IPv4 or IPv6).") var host = "127.0.0.1"
+    @Option(help: "Port to bind; 0 picks a free port (see the server_listening record).") var port = 8765
+    @Option(help: "Listen on a Unix domain socket instead of host:port.") var unix: String?
+    @Option(help: "PEM certificate chain for TLS (wss://).") var tlsCert: String?
+    @Option(help: "PEM private key for TLS.") var tlsKey: String?
+    @Option(help: "Largest message accepted, in bytes.") var maxSize = 1 << 20
+    @Option(help: "permessage-deflate: deflate or none.") var compression: Compression = .deflate
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        logging.bootstrap(sink: .standardOutput)
+        var configuration = ServerConfiguration()
+        configuration.connection.maxMessageSize = maxSize
+        configuration.logger.logLevel = logging.logLevel
+        if let tlsCert, let tlsKey {
+            configuration.tls = .makeServerConfiguration(certificateChain: try NIOSSLCertificate.fromPEMFile(tlsCert).map { .certificate($0) },
+                                                         privateKey: .privateKey(try NIOSSLPrivateKey(file: tlsKey, format: .pem)))
+        } else if tlsCert != nil || tlsKey != nil {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        let echo: @Sendable (WebSocket) async throws -> Void = { ws in
+            for try await message in ws.messages { try await ws.send(message) }
+        }
+        let server: WebSocketServer
+        if let unix {
+            server = try await WebSocketServer.serve(unixPath: unix, configuration: configuration, handler: echo)
+        } else {
+            server = try await WebSocketServer.serve(host: host, port: port, configuration: configuration, handler: echo)
+        }
+        let signals = installShutdownSignals { Task { await server.shutdown() } }
+        try await server.run()
+        _ = signals
+        StreamSink.standardOutput.flush()
+    }
+}
+
+struct Connect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Connect to a server: each stdin line is sent as a text message, each message received is printed.")
+
+    @Argument(help: "ws:// or wss:// URL.") var url: String
+    @Option(help: "PEM file of a CA to trust for wss:// (e.g. a test certificate).") var caFile: String?
+    @Flag(help: "Do not verify the server certificate.") var insecure = false
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        logging.bootstrap(sink: .standardError)
+        var configuration = ClientConfiguration()
+        configuration.logger.logLevel = logging.logLevel
+        if let caFile { configuration.tls.trustRoots = .file(caFile) }
+        if insecure { configuration.tls.certificateVerification = .none }
+        let ws = try await WebSocketClient.connect(to: url, configuration: configuration)
+        let printer = Task {
+            do {
+                for try await message in ws.messages {
+                    switch message {
+                    case .text(let s): print("< " + escapeControlCharacters(s))
+                    case .binary(let b): print("< (binary) " + b.readableBytesView.map { String(format: "%02x", $0) }.joined())
+                    }
+                    fflush(nil)
+                }
+            } catch {
+                print("connection closed: \(error)")
+            }
+        }
+        for await line in stdinLines() {
+            do { try await ws.send(line) } catch { break }
+        }
+        await ws.close(code: .normalClosure)
+        _ = await printer.value
+        StreamSink.standardError.flush()
+    }
+}
+
+/// Control characters escaped so a peer cannot drive the terminal (as `python -m websockets`).
+func escapeControlCharacters(_ s: String) -> String {
+    var out = ""
+    for scalar in s.unicodeScalars {
+        if scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value) {
+            out += "\\x" + String(format: "%02x", scalar.value)
+        } else {
+            out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}
+
+/// Standard input's lines, read on a thread of their own.
+func stdinLines() -> AsyncStream<String> {
+    AsyncStream { continuation in
+        let thread = Thread {
+            while let line = readLine(strippingNewline: true) { continuation.yield(line) }
+            continuation.finish()
+        }
+        thread.start()
+    }
+}
+
+/// SIGINT and SIGTERM call `action` once (graceful shutdown); the sources must stay alive.
+func installShutdownSignals(_ action: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
+    [SIGINT, SIGTERM].map { sig in
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        source.setEventHandler(handler: action)
+        source.resume()
+        return source
+    }
+}
