@@ -101,9 +101,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "WebSocketTestSupport",
+            path: "Tests/TestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "WebSocketLoggingTests",
             dependencies: [
+                "WebSocketTestSupport",
                 "WebSocketLogging",
                 "WebSocketCore",
                 .product(name: "Logging", package: "swift-log"),
@@ -115,6 +121,7 @@ let package = Package(
         .testTarget(
             name: "WebSocketsTests",
             dependencies: [
+                "WebSocketTestSupport",
                 "WebSockets",
                 "WebSocketCore",
                 "WebSocketLogging",

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh machine; does nothing when it is all there.
-#   Debian: rsyslog (the syslog sink is tested against a real rsyslogd), jq (README recipes)
-#   PyPI:   jsonschema (every emitted JSON line is validated against schemas/)
+#   Debian: rsyslog (syslog sink tested against a real rsyslogd), jq (README recipes),
+#           node-ws (a third-party peer), openssl (TLS certificates made at test time)
+#   PyPI:   jsonschema (every emitted JSON line is validated against schemas/),
+#           websockets (the strict reference peer, both directions)
 set -euo pipefail
 
-apt_packages=(rsyslog jq)
+apt_packages=(rsyslog jq node-ws openssl)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -16,6 +18,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python3 - <<'PY' || python3 -m pip install -q "jsonschema>=4.18"
+python3 - <<'PY' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore "jsonschema>=4.18" "websockets>=15"
 from jsonschema import Draft202012Validator  # noqa: F401
+import websockets
+assert int(websockets.__version__.split(".")[0]) >= 15
 PY

@@ -1,25 +1,9 @@
 import Foundation
 import Logging
 import Testing
+import WebSocketTestSupport
 @testable import WebSocketCore
 @testable import WebSocketLogging
-
-/// A free loopback port for `type` (bind to port 0, read it back, release it).
-func freePort(_ type: __socket_type) -> Int {
-    let fd = socket(AF_INET, Int32(type.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in
-            bind(fd, p, len)
-            getsockname(fd, p, &len)
-        }
-    }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
 
 /// A real rsyslogd on loopback (UDP, TCP and a Unix socket) writing what it parsed to a file.
 final class Rsyslogd {

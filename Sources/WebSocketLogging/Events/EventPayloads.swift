@@ -37,7 +37,8 @@ public struct ConnectionRejectedInfo: Sendable, Hashable {
 
 /// Fields of `connection_closed`: how it ended and what went through it.
 public struct ConnectionClosedInfo: Sendable, Hashable {
-    /// The connection's close code: received code, 1005 without status, 1006 without handshake.
+    /// The close code to group by: the code received (1005 for a close frame without one), else
+    /// the code sent when this side closed or failed the connection, else 1006 (no closing handshake).
     public var code: Int
     public var codeSent: Int?
     public var reasonSent: String?
@@ -80,7 +81,10 @@ public struct ConnectionClosedInfo: Sendable, Hashable {
     /// Builds the record from an engine at the end of a connection.
     public init(engine: WebSocketEngine, duration: Double, latency: Double?) {
         let s = engine.statistics
-        self.init(code: Int((engine.closeCode ?? .abnormalClosure).rawValue),
+        // The code an operator wants to group by: the peer's, else the one we sent (a failure
+        // we detected, e.g. 1002 or 1009, whose reply is discarded per RFC 6455 §7.1.7), else 1006.
+        let code = engine.closeReceived?.code ?? engine.closeSent?.code ?? .abnormalClosure
+        self.init(code: Int(code.rawValue),
                   codeSent: engine.closeSent.map { Int($0.code.rawValue) }, reasonSent: engine.closeSent?.reason,
                   codeReceived: engine.closeReceived.map { Int($0.code.rawValue) }, reasonReceived: engine.closeReceived?.reason,
                   initiator: engine.closeInitiator ?? .abnormal, duration: duration,

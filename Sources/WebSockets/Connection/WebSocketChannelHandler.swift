@@ -42,6 +42,8 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
     private var logContext: ConnectionContext
     private var engine: WebSocketEngine
     private var headParser: HTTPHeadParser
+    /// Bytes of the opening handshake's head not consumed yet (a head may span many reads).
+    private var headBuffer = ByteBuffer()
     private var phase = Phase.handshake
     private var request: HTTPRequestHead?
     private var socket: WebSocket?
@@ -132,7 +134,7 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
 
     func channelReadComplete(context: ChannelHandlerContext) {
         context.flush()
-        if readAllowed && phase != .closed {
+        if readAllowed {  // also while closed: a lingering close drains the peer's input
             context.read()
         } else {
             readPending = true
@@ -157,7 +159,14 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
 
     // MARK: - Opening handshake
 
-    private func handshakeBytes(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) {
+    private func handshakeBytes(_ data: inout ByteBuffer, context: ChannelHandlerContext) {
+        if headBuffer.readableBytes == 0 {
+            headBuffer = data
+        } else {
+            headBuffer.writeBuffer(&data)
+        }
+        var buffer = headBuffer
+        defer { headBuffer = buffer.readableBytes > 0 && phase == .handshake ? buffer : ByteBuffer() }
         switch side {
         case .server(let server):
             let head: HTTPRequestHead?
@@ -287,7 +296,13 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         buffer.writeHTTPResponseHead(head)
         var body = body
         buffer.writeBuffer(&body)
-        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in context.close(promise: nil) }
+        // Lingering close: half-close our side and drain what the peer is still sending.
+        // Closing with unread input makes the kernel send a reset, which can destroy the
+        // response before the peer reads it (e.g. a 414 while the long request still arrives).
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [weak self] _ in
+            context.close(mode: .output, promise: nil)
+            self?.closeTimer = context.eventLoop.scheduleTask(in: .seconds(2)) { context.close(promise: nil) }
+        }
     }
 
     private func clientFailed(_ error: WebSocketError, context: ChannelHandlerContext) {
@@ -452,13 +467,13 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         while let first = pings.first, first.id <= acknowledged {
             pings.removeFirst()
             let rtt = Duration.nanoseconds((now - first.sentAt).nanoseconds)
+            socket?.update { $0.latency = rtt }  // before resuming the waiter, which may read it
             first.promise?.succeed(rtt)
             if first.promise == nil {
                 keepaliveTimeout?.cancel()
                 keepaliveTimeout = nil
                 log.emit(.pongReceived(roundTrip: Double(rtt.components.attoseconds) / 1e18 + Double(rtt.components.seconds)))
             }
-            socket?.update { $0.latency = rtt }
         }
     }
 

@@ -168,7 +168,7 @@ public final class WebSocketServer: Sendable {
         for child in open {
             let remaining = deadline - ContinuousClock.now
             if remaining > .zero {
-                _ = try? await withTimeout(remaining) { try await child.closeFuture.get() }
+                _ = await waitFor(child.closeFuture, timeout: remaining)
             }
             child.close(promise: nil)
         }
@@ -186,16 +186,21 @@ public final class WebSocketServer: Sendable {
     }
 }
 
-/// Runs `body`, giving up after `timeout` (returns `nil`).
-func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
-        }
-        let first = try await group.next()!
-        group.cancelAll()
-        return first
+/// Waits for `future` at most `timeout`; `true` if it completed in time. Never hangs: a
+/// future is not cancellable, so a task-group timeout would wait for it anyway.
+func waitFor(_ future: EventLoopFuture<Void>, timeout: Duration) async -> Bool {
+    final class Once: Sendable {
+        let done = Atomic<Bool>(false)
     }
+    let once = Once()
+    let loop = future.eventLoop
+    let promise = loop.makePromise(of: Bool.self)
+    let timer = loop.scheduleTask(in: TimeAmount(timeout)) {
+        if !once.done.exchange(true, ordering: .relaxed) { promise.succeed(false) }
+    }
+    future.whenComplete { _ in
+        timer.cancel()
+        if !once.done.exchange(true, ordering: .relaxed) { promise.succeed(true) }
+    }
+    return (try? await promise.futureResult.get()) ?? false
 }

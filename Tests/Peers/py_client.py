@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Python websockets client against our server: messages of every size class, fragments,
+ping/pong, subprotocols, close codes and reasons from both sides."""
+import asyncio
+import ssl
+import sys
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
+
+URL = sys.argv[1]
+CA = sys.argv[2] if len(sys.argv) > 2 else None
+
+
+def context():
+    if not CA:
+        return None
+    ctx = ssl.create_default_context(cafile=CA)
+    ctx.check_hostname = False
+    return ctx
+
+
+async def main():
+    kw = dict(compression=None, ssl=context(), max_size=8 * 2**20) if CA else dict(compression=None, max_size=8 * 2**20)
+    async with connect(URL + "/echo", subprotocols=["chat", "superchat"], **kw) as ws:
+        assert ws.subprotocol == "chat", ws.subprotocol
+        for size in [0, 1, 125, 126, 127, 65535, 65536, 4 * 2**20]:
+            text = ("é" * size)[:size] if size < 1000 else "a" * size
+            await ws.send(text)
+            assert await ws.recv() == text, f"text {size}"
+            data = bytes(i % 256 for i in range(size))
+            await ws.send(data)
+            assert await ws.recv() == data, f"binary {size}"
+        await ws.send(["frag", "mént", "ed"])
+        assert await ws.recv() == "fragménted"
+        await ws.send([b"\x00", b"\x01\x02"])
+        assert await ws.recv() == b"\x00\x01\x02"
+        latency = await (await ws.ping(b"py"))
+        assert latency >= 0
+        await ws.close(4001, "client says bye")
+        assert ws.close_code == 4001 and ws.close_reason == "client says bye", (ws.close_code, ws.close_reason)
+    # Server-initiated close with a code and reason.
+    async with connect(URL + "/close/4002", **kw) as ws:
+        await ws.send("trigger")
+        try:
+            await ws.recv()
+            raise AssertionError("expected the server to close")
+        except ConnectionClosedError as e:
+            assert e.rcvd.code == 4002 and e.rcvd.reason == "server says bye", e
+    # A rejected handshake is an HTTP error the client can see.
+    try:
+        async with connect(URL + "/forbidden", **kw):
+            raise AssertionError("expected 403")
+    except InvalidStatus as e:
+        assert e.response.status_code == 403, e
+    print("ok")
+
+
+asyncio.run(asyncio.wait_for(main(), 60))

@@ -1,0 +1,217 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A daemon started for a test (rsyslogd, later nginx): spawned with an empty signal mask and
+/// default signal dispositions — a test process blocks most signals in its threads and a
+/// child would otherwise inherit that and ignore SIGTERM — and stopped by PID.
+public final class ChildProcess {
+    public let pid: pid_t
+    private var exited = false
+
+    public init(_ path: String, _ arguments: [String], output: String = "/dev/null") throws {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid = pid_t()
+        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EINVAL) }
+        self.pid = pid
+    }
+
+    public var isRunning: Bool {
+        if exited { return false }
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == pid { exited = true }
+        return !exited
+    }
+
+    /// SIGTERM, then SIGKILL if still running after 3 s. Always reaps the child.
+    public func stop() {
+        guard isRunning else { return }
+        kill(pid, SIGTERM)
+        for _ in 0..<60 where isRunning { usleep(50_000) }
+        if isRunning {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            exited = true
+        }
+    }
+
+    func markExited() { exited = true }
+
+    deinit { stop() }
+}
+
+/// A free loopback port for `type` (bind to port 0, read it back, release it).
+public func freePort(_ type: __socket_type = SOCK_STREAM) -> Int {
+    let fd = socket(AF_INET, Int32(type.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in
+            bind(fd, p, len)
+            getsockname(fd, p, &len)
+        }
+    }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// The repository root (for scripts, schemas and peers).
+public let repositoryRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// Runs a command to completion (bounded by `timeout` seconds) and returns its exit status and
+/// combined output. The child gets a clean signal mask. Waiting polls with `Task.sleep`, so the
+/// cooperative thread pool (which the server under test needs) is never blocked.
+public func runCommand(_ path: String, _ arguments: [String], timeout: Double = 120) async throws -> (status: Int32, output: String) {
+    let out = NSTemporaryDirectory() + "ws-cmd-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
+    defer { unlink(out) }
+    let child = try ChildProcess(path, arguments, output: out)
+    var status: Int32 = 0
+    let deadline = Date().addingTimeInterval(timeout)
+    while true {
+        let r = waitpid(child.pid, &status, WNOHANG)
+        if r == child.pid { break }
+        if Date() > deadline {
+            child.stop()
+            return (-1, ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "") + "\n[timed out after \(timeout) s]")
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    child.markExited()
+    let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+    let exit: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+    return (exit, text)
+}
+
+/// Runs blocking work on a thread of its own and awaits it: blocking calls must not occupy
+/// the cooperative pool while the server under test needs it.
+public func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: work()) }.start()
+    }
+}
+
+/// A blocking TCP client for scripted, byte-exact peers (hostile or malformed input).
+public final class RawSocket: @unchecked Sendable {
+    public let fd: Int32
+
+    public init(port: Int, timeout: Double = 5) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { close(fd); throw POSIXError(.ECONNREFUSED) }
+    }
+
+    public func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    public func send(_ text: String) { send(Array(text.utf8)) }
+
+    /// Reads until the peer closes or the receive timeout expires.
+    public func readAll(limit: Int = 1 << 20) -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while result.count < limit {
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n <= 0 { break }
+            result += chunk[0..<n]
+        }
+        return result
+    }
+
+    /// Reads an HTTP head: up to and including the first empty line.
+    public func readHead() -> [UInt8] {
+        var result: [UInt8] = []
+        var byte: UInt8 = 0
+        while !(result.count >= 4 && result.suffix(4) == [13, 10, 13, 10]) {
+            if recv(fd, &byte, 1, 0) != 1 { break }
+            result.append(byte)
+        }
+        return result
+    }
+
+    /// Reads until `count` bytes arrived (or close/timeout).
+    public func read(count: Int) -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while result.count < count {
+            let n = recv(fd, &chunk, min(chunk.count, count - result.count), 0)
+            if n <= 0 { break }
+            result += chunk[0..<n]
+        }
+        return result
+    }
+
+    /// ``readAll(limit:)`` off the cooperative pool.
+    public func readAllAsync(limit: Int = 1 << 20) async -> [UInt8] { await offPool { self.readAll(limit: limit) } }
+
+    /// ``readHead()`` off the cooperative pool.
+    public func readHeadAsync() async -> [UInt8] { await offPool { self.readHead() } }
+
+    deinit { close(fd) }
+}
+
+/// Awaits `body`, failing with `TimedOut(step)` after `seconds`: a hang becomes a named failure.
+public struct TimedOut: Error, CustomStringConvertible {
+    public let step: String
+    public var description: String { "timed out: \(step)" }
+}
+
+public func bounded<T: Sendable>(_ seconds: Double, _ step: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    // An unstructured task: if `body` awaits something that ignores cancellation (an
+    // EventLoopFuture), a task group would wait for it forever; this returns regardless.
+    let once = ResumeOnce<T>()
+    return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+        once.continuation = c
+        let work = Task {
+            do { once.resume(.success(try await body())) } catch { once.resume(.failure(error)) }
+        }
+        Task {
+            try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            work.cancel()
+            once.resume(.failure(TimedOut(step: step)))
+        }
+    }
+}
+
+/// Resumes a continuation once, whoever comes first.
+final class ResumeOnce<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    var continuation: CheckedContinuation<T, any Error>?
+
+    func resume(_ result: Result<T, any Error>) {
+        lock.lock()
+        let c = continuation
+        continuation = nil
+        lock.unlock()
+        c?.resume(with: result)
+    }
+}

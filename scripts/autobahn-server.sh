@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the Autobahn|Testsuite (../shared/conformance/autobahn) against `websockets serve`.
+#   scripts/autobahn-server.sh            fast groups (1-7, 10; ~15 s), as CI does
+#   scripts/autobahn-server.sh full       all 517 cases (several minutes)
+# Exit status 0 when no case FAILED or is MISSING. Reports: /tmp/autobahn-reports/server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+AUTOBAHN="$(cd .. && pwd)/shared/conformance/autobahn"
+[ -d "$AUTOBAHN" ] || { echo "autobahn: $AUTOBAHN not found (../shared is required)"; exit 2; }
+bash "$AUTOBAHN/setup.sh" >/tmp/autobahn-setup.log 2>&1 || { cat /tmp/autobahn-setup.log; exit 2; }
+
+BIN="${WEBSOCKETS_BIN:-$(swift build --show-bin-path)/websockets}"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$BIN" serve --host 127.0.0.1 --port "$PORT" --max-size 16777216 --log-level warning >/tmp/autobahn-server.log 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
+if [ "${1:-fast}" = "full" ]; then
+    bash "$AUTOBAHN/test-server.sh" 127.0.0.1 "$PORT"
+else
+    AUTOBAHN_SKIP_SLOW=1 AUTOBAHN_TIMEOUT=300 bash "$AUTOBAHN/test-server.sh" 127.0.0.1 "$PORT"
+fi
