@@ -156,7 +156,7 @@ func stdinLines() -> AsyncStream<String> {
 func installShutdownSignals(_ action: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
     [SIGINT, SIGTERM].map { sig in
         signal(sig, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue(label: "websockets.signals"))
         source.setEventHandler(handler: action)
         source.resume()
         return source

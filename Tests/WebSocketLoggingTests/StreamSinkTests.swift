@@ -88,7 +88,7 @@ struct StreamSinkTests {
         #expect(rename(path, path + ".1") == 0)
         kill(getpid(), SIGHUP)
         var reopened = false
-        for _ in 0..<200 where !reopened {  // bounded: at most 2 s
+        for _ in 0..<500 where !reopened {  // bounded: at most 5 s
             usleep(10_000)
             pipeline.log(record(nil, message: "probe"))
             sink.flush()

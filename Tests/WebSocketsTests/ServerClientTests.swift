@@ -178,11 +178,17 @@ struct ServerClientTests {
                 for try await m in ws.messages { try await ws.send(m) }
             }
         }
-        var connections = WebSocketClient.connections(to: "ws://127.0.0.1:\(port)/", configuration: configuration).makeAsyncIterator()
-        let ws = try #require(try await connections.next())
-        try await ws.send("after retries")
-        var it = ws.messages.makeAsyncIterator()
-        #expect(try await it.next() == .text("after retries"))
+        let sequence = WebSocketClient.connections(to: "ws://127.0.0.1:\(port)/", configuration: configuration)
+        let ws = try #require(try await bounded(30, "reconnect") {
+            var connections = sequence.makeAsyncIterator()
+            return try await connections.next()
+        })
+        try await bounded(10, "send") { try await ws.send("after retries") }
+        let reply = try await bounded(10, "echo") {
+            var it = ws.messages.makeAsyncIterator()
+            return try await it.next()
+        }
+        #expect(reply == .text("after retries"))
         let retries = records(logs).filter { $0["event"] as? String == "client_reconnecting" }
         #expect(!retries.isEmpty)
         #expect(((retries.first?["fields"] as? [String: Any])?["attempt"] as? Int) == 1)

@@ -136,7 +136,9 @@ enum StreamSinkRegistry {
         hangup.withLock { source in
             guard source == nil else { return }
             signal(SIGHUP, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+            // A queue of its own: the global queues share threads with the cooperative pool, which
+            // a busy process may keep occupied.
+            let s = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "websockets.log-reopen"))
             s.setEventHandler { for sink in StreamSinkRegistry.all { sink.reopen() } }
             s.resume()
             source = s

@@ -24,11 +24,9 @@ public final class WebSocketServer: Sendable {
     public let localAddress: SocketAddress
     public let configuration: ServerConfiguration
     private let channel: any Channel
-    private let connections: Mutex<[ObjectIdentifier: any Channel]>
-    private let handlers = Atomic<Int>(0)
+    private let connections: Connections
     private let log: WebSocketEventLogger
     private let stopped: EventLoopPromise<Void>
-    private let stopping = Atomic<Bool>(false)
 
     /// Binds `host:port` (IPv4 or IPv6; port 0 picks a free port) and starts accepting.
     public static func serve(host: String = "127.0.0.1", port: Int = 8765, configuration: ServerConfiguration = .init(),
@@ -51,7 +49,9 @@ public final class WebSocketServer: Sendable {
 
     static func serve(address: BindAddress, configuration: ServerConfiguration, group: any EventLoopGroup,
                       handler: @escaping @Sendable (WebSocket) async throws -> Void) async throws -> WebSocketServer {
-        let registry = Registry()
+        // Created before bind: a connection accepted the instant the socket listens must
+        // already find its handler.
+        let connections = Connections(handler: handler, log: configuration.eventLogger)
         let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
         let options = configuration.connection
         let base = configuration.eventLogger
@@ -69,13 +69,10 @@ public final class WebSocketServer: Sendable {
                     if let sslContext {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
                     }
-                    let server = registry.server
-                    let side = WebSocketChannelHandler.ServerSide(configuration: configuration) { ws in
-                        server?.run(handler, for: ws)
-                    }
+                    let side = WebSocketChannelHandler.ServerSide(configuration: configuration) { ws in connections.run(ws) }
                     try channel.pipeline.syncOperations.addHandler(
                         WebSocketChannelHandler(side: .server(side), options: options, logger: base, logContext: context))
-                    registry.server?.track(channel)
+                    connections.track(channel)
                 }
             }
         let channel: any Channel
@@ -83,8 +80,7 @@ public final class WebSocketServer: Sendable {
         case .host(let host, let port): channel = try await bootstrap.bind(host: host, port: port).get()
         case .unix(let path): channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
         }
-        let server = WebSocketServer(channel: channel, configuration: configuration)
-        registry.server = server
+        let server = WebSocketServer(channel: channel, configuration: configuration, connections: connections)
         let shown: String
         switch channel.localAddress {
         case .v6(let a)?: shown = "[\(a.host)]:\(channel.localAddress?.port ?? 0)"
@@ -95,20 +91,11 @@ public final class WebSocketServer: Sendable {
         return server
     }
 
-    /// Set once the server exists: the child initializer runs only after bind, but captures it first.
-    final class Registry: @unchecked Sendable {
-        private let lock = Mutex<WebSocketServer?>(nil)
-        var server: WebSocketServer? {
-            get { lock.withLock { $0 } }
-            set { lock.withLock { $0 = newValue } }
-        }
-    }
-
-    private init(channel: any Channel, configuration: ServerConfiguration) {
+    private init(channel: any Channel, configuration: ServerConfiguration, connections: Connections) {
         self.channel = channel
         self.configuration = configuration
         self.localAddress = channel.localAddress!
-        self.connections = Mutex([:])
+        self.connections = connections
         self.log = configuration.eventLogger
         self.stopped = channel.eventLoop.makePromise()
     }
@@ -117,48 +104,64 @@ public final class WebSocketServer: Sendable {
     public var port: Int { localAddress.port ?? 0 }
 
     /// The connections open right now (for ``broadcast(_:to:logger:)``).
-    public var openConnections: [WebSocket] { sockets.withLock { Array($0.values) } }
-    private let sockets = Mutex<[ConnectionID: WebSocket]>([:])
+    public var openConnections: [WebSocket] { connections.sockets.withLock { Array($0.values) } }
 
-    private func track(_ channel: any Channel) {
-        let key = ObjectIdentifier(channel)
-        connections.withLock { $0[key] = channel }
-        channel.closeFuture.whenComplete { [weak self] _ in
-            self?.connections.withLock { _ = $0.removeValue(forKey: key) }
+    /// The server's connection bookkeeping: channels (for shutdown), open sockets (for
+    /// broadcast) and the handler tasks.
+    final class Connections: Sendable {
+        let handler: @Sendable (WebSocket) async throws -> Void
+        let log: WebSocketEventLogger
+        let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+        let sockets = Mutex<[ConnectionID: WebSocket]>([:])
+        let handlers = Atomic<Int>(0)
+        let stopping = Atomic<Bool>(false)
+
+        init(handler: @escaping @Sendable (WebSocket) async throws -> Void, log: WebSocketEventLogger) {
+            self.handler = handler
+            self.log = log
         }
-        if stopping.load(ordering: .relaxed) { channel.close(promise: nil) }
-    }
 
-    private func run(_ handler: @escaping @Sendable (WebSocket) async throws -> Void, for ws: WebSocket) {
-        handlers.add(1, ordering: .relaxed)
-        sockets.withLock { $0[ws.id] = ws }
-        let log = self.log.with(connection: ws.logContext)
-        Task {
-            do {
-                try await ConnectionContext.$current.withValue(ws.logContext) { try await handler(ws) }
-                await ws.close(code: .normalClosure)
-            } catch {
-                if !(error is ConnectionClosed) {
-                    log.emit(.handlerFailed(errorType: String(reflecting: type(of: error)), description: String(describing: error)),
-                             error: error)
-                }
-                await ws.close(code: .internalError)
+        func track(_ channel: any Channel) {
+            let key = ObjectIdentifier(channel)
+            channels.withLock { $0[key] = channel }
+            channel.closeFuture.whenComplete { [weak self] _ in
+                self?.channels.withLock { _ = $0.removeValue(forKey: key) }
             }
-            self.sockets.withLock { _ = $0.removeValue(forKey: ws.id) }
-            self.handlers.add(-1, ordering: .relaxed)
+            if stopping.load(ordering: .relaxed) { channel.close(promise: nil) }
+        }
+
+        func run(_ ws: WebSocket) {
+            handlers.add(1, ordering: .relaxed)
+            sockets.withLock { $0[ws.id] = ws }
+            let log = self.log.with(connection: ws.logContext)
+            let handler = self.handler
+            Task {
+                do {
+                    try await ConnectionContext.$current.withValue(ws.logContext) { try await handler(ws) }
+                    await ws.close(code: .normalClosure)
+                } catch {
+                    if !(error is ConnectionClosed) {
+                        log.emit(.handlerFailed(errorType: String(reflecting: type(of: error)), description: String(describing: error)),
+                                 error: error)
+                    }
+                    await ws.close(code: .internalError)
+                }
+                self.sockets.withLock { _ = $0.removeValue(forKey: ws.id) }
+                self.handlers.add(-1, ordering: .relaxed)
+            }
         }
     }
 
     /// Stops accepting, closes every connection with 1001 (handshakes in progress get 503),
     /// waits up to the close timeout for them, then drops what is left. Idempotent.
     public func shutdown() async {
-        guard !stopping.exchange(true, ordering: .relaxed) else {
+        guard !connections.stopping.exchange(true, ordering: .relaxed) else {
             try? await stopped.futureResult.get()
             return
         }
         log.emit(.serverClosing)
         try? await channel.close()
-        let open = connections.withLock { Array($0.values) }
+        let open = connections.channels.withLock { Array($0.values) }
         for child in open {
             child.eventLoop.execute {
                 try? child.pipeline.syncOperations.handler(type: WebSocketChannelHandler.self).shutdown()
@@ -173,7 +176,7 @@ public final class WebSocketServer: Sendable {
             child.close(promise: nil)
         }
         // Let handler tasks observe the closure and finish (bounded).
-        for _ in 0..<100 where handlers.load(ordering: .relaxed) > 0 {
+        for _ in 0..<100 where connections.handlers.load(ordering: .relaxed) > 0 {
             try? await Task.sleep(for: .milliseconds(10))
         }
         log.emit(.serverClosed)
