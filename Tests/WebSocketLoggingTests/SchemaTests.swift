@@ -1,27 +1,9 @@
 import Foundation
 import Logging
 import Testing
+import WebSocketTestSupport
 @testable import WebSocketCore
 @testable import WebSocketLogging
-
-/// Runs `python3 scripts/validate-log-lines.py` (the `jsonschema` package, 2020-12 validator).
-func validateWithSchema(_ lines: [String]) throws -> (status: Int32, output: String) {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let file = NSTemporaryDirectory() + "ws-schema-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).jsonl"
-    try lines.joined().write(toFile: file, atomically: true, encoding: .utf8)
-    defer { unlink(file) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", root.appendingPathComponent("scripts/validate-log-lines.py").path,
-                         root.appendingPathComponent("schemas/log-record.schema.json").path, file]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return (process.terminationStatus, output)
-}
 
 /// One example of every event, with values at their edges.
 let everyEvent: [WebSocketLogEvent] = [
@@ -50,7 +32,7 @@ let everyEvent: [WebSocketLogEvent] = [
 @Suite("schemas/log-record.schema.json")
 struct SchemaTests {
     @Test("every event, with and without a connection, with metadata and errors, is schema-valid")
-    func everyEventValidates() throws {
+    func everyEventValidates() async throws {
         var lines: [String] = []
         for event in everyEvent {
             lines.append(try format(record(event, level: event.defaultLevel)))
@@ -63,13 +45,13 @@ struct SchemaTests {
         var many: Logger.Metadata = [:]
         for i in 0..<400 { many["k\(i)"] = "v" }
         lines.append(try format(record(.serverClosing, metadata: many), JSONFormatter(maxLineLength: 1024)))
-        let result = try validateWithSchema(lines)
+        let result = try await validateWithSchema(lines)
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("validated \(lines.count) lines, 0 invalid"))
     }
 
     @Test("the validator rejects lines the schema forbids (the check can fail)")
-    func negativeControl() throws {
+    func negativeControl() async throws {
         let good = try format(record(.connectionClosed(sampleClosed), connection: fixedContext()))
         let bad = [
             good.replacingOccurrences(of: ".123456Z", with: "Z"),                       // timestamp precision
@@ -79,7 +61,7 @@ struct SchemaTests {
             good.replacingOccurrences(of: "{\"timestamp\"", with: "{\"extra\":1,\"timestamp\""),
             try format(record(.serverClosing)).replacingOccurrences(of: "}\n", with: ",\"event_data\":{}}\n"),
         ]
-        let result = try validateWithSchema(bad)
+        let result = try await validateWithSchema(bad)
         #expect(result.status != 0)
         #expect(result.output.contains("validated 6 lines, 6 invalid"))
     }

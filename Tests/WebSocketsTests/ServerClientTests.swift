@@ -222,3 +222,20 @@ struct ServerClientTests {
         await server.shutdown()
     }
 }
+
+import ServiceLifecycle
+
+@Suite("swift-service-lifecycle integration", .timeLimit(.minutes(1)))
+struct ServiceLifecycleTests {
+    @Test("a ServiceGroup's graceful shutdown closes connections with 1001 and ends run()")
+    func serviceGroup() async throws {
+        let server = try await startTestServer()
+        let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
+        let running = Task { try await group.run() }
+        let ws = try await bounded(10, "connect") { try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/echo") }
+        try await bounded(10, "graceful shutdown") { await group.triggerGracefulShutdown() }
+        try await bounded(20, "group ends") { try await running.value }
+        try await bounded(10, "client sees the close") { await ws.waitUntilClosed() }
+        #expect(ws.closeCode == .goingAway)
+    }
+}

@@ -98,7 +98,8 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         engine.isTracing = log.wantsTraces
         if engine.isTracing { log.emit(trace: .stateChanged(.connecting)) }
         if let timeout = options.openTimeout {
-            openTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { [weak self] in self?.openTimedOut() }
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            openTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { bound.value.openTimedOut() }
         }
         if case .client(let client) = side {
             let head = engine.request(client.handshake)
@@ -299,9 +300,12 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         // Lingering close: half-close our side and drain what the peer is still sending.
         // Closing with unread input makes the kernel send a reset, which can destroy the
         // response before the peer reads it (e.g. a 414 while the long request still arrives).
-        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [weak self] _ in
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in
+            let handler = bound.value
+            guard let context = handler.context else { return }
             context.close(mode: .output, promise: nil)
-            self?.closeTimer = context.eventLoop.scheduleTask(in: .seconds(2)) { context.close(promise: nil) }
+            handler.closeTimer = context.eventLoop.scheduleTask(in: .seconds(2)) { bound.value.context?.close(promise: nil) }
         }
     }
 
@@ -380,16 +384,19 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         }
         if wrote { context.flush() }
         if engine.closeExpected && closeTimer == nil {
-            closeTimer = context.eventLoop.scheduleTask(in: TimeAmount(options.closeTimeout)) { [weak self] in
-                guard let self, let context = self.context else { return }
-                self.log.emit(.closeStep(step: "close timeout: closing TCP connection", code: nil, reason: nil))
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            closeTimer = context.eventLoop.scheduleTask(in: TimeAmount(options.closeTimeout)) {
+                let handler = bound.value
+                guard let context = handler.context else { return }
+                handler.log.emit(.closeStep(step: "close timeout: closing TCP connection", code: nil, reason: nil))
                 context.close(promise: nil)
             }
         }
         if engine.transportCloseRequested && !transportClosing {
             transportClosing = true
             // Close once every queued write has gone out (writes complete in order).
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in context.close(promise: nil) }
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in bound.value.context?.close(promise: nil) }
         }
     }
 
@@ -479,21 +486,26 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
 
     private func startKeepalive(context: ChannelHandlerContext) {
         guard let interval = options.pingInterval else { return }
-        keepaliveTask = context.eventLoop.scheduleRepeatedTask(initialDelay: TimeAmount(interval), delay: TimeAmount(interval)) {
-            [weak self] _ in
-            guard let self, let context = self.context, self.phase == .open, self.engine.state == .open else { return }
-            self.sendPing(ByteBuffer(integer: UInt32.random(in: 0...UInt32.max)), promise: nil)
-            self.log.emit(.pingSent)
-            if let timeout = self.options.pingTimeout, self.keepaliveTimeout == nil {
-                self.keepaliveTimeout = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { [weak self] in
-                    guard let self, let context = self.context, self.phase == .open else { return }
-                    self.log.emit(.keepaliveTimeout(timeout: Double(timeout.components.seconds)))
-                    self.engine.fail(code: .internalError, reason: "keepalive ping timeout")
-                    self.pump(context: context)
-                    // A client would wait for the server's EOF; a dead peer never sends one.
-                    context.close(promise: nil)
-                }
-            }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        keepaliveTask = context.eventLoop.scheduleRepeatedTask(initialDelay: TimeAmount(interval), delay: TimeAmount(interval)) { _ in
+            bound.value.keepalivePing()
+        }
+    }
+
+    private func keepalivePing() {
+        guard let context, phase == .open, engine.state == .open else { return }
+        sendPing(ByteBuffer(integer: UInt32.random(in: 0...UInt32.max)), promise: nil)
+        log.emit(.pingSent)
+        guard let timeout = options.pingTimeout, keepaliveTimeout == nil else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        keepaliveTimeout = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            let handler = bound.value
+            guard let context = handler.context, handler.phase == .open else { return }
+            handler.log.emit(.keepaliveTimeout(timeout: Double(timeout.components.seconds)))
+            handler.engine.fail(code: .internalError, reason: "keepalive ping timeout")
+            handler.pump(context: context)
+            // A client would wait for the server's EOF; a dead peer never sends one.
+            context.close(promise: nil)
         }
     }
 
@@ -555,6 +567,9 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
             clientPromise = nil
         }
         delegateBox?.value = nil
+        // Break the cycle WebSocket → handler → WebSocket: the application may keep the
+        // WebSocket (and reach this closed handler through it); the handler lets it go.
+        socket = nil
         self.context = nil
     }
 }

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import ServiceLifecycle
 import Synchronization
 import WebSocketCore
 import WebSocketLogging
@@ -183,11 +184,30 @@ public final class WebSocketServer: Sendable {
         stopped.succeed()
     }
 
-    /// Waits until ``shutdown()`` completes.
+    /// Runs until the server is shut down: by ``shutdown()``, by a graceful shutdown of the
+    /// `ServiceGroup` it runs in (swift-service-lifecycle, e.g. on SIGTERM), or by cancelling
+    /// the calling task — each of which performs the graceful ``shutdown()``.
     public func run() async throws {
-        try await stopped.futureResult.get()
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await stopped.futureResult.get()
+            } onGracefulShutdown: {
+                Task { await self.shutdown() }
+            }
+        } onCancel: {
+            Task { await self.shutdown() }
+        }
     }
 }
+
+/// A server is a swift-service-lifecycle `Service`:
+///
+/// ```swift
+/// let server = try await WebSocketServer.serve(port: 8765) { ws in ... }
+/// let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+/// try await group.run()   // SIGTERM → connections closed with 1001 → run() returns
+/// ```
+extension WebSocketServer: Service {}
 
 /// Waits for `future` at most `timeout`; `true` if it completed in time. Never hangs: a
 /// future is not cancellable, so a task-group timeout would wait for it anyway.
