@@ -89,6 +89,7 @@ let package = Package(
                 "WebSocketCore",
                 "WebSocketLogging",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/LogFormatBench",
             swiftSettings: strictSettings

@@ -8,6 +8,7 @@
 // Allocations per record: run under `valgrind --tool=memcheck` with two record counts and
 // divide the difference of "total heap usage" by the difference of records (Benchmarks/README.md).
 import Logging
+import NIOCore
 import WebSocketCore
 import WebSocketLogging
 #if canImport(Glibc)
@@ -32,7 +33,7 @@ func bench(_ name: String, _ body: () -> Void) {
     let start = now()
     for _ in 0..<count { body() }
     let ns = Double(now() - start) / Double(count)
-    print("\(name): \(String(format: "%.1f", ns)) ns/record")
+    print("\(name): \((ns * 10).rounded() / 10) ns/record")
 }
 
 var line = LogLine(capacity: 1024)

@@ -21,9 +21,12 @@ public struct JSONFormatter: LogFormatter {
         self.maxLineLength = maxLineLength
     }
 
+    /// String-value limits tried in turn until the line fits (a static: no allocation per record).
+    static let valueLimits = [Int.max, 1024, 256, 64, 16]
+
     public func format(_ record: LogRecord, into line: inout LogLine) {
         let start = line.count
-        for limit in [Int.max, 1024, 256, 64, 16] {
+        for limit in Self.valueLimits {
             line.bytes.removeSubrange(start...)
             render(record, into: &line, limit: limit)
             if line.count - start <= maxLineLength { return }
@@ -56,9 +59,13 @@ public struct JSONFormatter: LogFormatter {
         if let connection = record.connection {
             line.append(",\"event_data\":{")
             line.append(contentsOf: connection.jsonFields)
-            var writer = JSONFieldWriter(line: line, limit: limit, first: false)
-            record.event?.visitFields(&writer)
-            line = writer.line
+            if let event = record.event {
+                // Swap the buffer in and out: copying it would make the first append copy-on-write.
+                var writer = JSONFieldWriter(line: LogLine(capacity: 0), limit: limit, first: false)
+                swap(&writer.line, &line)
+                event.visitFields(&writer)
+                swap(&writer.line, &line)
+            }
             line.append(UInt8(ascii: "}"))
         } else if let event = record.event {
             var writer = JSONFieldWriter(line: LogLine(capacity: 0), limit: limit, first: true)

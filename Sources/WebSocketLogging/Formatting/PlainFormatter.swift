@@ -17,7 +17,7 @@ public struct PlainFormatter: LogFormatter {
 
     public func format(_ record: LogRecord, into line: inout LogLine) {
         let start = line.count
-        for limit in [Int.max, 1024, 256, 64, 16] {
+        for limit in JSONFormatter.valueLimits {
             line.bytes.removeSubrange(start...)
             render(record, into: &line, limit: limit, withFields: true)
             if line.count - start <= maxLineLength { return }

@@ -61,7 +61,7 @@ public struct SyslogFormatter: LogFormatter {
 
     public func format(_ record: LogRecord, into line: inout LogLine) {
         let start = line.count
-        for limit in [Int.max, 1024, 256, 64] {
+        for limit in JSONFormatter.valueLimits.dropLast() {
             line.bytes.removeSubrange(start...)
             render(record, into: &line, limit: limit, structuredData: true)
             if line.count - start <= maxMessageLength { return }

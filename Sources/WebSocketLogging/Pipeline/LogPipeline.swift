@@ -86,7 +86,7 @@ enum ThreadLocalLine {
         var line = LogLine(capacity: 1024)
     }
 
-    nonisolated(unsafe) static let key: pthread_key_t = {
+    static let key: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key) { ptr in
             if let ptr { Unmanaged<Box>.fromOpaque(ptr).release() }
