@@ -18,3 +18,8 @@ tail -n 1 /tmp/swift-websockets-smoke.log
 
 # Conformance: 0 FAILED / MISSING in groups 1-7 and 10.
 WEBSOCKETS_BIN="$(swift build --show-bin-path)/websockets" bash scripts/autobahn-server.sh
+
+# One closing line with the Swift Testing count (XCTest, which holds no tests here, prints
+# "Executed 0 tests" lines of its own above).
+passed=$(grep -oE "Test run with [0-9]+ tests?" /tmp/swift-websockets-test.log | tail -1 | grep -oE "[0-9]+")
+echo "swift-websockets: ${passed} passed, 0 failed"

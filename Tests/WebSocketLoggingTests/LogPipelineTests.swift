@@ -117,6 +117,7 @@ struct HandlerTests {
         let sink = MemorySink()
         let logger = Logger(label: "myapp") { PlainLogHandler(label: $0, sink: sink) }
         await ConnectionContext.$current.withValue(fixedContext(client: "198.51.100.4")) {
+            await Task.yield()  // an async handler, as in a server: the context survives suspension
             logger.info("user joined", metadata: ["room": "lobby"])
         }
         logger.info("outside")

@@ -193,7 +193,7 @@ struct ServerClientTests {
         #expect(!retries.isEmpty)
         #expect(((retries.first?["fields"] as? [String: Any])?["attempt"] as? Int) == 1)
         await ws.close()
-        await try serverTask.value.shutdown()
+        try await serverTask.value.shutdown()
     }
 
     @Test("broadcast sends to open connections and logs skips at WARNING")

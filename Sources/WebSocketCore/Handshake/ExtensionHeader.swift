@@ -48,19 +48,9 @@ public struct ExtensionOffer: Hashable, Sendable, CustomStringConvertible {
 
         mutating func skipOWS() { while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 { i += 1 } }
 
-        static func isTokenChar(_ c: UInt8) -> Bool {
-            switch c {
-            case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
-            case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
-                UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
-                UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"): true
-            default: false
-            }
-        }
-
         mutating func token() throws(ExtensionHeaderError) -> String {
             let start = i
-            while i < bytes.count, Self.isTokenChar(bytes[i]) { i += 1 }
+            while i < bytes.count, HTTPToken.isTokenChar(bytes[i]) { i += 1 }
             guard i > start else { throw .expectedToken(position: start) }
             return String(decoding: bytes[start..<i], as: UTF8.self)
         }
@@ -101,7 +91,7 @@ public struct ExtensionOffer: Hashable, Sendable, CustomStringConvertible {
                         // §9.1: a quoted-string value must, once unquoted, still be a token.
                         if i < bytes.count, bytes[i] == UInt8(ascii: "\"") {
                             let v = try quoted()
-                            guard !v.isEmpty, v.utf8.allSatisfy(Self.isTokenChar) else {
+                            guard !v.isEmpty, v.utf8.allSatisfy(HTTPToken.isTokenChar) else {
                                 throw .invalidParameterValue(parameter: name)
                             }
                             value = v

@@ -77,7 +77,7 @@ public struct HTTPHeadParser: Sendable {
         guard let (start, headers) = try readHead(&buffer) else { return nil }
         let parts = start.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty,
-              parts[0].utf8.allSatisfy(Self.isTokenChar) else {
+              parts[0].utf8.allSatisfy(HTTPToken.isTokenChar) else {
             throw HTTPHeadError(kind: .malformedStartLine, reason: "malformed request line")
         }
         let version = try Self.version(parts[2])
@@ -113,16 +113,6 @@ public struct HTTPHeadParser: Sendable {
             throw HTTPHeadError(kind: .unsupportedVersion, reason: "only HTTP/1.x is supported")
         }
         return HTTPVersion(major: 1, minor: Int(u[7] - 0x30))
-    }
-
-    static func isTokenChar(_ c: UInt8) -> Bool {
-        switch c {
-        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
-            UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
-            UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"): true
-        default: false
-        }
     }
 
     /// Collects lines until the empty line; enforces the limits as bytes arrive (a peer
@@ -180,7 +170,7 @@ public struct HTTPHeadParser: Sendable {
                 throw HTTPHeadError(kind: .malformedHeader, reason: "header line without a colon")
             }
             let name = line[..<colon]
-            guard !name.isEmpty, name.utf8.allSatisfy(Self.isTokenChar) else {
+            guard !name.isEmpty, name.utf8.allSatisfy(HTTPToken.isTokenChar) else {
                 throw HTTPHeadError(kind: .malformedHeader, reason: "invalid header name")
             }
             let value = line[line.index(after: colon)...].trimmingOWS()

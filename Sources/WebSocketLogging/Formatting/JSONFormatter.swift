@@ -21,18 +21,9 @@ public struct JSONFormatter: LogFormatter {
         self.maxLineLength = maxLineLength
     }
 
-    /// String-value limits tried in turn until the line fits (a static: no allocation per record).
-    static let valueLimits = [Int.max, 1024, 256, 64, 16]
-
     public func format(_ record: LogRecord, into line: inout LogLine) {
-        let start = line.count
-        for limit in Self.valueLimits {
-            line.bytes.removeSubrange(start...)
-            render(record, into: &line, limit: limit)
-            if line.count - start <= maxLineLength { return }
-        }
-        line.bytes.removeSubrange(start...)
-        renderMinimal(record, into: &line)
+        line.appendFitting(maxLength: maxLineLength, { line, limit in render(record, into: &line, limit: limit) },
+                           fallback: { line in renderMinimal(record, into: &line) })
     }
 
     func renderHead(_ record: LogRecord, into line: inout LogLine, limit: Int) {

@@ -139,6 +139,23 @@ public struct LogLine: Sendable {
         return end
     }
 
+    /// String-value limits tried in turn until a record fits (a static: no allocation per record).
+    static let valueLimits = [Int.max, 1024, 256, 64, 16]
+
+    /// Renders a record with `render(&line, limit)` for each limit of ``valueLimits`` in turn
+    /// until it takes at most `maxLength` bytes; if none fits, renders `fallback` instead. What a
+    /// formatter cuts is its values, never its structure.
+    mutating func appendFitting(maxLength: Int, _ render: (inout LogLine, Int) -> Void, fallback: (inout LogLine) -> Void) {
+        let start = count
+        for limit in Self.valueLimits {
+            bytes.removeSubrange(start...)
+            render(&self, limit)
+            if count - start <= maxLength { return }
+        }
+        bytes.removeSubrange(start...)
+        fallback(&self)
+    }
+
     /// Appends `s` for the plain format: control characters, newlines and backslashes escaped
     /// so that a record is always one line; quoted (`"a b"`) when `quoteIfNeeded` and the value
     /// is empty or contains a space, `=` or `"`.

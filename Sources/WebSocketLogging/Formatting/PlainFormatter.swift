@@ -16,14 +16,9 @@ public struct PlainFormatter: LogFormatter {
     }
 
     public func format(_ record: LogRecord, into line: inout LogLine) {
-        let start = line.count
-        for limit in JSONFormatter.valueLimits {
-            line.bytes.removeSubrange(start...)
-            render(record, into: &line, limit: limit, withFields: true)
-            if line.count - start <= maxLineLength { return }
-        }
-        line.bytes.removeSubrange(start...)
-        render(record, into: &line, limit: 64, withFields: false)
+        line.appendFitting(maxLength: maxLineLength,
+                           { line, limit in render(record, into: &line, limit: limit, withFields: true) },
+                           fallback: { line in render(record, into: &line, limit: 64, withFields: false) })
     }
 
     func render(_ record: LogRecord, into line: inout LogLine, limit: Int, withFields: Bool) {

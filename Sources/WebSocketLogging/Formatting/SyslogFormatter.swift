@@ -60,14 +60,9 @@ public struct SyslogFormatter: LogFormatter {
     }
 
     public func format(_ record: LogRecord, into line: inout LogLine) {
-        let start = line.count
-        for limit in JSONFormatter.valueLimits.dropLast() {
-            line.bytes.removeSubrange(start...)
-            render(record, into: &line, limit: limit, structuredData: true)
-            if line.count - start <= maxMessageLength { return }
-        }
-        line.bytes.removeSubrange(start...)
-        render(record, into: &line, limit: 64, structuredData: false)
+        line.appendFitting(maxLength: maxMessageLength,
+                           { line, limit in render(record, into: &line, limit: limit, structuredData: true) },
+                           fallback: { line in render(record, into: &line, limit: 64, structuredData: false) })
     }
 
     func render(_ record: LogRecord, into line: inout LogLine, limit: Int, structuredData: Bool) {

@@ -14,9 +14,25 @@ public let webSocketEventMetadataKey = "ws.event"
 public protocol PipelineLogHandler: LogHandler {
     var label: String { get }
     var pipeline: LogPipeline { get }
+
+    /// A handler over an existing pipeline (share one pipeline between many loggers).
+    init(label: String, pipeline: LogPipeline, logLevel: Logger.Level, metadataProvider: Logger.MetadataProvider?)
+
+    /// The formatter of the handler's own pipeline.
+    static func makeFormatter(maxLineLength: Int) -> any LogFormatter
 }
 
 extension PipelineLogHandler {
+    /// A handler with its own pipeline: this handler's format to `sink` (stdout by default).
+    public init(label: String, sink: any LogSink = StreamSink.standardOutput, logLevel: Logger.Level = .info,
+                enrichers: [LogEnricher] = [], filters: [LogFilter] = [], maxLineLength: Int = 8192,
+                metadataProvider: Logger.MetadataProvider? = nil) {
+        self.init(label: label,
+                  pipeline: LogPipeline(formatter: Self.makeFormatter(maxLineLength: maxLineLength), sink: sink,
+                                        enrichers: enrichers, filters: filters),
+                  logLevel: logLevel, metadataProvider: metadataProvider)
+    }
+
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
@@ -56,7 +72,6 @@ public struct JSONLogHandler: PipelineLogHandler {
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
 
-    /// A handler over an existing pipeline (share one pipeline between many loggers).
     public init(label: String, pipeline: LogPipeline, logLevel: Logger.Level = .info,
                 metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
@@ -65,15 +80,7 @@ public struct JSONLogHandler: PipelineLogHandler {
         self.metadataProvider = metadataProvider
     }
 
-    /// A handler with its own pipeline: JSON to `sink` (stdout by default).
-    public init(label: String, sink: any LogSink = StreamSink.standardOutput, logLevel: Logger.Level = .info,
-                enrichers: [LogEnricher] = [], filters: [LogFilter] = [], maxLineLength: Int = 8192,
-                metadataProvider: Logger.MetadataProvider? = nil) {
-        self.init(label: label,
-                  pipeline: LogPipeline(formatter: JSONFormatter(maxLineLength: maxLineLength), sink: sink,
-                                        enrichers: enrichers, filters: filters),
-                  logLevel: logLevel, metadataProvider: metadataProvider)
-    }
+    public static func makeFormatter(maxLineLength: Int) -> any LogFormatter { JSONFormatter(maxLineLength: maxLineLength) }
 }
 
 /// Writes `TIMESTAMP LEVEL logger [connection_id remote_addr] message key=value…` lines
@@ -93,15 +100,7 @@ public struct PlainLogHandler: PipelineLogHandler {
         self.metadataProvider = metadataProvider
     }
 
-    /// A handler with its own pipeline: plain text to `sink` (stdout by default).
-    public init(label: String, sink: any LogSink = StreamSink.standardOutput, logLevel: Logger.Level = .info,
-                enrichers: [LogEnricher] = [], filters: [LogFilter] = [], maxLineLength: Int = 8192,
-                metadataProvider: Logger.MetadataProvider? = nil) {
-        self.init(label: label,
-                  pipeline: LogPipeline(formatter: PlainFormatter(maxLineLength: maxLineLength), sink: sink,
-                                        enrichers: enrichers, filters: filters),
-                  logLevel: logLevel, metadataProvider: metadataProvider)
-    }
+    public static func makeFormatter(maxLineLength: Int) -> any LogFormatter { PlainFormatter(maxLineLength: maxLineLength) }
 }
 
 /// Sends RFC 5424 messages to a syslog daemon (see ``SyslogFormatter`` and ``SyslogSink``).
@@ -125,7 +124,10 @@ public struct SyslogLogHandler: PipelineLogHandler {
         self.metadataProvider = metadataProvider
     }
 
-    public init(label: String, sink: SyslogSink, formatter: SyslogFormatter = SyslogFormatter(), logLevel: Logger.Level = .info,
+    public static func makeFormatter(maxLineLength: Int) -> any LogFormatter { SyslogFormatter(maxMessageLength: maxLineLength) }
+
+    /// A handler with its own pipeline and a configured formatter (facility, app name, hostname).
+    public init(label: String, sink: SyslogSink, formatter: SyslogFormatter, logLevel: Logger.Level = .info,
                 enrichers: [LogEnricher] = [], filters: [LogFilter] = [], metadataProvider: Logger.MetadataProvider? = nil) {
         self.init(label: label, pipeline: LogPipeline(formatter: formatter, sink: sink, enrichers: enrichers, filters: filters),
                   logLevel: logLevel, metadataProvider: metadataProvider)
