@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh machine; does nothing when it is all there.
 #   Debian: rsyslog (syslog sink tested against a real rsyslogd), jq (README recipes),
-#           node-ws (a third-party peer), openssl (TLS certificates made at test time)
+#           node-ws (a third-party peer), openssl (TLS certificates made at test time),
+#           nginx-light (the real reverse proxy of the trusted-proxy tests)
 #   PyPI:   jsonschema (every emitted JSON line is validated against schemas/),
 #           websockets (the strict reference peer, both directions)
 set -euo pipefail
 
-apt_packages=(rsyslog jq node-ws openssl)
+apt_packages=(rsyslog jq node-ws openssl nginx-light)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

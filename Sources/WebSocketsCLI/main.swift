@@ -22,6 +22,10 @@ enum Compression: String, ExpressibleByArgument, CaseIterable {
     case deflate, none
 }
 
+enum ForwardedHeader: String, ExpressibleByArgument, CaseIterable {
+    case xff, forwarded
+}
+
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 struct LoggingOptions: ParsableArguments {
@@ -61,6 +65,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "PEM private key for TLS.") var tlsKey: String?
     @Option(help: "Largest message accepted, in bytes.") var maxSize = 1 << 20
     @Option(help: "permessage-deflate: deflate or none.") var compression: Compression = .deflate
+    @Option(name: .customLong("trusted-proxy"), help: "CIDR of a proxy allowed to set the client address (repeatable).")
+    var trustedProxies: [String] = []
+    @Option(help: "Trust this many proxy hops in front of the server, whatever their address.") var trustedHops = 0
+    @Option(help: "Forwarding header read from trusted proxies: xff (X-Forwarded-For) or forwarded (RFC 7239).")
+    var forwardedHeader: ForwardedHeader = .xff
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -68,6 +77,12 @@ struct Serve: AsyncParsableCommand {
         var configuration = ServerConfiguration()
         configuration.connection.maxMessageSize = maxSize
         configuration.logger.logLevel = logging.logLevel
+        let ranges = try trustedProxies.map { text in
+            guard let cidr = CIDR(text) else { throw ValidationError("--trusted-proxy: not an address or CIDR range: \(text)") }
+            return cidr
+        }
+        configuration.trustedProxies = TrustedProxies(ranges: ranges, hops: trustedHops,
+                                                      header: forwardedHeader == .xff ? .xForwardedFor : .forwarded)
         if let tlsCert, let tlsKey {
             configuration.tls = .makeServerConfiguration(certificateChain: try NIOSSLCertificate.fromPEMFile(tlsCert).map { .certificate($0) },
                                                          privateKey: .privateKey(try NIOSSLPrivateKey(file: tlsKey, format: .pem)))

@@ -67,7 +67,7 @@ public func freePort(_ type: __socket_type = SOCK_STREAM) -> Int {
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) {
+    withUnsafeMutablePointer(to: &addr) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in
             bind(fd, p, len)
             getsockname(fd, p, &len)
@@ -115,10 +115,21 @@ public func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T
 public final class RawSocket: @unchecked Sendable {
     public let fd: Int32
 
-    public init(port: Int, timeout: Double = 5) throws {
+    /// Connects to 127.0.0.1:`port`, from `localAddress` (another loopback address such as
+    /// 127.0.0.2) when given.
+    public init(port: Int, localAddress: String? = nil, timeout: Double = 5) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        if let localAddress {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(localAddress)
+            let rc = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard rc == 0 else { close(fd); throw POSIXError(.EADDRNOTAVAIL) }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -182,6 +193,7 @@ public final class RawSocket: @unchecked Sendable {
 /// Awaits `body`, failing with `TimedOut(step)` after `seconds`: a hang becomes a named failure.
 public struct TimedOut: Error, CustomStringConvertible {
     public let step: String
+    public init(step: String) { self.step = step }
     public var description: String { "timed out: \(step)" }
 }
 

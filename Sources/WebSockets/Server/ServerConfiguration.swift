@@ -61,8 +61,12 @@ public struct ServerConfiguration: Sendable {
     public var eventLevels: EventLevels
     /// What handshake records never contain.
     public var redaction: Redaction
-    /// Resolves the client address from the socket peer and the request headers; returns the
-    /// address and its source (`peer`, `x-forwarded-for`, `forwarded`). Default: the peer.
+    /// The proxies allowed to tell the client's address (`X-Forwarded-For` or RFC 7239
+    /// `Forwarded`); none by default, so the client address is the socket peer. See
+    /// ``TrustedProxies/resolve(peer:headers:)`` for the rule.
+    public var trustedProxies: TrustedProxies
+    /// Replaces ``trustedProxies`` with your own rule: returns the client address and its
+    /// source (`peer`, `x-forwarded-for`, `forwarded`, or yours).
     public var clientAddressResolver: (@Sendable (_ peer: String?, _ headers: HTTPHeaders) -> (String?, String))?
     /// Listen backlog.
     public var backlog: Int32
@@ -72,7 +76,7 @@ public struct ServerConfiguration: Sendable {
                 processResponse: (@Sendable (HTTPRequestHead, inout HTTPResponseHead) -> Void)? = nil,
                 connection: ConnectionOptions = .init(), tls: TLSConfiguration? = nil,
                 logger: Logger = Logger(label: "websockets.server"), eventLevels: EventLevels = .default,
-                redaction: Redaction = .default, backlog: Int32 = 256) {
+                redaction: Redaction = .default, trustedProxies: TrustedProxies = .none, backlog: Int32 = 256) {
         self.handshake = handshake
         self.origins = origins
         self.processRequest = processRequest
@@ -82,11 +86,12 @@ public struct ServerConfiguration: Sendable {
         self.logger = logger
         self.eventLevels = eventLevels
         self.redaction = redaction
+        self.trustedProxies = trustedProxies
         self.backlog = backlog
     }
 
     func clientAddress(peer: String?, headers: HTTPHeaders) -> (String?, String) {
-        clientAddressResolver?(peer, headers) ?? (peer, "peer")
+        clientAddressResolver?(peer, headers) ?? trustedProxies.resolve(peer: peer, headers: headers)
     }
 
     var eventLogger: WebSocketEventLogger {
