@@ -22,6 +22,7 @@ let package = Package(
     products: [
         .library(name: "WebSocketCore", targets: ["WebSocketCore"]),
         .library(name: "WebSocketLogging", targets: ["WebSocketLogging"]),
+        .library(name: "WebSocketCompression", targets: ["WebSocketCompression"]),
         .library(name: "WebSockets", targets: ["WebSockets"]),
         .executable(name: "websockets", targets: ["WebSocketsCLI"]),
     ],
@@ -45,6 +46,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "WebSocketCompression",
+            dependencies: ["CZlib", "WebSocketCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "WebSocketLogging",
             dependencies: [
@@ -59,6 +66,7 @@ let package = Package(
             name: "WebSockets",
             dependencies: [
                 "WebSocketCore",
+                "WebSocketCompression",
                 "WebSocketLogging",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -109,6 +117,7 @@ let package = Package(
             name: "WebSocketCoreTests",
             dependencies: [
                 "WebSocketCore",
+                "WebSocketCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

@@ -7,7 +7,7 @@
 #           websockets (the strict reference peer, both directions)
 set -euo pipefail
 
-apt_packages=(rsyslog jq node-ws openssl nginx-light)
+apt_packages=(zlib1g-dev rsyslog jq node-ws openssl nginx-light)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -76,6 +76,7 @@ struct Serve: AsyncParsableCommand {
         logging.bootstrap(sink: .standardOutput)
         var configuration = ServerConfiguration()
         configuration.connection.maxMessageSize = maxSize
+        if compression == .none { configuration.compression = nil }
         configuration.logger.logLevel = logging.logLevel
         let ranges = try trustedProxies.map { text in
             guard let cidr = CIDR(text) else { throw ValidationError("--trusted-proxy: not an address or CIDR range: \(text)") }

@@ -84,7 +84,8 @@ extension WebSocketEngine {
     /// Everything this engine wrote, parsed as the peer would parse it.
     mutating func sentFrames() throws -> [Frame] {
         var bytes = drainOutput()
-        var parser = FrameParser(role: role == .server ? .client : .server, maxFrameSize: Int(UInt32.max))
+        var parser = FrameParser(role: role == .server ? .client : .server, maxFrameSize: Int(UInt32.max),
+                                 allowedReservedBits: compression == nil ? 0 : 0x40)
         var frames: [Frame] = []
         while let f = try parser.nextFrame(&bytes) { frames.append(f) }
         #expect(bytes.readableBytes == 0, "trailing bytes after the last frame")

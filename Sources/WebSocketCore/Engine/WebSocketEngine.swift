@@ -35,6 +35,12 @@ public struct WebSocketEngine: Sendable {
     /// Running counters for the closing log record.
     public private(set) var statistics = ConnectionStatistics()
 
+    /// The negotiated permessage-deflate (or other per-message compression), if any. Setting it
+    /// allows RSV1 on the first frame of data messages (RFC 7692 §6).
+    public var compression: (any MessageCompression)? {
+        didSet { parser.allowedReservedBits = compression == nil ? 0 : 0x40 }
+    }
+
     private var parser: FrameParser
     private var encoder: FrameEncoder
     private var allocator = ByteBufferAllocator()
@@ -62,9 +68,14 @@ public struct WebSocketEngine: Sendable {
     private struct MessageAssembly {
         var kind: Opcode
         var buffer: ByteBuffer
+        /// Bytes of the message so far (decompressed, for a compressed message).
         var size = 0
         var validator = UTF8Validator()
         var deliveredFragments = 0
+        /// RSV1 was set on the first frame: the payload is deflated (RFC 7692 §6.1).
+        var compressed = false
+        /// The current frame's compressed payload, inflated when the frame ends.
+        var compressedFrame = ByteBuffer()
     }
 
     /// - Parameters:
@@ -94,6 +105,7 @@ public struct WebSocketEngine: Sendable {
         let result = ServerHandshake.accept(request, options: options)
         switch result {
         case .success(let accepted):
+            compression = accepted.compression
             trace(.handshakeResponse(accepted.response, .sent))
             setState(.open)
             processInboundOrFail()
@@ -205,6 +217,8 @@ public struct WebSocketEngine: Sendable {
     private mutating func beginFrame(_ header: FrameHeader) throws(ProtocolViolation) -> Int {
         statistics.framesIn += 1
         if header.opcode.isControl {
+            // RFC 7692 §6.1: RSV1 is for data messages only.
+            if header.rsv1 { throw .compressedBitMisplaced }
             controlPayload = allocator.buffer(capacity: header.payloadLength)
             return 0
         }
@@ -212,10 +226,18 @@ public struct WebSocketEngine: Sendable {
         case .continuation:
             // §5.4: a continuation frame needs a message in progress.
             guard message != nil else { throw .unexpectedContinuation }
+            // RFC 7692 §6.1: only the first frame of a message carries RSV1.
+            if header.rsv1 { throw .compressedBitMisplaced }
         default:
             // §5.4: "The fragments of one message MUST NOT be interleaved between the fragments of another."
             guard message == nil else { throw .expectedContinuation }
-            message = MessageAssembly(kind: header.opcode, buffer: ByteBuffer())
+            message = MessageAssembly(kind: header.opcode, buffer: ByteBuffer(), compressed: header.rsv1)
+        }
+        if message!.compressed {
+            // Compressed bytes are bounded by the same limit; the inflated size is bounded while inflating.
+            if header.payloadLength > configuration.maxMessageSize { throw .messageTooBig(limit: configuration.maxMessageSize) }
+            message!.compressedFrame = allocator.buffer(capacity: header.payloadLength)
+            return message!.buffer.writerIndex
         }
         // Limit checked against the declared length, before the payload is buffered.
         if message!.size + header.payloadLength > configuration.maxMessageSize {
@@ -234,6 +256,10 @@ public struct WebSocketEngine: Sendable {
         }
         // §1.4 / Python websockets: after sending a close frame, incoming data is not delivered.
         guard state == .open else { return }
+        if message!.compressed {
+            message!.compressedFrame.writeWebSocketBytes(chunk, maskingKey: header.maskingKey, offset: offset)
+            return
+        }
         let start = message!.buffer.writerIndex
         if header.maskingKey == nil, message!.buffer.readableBytes == 0, chunk.readableBytes == header.payloadLength {
             message!.buffer = chunk  // unmasked and complete: adopt the slice, no copy
@@ -264,11 +290,16 @@ public struct WebSocketEngine: Sendable {
             return
         }
         if isTracing {
-            let payload = message!.buffer.getSlice(at: frameStart, length: header.payloadLength) ?? ByteBuffer()
+            let payload = message!.compressed ? message!.compressedFrame
+                : (message!.buffer.getSlice(at: frameStart, length: header.payloadLength) ?? ByteBuffer())
             trace(.frame(Frame(fin: header.fin, rsv1: header.rsv1, rsv2: header.rsv2, rsv3: header.rsv3,
                                opcode: header.opcode, payload: payload), .received))
         }
-        message!.size += header.payloadLength
+        if message!.compressed && state == .open {
+            try inflateFrame(fin: header.fin)
+        } else {
+            message!.size += header.payloadLength
+        }
         guard state == .open else {
             if header.fin { message = nil }
             return
@@ -291,6 +322,27 @@ public struct WebSocketEngine: Sendable {
             statistics.messagesIn += 1
             statistics.payloadBytesIn += message!.size
             message = nil
+        }
+    }
+
+    /// Inflates the frame just received into the message buffer, bounded by `maxMessageSize`,
+    /// and validates the new text incrementally.
+    private mutating func inflateFrame(fin: Bool) throws(ProtocolViolation) {
+        guard let compression else { throw .reservedBitsSet(bits: 0x40) }
+        let start = message!.buffer.writerIndex
+        let frame = message!.compressedFrame
+        message!.compressedFrame = ByteBuffer()
+        var output = message!.buffer
+        message!.buffer = ByteBuffer()  // unique: inflate appends without copying
+        try compression.decompress(frame, isFinal: fin, into: &output, limit: configuration.maxMessageSize - message!.size)
+        message!.size += output.writerIndex - start
+        message!.buffer = output
+        if message!.kind == .text {
+            var validator = message!.validator
+            let skip = start - output.readerIndex
+            let valid = output.withUnsafeReadableBytes { validator.validate(UnsafeRawBufferPointer(rebasing: $0[skip...])) }
+            message!.validator = validator
+            if !valid { throw .invalidUTF8 }
         }
     }
 
@@ -451,6 +503,11 @@ public struct WebSocketEngine: Sendable {
     private mutating func emitData(_ opcode: Opcode, fin: Bool, payload: ByteBuffer) {
         statistics.payloadBytesOut += payload.readableBytes
         if fin { statistics.messagesOut += 1 }
+        // Whole messages are compressed; fragmented sends go uncompressed (RSV1 clear is allowed).
+        if fin, opcode != .continuation, let compression, let compressed = compression.compress(payload) {
+            emitFrame(opcode: opcode, fin: true, rsv1: true, payload: compressed)
+            return
+        }
         emitFrame(opcode: opcode, fin: fin, payload: payload)
     }
 
@@ -459,13 +516,13 @@ public struct WebSocketEngine: Sendable {
         emitFrame(opcode: .close, fin: true, payload: frame.serialized(allocator: allocator))
     }
 
-    private mutating func emitFrame(opcode: Opcode, fin: Bool, payload: ByteBuffer) {
+    private mutating func emitFrame(opcode: Opcode, fin: Bool, rsv1: Bool = false, payload: ByteBuffer) {
         statistics.framesOut += 1
-        if isTracing { trace(.frame(Frame(fin: fin, opcode: opcode, payload: payload), .sent)) }
+        if isTracing { trace(.frame(Frame(fin: fin, rsv1: rsv1, opcode: opcode, payload: payload), .sent)) }
         let n = payload.readableBytes
         let before = scratch.readableBytes
         if role == .server && n >= configuration.largePayloadThreshold {
-            _ = encoder.writeHeader(fin: fin, opcode: opcode, payloadLength: n, into: &scratch)
+            _ = encoder.writeHeader(fin: fin, rsv1: rsv1, opcode: opcode, payloadLength: n, into: &scratch)
             statistics.wireBytesOut += scratch.readableBytes - before + n
             outputQueue.append(scratch)
             outputQueue.append(payload)
@@ -474,7 +531,7 @@ public struct WebSocketEngine: Sendable {
         }
         if scratch.capacity == 0 { scratch = allocator.buffer(capacity: n + 14) }
         scratch.reserveCapacity(minimumWritableBytes: n + 14)
-        let key = encoder.writeHeader(fin: fin, opcode: opcode, payloadLength: n, into: &scratch)
+        let key = encoder.writeHeader(fin: fin, rsv1: rsv1, opcode: opcode, payloadLength: n, into: &scratch)
         scratch.writeWebSocketBytes(payload, maskingKey: key, offset: 0)
         statistics.wireBytesOut += scratch.readableBytes - before
     }

@@ -11,15 +11,18 @@ public struct ServerHandshakeOptions: Sendable {
     public var serverHeader: String?
     /// Headers added to every 101 response.
     public var extraHeaders: HTTPHeaders
+    /// Negotiates compression (permessage-deflate); `nil` declines every extension offer.
+    public var extensions: (any ExtensionNegotiator)?
 
     public init(subprotocols: [String] = [],
                 selectSubprotocol: (@Sendable ([String], HTTPRequestHead) -> String?)? = nil,
                 serverHeader: String? = "swift-websockets",
-                extraHeaders: HTTPHeaders = [:]) {
+                extraHeaders: HTTPHeaders = [:], extensions: (any ExtensionNegotiator)? = nil) {
         self.subprotocols = subprotocols
         self.selectSubprotocol = selectSubprotocol
         self.serverHeader = serverHeader
         self.extraHeaders = extraHeaders
+        self.extensions = extensions
     }
 }
 
@@ -27,8 +30,10 @@ public struct ServerHandshakeOptions: Sendable {
 public struct ServerHandshakeResult: Sendable {
     public var response: HTTPResponseHead
     public var subprotocol: String?
-    /// The extensions the client offered (parsed), for an extension negotiator to consider.
+    /// The extensions the client offered (parsed).
     public var offeredExtensions: [ExtensionOffer]
+    /// The negotiated compression, if an offer was accepted.
+    public var compression: (any MessageCompression)?
 }
 
 /// The server side of the opening handshake (RFC 6455 §4.2) as pure functions.
@@ -121,9 +126,11 @@ public enum ServerHandshake {
         headers.replaceOrAdd(name: "Connection", value: "Upgrade")
         headers.replaceOrAdd(name: "Sec-WebSocket-Accept", value: AcceptKey.acceptValue(forKey: key))
         if let subprotocol { headers.replaceOrAdd(name: "Sec-WebSocket-Protocol", value: subprotocol) }
+        let compression = offeredExtensions.isEmpty ? nil : options.extensions?.accept(offers: offeredExtensions)
+        if let compression { headers.replaceOrAdd(name: "Sec-WebSocket-Extensions", value: compression.negotiatedHeader) }
         if let server = options.serverHeader { headers.replaceOrAdd(name: "Server", value: server) }
         let response = HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers)
         return .success(ServerHandshakeResult(response: response, subprotocol: subprotocol,
-                                              offeredExtensions: offeredExtensions))
+                                              offeredExtensions: offeredExtensions, compression: compression))
     }
 }

@@ -1,6 +1,7 @@
 import Logging
 import NIOHTTP1
 import NIOSSL
+import WebSocketCompression
 import WebSocketCore
 import WebSocketLogging
 
@@ -42,6 +43,8 @@ public struct ClientConfiguration: Sendable {
     /// Extra request headers (e.g. `Authorization`; redacted in logs).
     public var additionalHeaders: HTTPHeaders
     public var userAgent: String?
+    /// permessage-deflate offered by default; `nil` offers nothing.
+    public var compression: PerMessageDeflateConfiguration?
     public var connection: ConnectionOptions
     /// TLS settings for `wss://` (e.g. a custom trust root for tests); default: system trust.
     public var tls: TLSConfiguration
@@ -52,13 +55,15 @@ public struct ClientConfiguration: Sendable {
     public var reconnect: ReconnectPolicy
 
     public init(origin: String? = nil, subprotocols: [String] = [], additionalHeaders: HTTPHeaders = [:],
-                userAgent: String? = "swift-websockets", connection: ConnectionOptions = .init(),
+                userAgent: String? = "swift-websockets", compression: PerMessageDeflateConfiguration? = .init(),
+                connection: ConnectionOptions = .init(),
                 tls: TLSConfiguration = .makeClientConfiguration(), logger: Logger = Logger(label: "websockets.client"),
                 eventLevels: EventLevels = .default, redaction: Redaction = .default, reconnect: ReconnectPolicy = .init()) {
         self.origin = origin
         self.subprotocols = subprotocols
         self.additionalHeaders = additionalHeaders
         self.userAgent = userAgent
+        self.compression = compression
         self.connection = connection
         self.tls = tls
         self.logger = logger

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import WebSocketCompression
 import WebSocketCore
 import WebSocketLogging
 
@@ -32,7 +33,9 @@ public enum WebSocketClient {
                         group: any EventLoopGroup) async throws -> WebSocket {
         let options = configuration.connection
         let handshake = ClientHandshake(host: url.hostHeader, target: url.target, origin: configuration.origin,
-                                        subprotocols: configuration.subprotocols, userAgent: configuration.userAgent,
+                                        subprotocols: configuration.subprotocols,
+                                        extensionOffers: configuration.compression.map { [PerMessageDeflate.offer(configuration: $0)] } ?? [],
+                                        userAgent: configuration.userAgent,
                                         additionalHeaders: configuration.additionalHeaders)
         let sslContext = url.secure ? try NIOSSLContext(configuration: configuration.tls) : nil
         let base = configuration.eventLogger
@@ -53,7 +56,8 @@ public enum WebSocketClient {
                     let peer = channel.remoteAddress
                     let context = ConnectionContext(peerAddress: peer?.logHost ?? url.host, peerPort: peer?.port ?? url.port)
                     try channel.pipeline.syncOperations.addHandler(
-                        WebSocketChannelHandler(side: .client(.init(handshake: handshake, promise: promise)), options: options,
+                        WebSocketChannelHandler(side: .client(.init(handshake: handshake, promise: promise,
+                                                                    compression: configuration.compression)), options: options,
                                                 logger: base, logContext: context))
                 }
             }

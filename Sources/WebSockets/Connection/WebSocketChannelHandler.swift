@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import WebSocketCompression
 import WebSocketCore
 import WebSocketLogging
 
@@ -21,6 +22,7 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
     struct ClientSide {
         var handshake: ClientHandshake
         var promise: EventLoopPromise<WebSocket>
+        var compression: PerMessageDeflateConfiguration?
     }
 
     enum Side {
@@ -192,6 +194,17 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
             if buffer.readableBytes > 0 { engine.receive(buffer) }
             do {
                 let result = try engine.processResponse(head, for: client.handshake)
+                if let configuration = client.compression, let response = result.extensions.first {
+                    // RFC 7692 §7.1: a response the client did not allow fails the connection.
+                    do {
+                        guard result.extensions.count == 1 else { throw PerMessageDeflateError(message: "more than one extension accepted") }
+                        engine.compression = try PerMessageDeflate.clientAccept(response: response, configuration: configuration)
+                    } catch {
+                        drainTraces()
+                        clientFailed(WebSocketError(.handshakeFailed, "invalid permessage-deflate response: \(error)", status: 101), context: context)
+                        return
+                    }
+                }
                 openTimer?.cancel()
                 drainTraces()
                 open(request: request!, response: head, subprotocol: result.subprotocol, extensions: result.extensions,
@@ -246,7 +259,7 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
 
     private func accept(_ head: HTTPRequestHead, configuration: ServerConfiguration, context: ChannelHandlerContext) {
         engine.isTracing = log.wantsTraces
-        switch engine.accept(head, options: configuration.handshake) {
+        switch engine.accept(head, options: configuration.effectiveHandshake) {
         case .failure(let rejection):
             drainTraces()
             reject(rejection, path: head.uri, request: head, context: context, alreadyTraced: true)
@@ -257,7 +270,8 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
             buffer.writeHTTPResponseHead(accepted.response)
             context.write(wrapOutboundOut(buffer), promise: nil)
             drainTraces()
-            open(request: head, response: accepted.response, subprotocol: accepted.subprotocol, extensions: [], context: context)
+            open(request: head, response: accepted.response, subprotocol: accepted.subprotocol,
+                 extensions: (try? ExtensionOffer.parse(accepted.response.headers["Sec-WebSocket-Extensions"])) ?? [], context: context)
             pump(context: context)
             context.flush()
         }
@@ -549,15 +563,16 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         let closed = ConnectionClosed(received: engine.closeReceived, sent: engine.closeSent)
         for ping in pings { ping.promise?.fail(closed) }
         pings.removeAll()
-        if let source {
-            if closed.isNormal { source.finish() } else { source.finish(closed) }
-        }
-        source = nil
+        // Status first: a consumer woken by the end of the messages reads the close code.
         socket?.update { s in
             s.state = .closed
             s.closeSent = self.engine.closeSent
             s.closeReceived = self.engine.closeReceived
         }
+        if let source {
+            if closed.isNormal { source.finish() } else { source.finish(closed) }
+        }
+        source = nil
         if wasOpen {
             let duration = Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
             let latency = socket?.latency.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }

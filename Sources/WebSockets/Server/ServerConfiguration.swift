@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import WebSocketCompression
 import WebSocketCore
 import WebSocketLogging
 
@@ -51,6 +52,8 @@ public struct ServerConfiguration: Sendable {
     public var processRequest: (@Sendable (HTTPRequestHead, ConnectionContext) async -> HTTPResponse?)?
     /// May edit the 101 response before it is sent.
     public var processResponse: (@Sendable (HTTPRequestHead, inout HTTPResponseHead) -> Void)?
+    /// permessage-deflate (RFC 7692), on by default like Python websockets; `nil` turns it off.
+    public var compression: PerMessageDeflateConfiguration?
     /// Limits and timeouts of each connection.
     public var connection: ConnectionOptions
     /// TLS (`wss://`); `nil` for plain TCP.
@@ -74,6 +77,7 @@ public struct ServerConfiguration: Sendable {
     public init(handshake: ServerHandshakeOptions = .init(), origins: OriginPolicy? = nil,
                 processRequest: (@Sendable (HTTPRequestHead, ConnectionContext) async -> HTTPResponse?)? = nil,
                 processResponse: (@Sendable (HTTPRequestHead, inout HTTPResponseHead) -> Void)? = nil,
+                compression: PerMessageDeflateConfiguration? = .init(),
                 connection: ConnectionOptions = .init(), tls: TLSConfiguration? = nil,
                 logger: Logger = Logger(label: "websockets.server"), eventLevels: EventLevels = .default,
                 redaction: Redaction = .default, trustedProxies: TrustedProxies = .none, backlog: Int32 = 256) {
@@ -81,6 +85,7 @@ public struct ServerConfiguration: Sendable {
         self.origins = origins
         self.processRequest = processRequest
         self.processResponse = processResponse
+        self.compression = compression
         self.connection = connection
         self.tls = tls
         self.logger = logger
@@ -88,6 +93,13 @@ public struct ServerConfiguration: Sendable {
         self.redaction = redaction
         self.trustedProxies = trustedProxies
         self.backlog = backlog
+    }
+
+    /// The handshake options with the compression negotiator applied.
+    var effectiveHandshake: ServerHandshakeOptions {
+        var options = handshake
+        if options.extensions == nil, let compression { options.extensions = PerMessageDeflateNegotiator(configuration: compression) }
+        return options
     }
 
     func clientAddress(peer: String?, headers: HTTPHeaders) -> (String?, String) {
