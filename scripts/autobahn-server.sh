@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Autobahn|Testsuite (../shared/conformance/autobahn) against `websockets serve`.
 #   scripts/autobahn-server.sh            fast groups (1-7, 10; ~15 s), as CI does
+#   scripts/autobahn-server.sh deflate    the compression groups 12 and 13 (216 cases, ~6 min)
 #   scripts/autobahn-server.sh full       all 517 cases (several minutes)
 # Exit status 0 when no case FAILED or is MISSING. Reports: /tmp/autobahn-reports/server.
 set -euo pipefail
@@ -16,6 +17,8 @@ SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
 if [ "${1:-fast}" = "full" ]; then
     bash "$AUTOBAHN/test-server.sh" 127.0.0.1 "$PORT"
+elif [ "${1:-fast}" = "deflate" ]; then
+    AUTOBAHN_TIMEOUT=1200 bash "$AUTOBAHN/test-server.sh" 127.0.0.1 "$PORT" "12.*,13.*"
 else
     AUTOBAHN_SKIP_SLOW=1 AUTOBAHN_TIMEOUT=300 bash "$AUTOBAHN/test-server.sh" 127.0.0.1 "$PORT"
 fi

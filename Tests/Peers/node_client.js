@@ -1,13 +1,15 @@
 // Node ws client against our server: text, binary, fragments-free round trips, ping, close.
 const WebSocket = require('ws');
 const url = process.argv[2];
-const ws = new WebSocket(url + '/echo', ['chat']);
+const deflate = process.argv[3] === 'deflate';
+const ws = new WebSocket(url + '/echo', ['chat'], { perMessageDeflate: deflate ? { threshold: 0 } : false });
 const expected = ['hello', 'é'.repeat(3000), Buffer.from([0, 1, 2, 255])];
 let received = 0;
 const fail = (why) => { console.log('FAILED: ' + why); process.exit(1); };
 setTimeout(() => fail('timeout'), 20000);
 ws.on('open', () => {
   if (ws.protocol !== 'chat') fail('subprotocol ' + ws.protocol);
+  if (deflate !== ws.extensions.includes('permessage-deflate')) fail('extensions ' + ws.extensions);
   ws.ping(Buffer.from('node'));
 });
 ws.on('pong', (data) => {

@@ -2,8 +2,11 @@
 """Python websockets client against our server: messages of every size class, fragments,
 ping/pong, subprotocols, close codes and reasons from both sides."""
 import asyncio
+import os
 import ssl
 import sys
+
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
@@ -20,10 +23,24 @@ def context():
     return ctx
 
 
+def compression():
+    """COMPRESSION=deflate[:client_bits[:no_context]] chooses permessage-deflate settings."""
+    spec = os.environ.get("COMPRESSION", "none").split(":")
+    if spec[0] != "deflate":
+        return dict(compression=None)
+    bits = int(spec[1]) if len(spec) > 1 and spec[1] else True
+    no_context = len(spec) > 2 and spec[2] == "nocontext"
+    factory = ClientPerMessageDeflateFactory(client_max_window_bits=bits, client_no_context_takeover=no_context,
+                                             server_no_context_takeover=no_context)
+    return dict(extensions=[factory], compression=None)
+
+
 async def main():
-    kw = dict(compression=None, ssl=context(), max_size=8 * 2**20) if CA else dict(compression=None, max_size=8 * 2**20)
+    kw = dict(ssl=context(), max_size=8 * 2**20, **compression()) if CA else dict(max_size=8 * 2**20, **compression())
     async with connect(URL + "/echo", subprotocols=["chat", "superchat"], **kw) as ws:
         assert ws.subprotocol == "chat", ws.subprotocol
+        if os.environ.get("COMPRESSION", "none").startswith("deflate"):
+            assert "permessage-deflate" in (ws.response.headers.get("Sec-WebSocket-Extensions") or ""), ws.response.headers
         for size in [0, 1, 125, 126, 127, 65535, 65536, 4 * 2**20]:
             text = ("é" * size)[:size] if size < 1000 else "a" * size
             await ws.send(text)
