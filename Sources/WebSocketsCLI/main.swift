@@ -10,6 +10,8 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import ServiceLifecycle
+import UnixSignals
 import WebSocketCore
 import WebSocketLogging
 import WebSockets
@@ -99,9 +101,11 @@ struct Serve: AsyncParsableCommand {
         } else {
             server = try await WebSocketServer.serve(host: host, port: port, configuration: configuration, handler: echo)
         }
-        let signals = installShutdownSignals { Task { await server.shutdown() } }
-        try await server.run()
-        _ = signals
+        // SIGINT/SIGTERM → graceful shutdown (1001 to every connection), then exit 0.
+        var groupLogger = Logger(label: "websockets.lifecycle")
+        groupLogger.logLevel = .warning
+        let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: groupLogger)
+        try await group.run()
         StreamSink.standardOutput.flush()
     }
 }
@@ -168,13 +172,3 @@ func stdinLines() -> AsyncStream<String> {
     }
 }
 
-/// SIGINT and SIGTERM call `action` once (graceful shutdown); the sources must stay alive.
-func installShutdownSignals(_ action: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
-    [SIGINT, SIGTERM].map { sig in
-        signal(sig, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue(label: "websockets.signals"))
-        source.setEventHandler(handler: action)
-        source.resume()
-        return source
-    }
-}

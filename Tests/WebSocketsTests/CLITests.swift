@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+import WebSocketCore
+import WebSockets
+import WebSocketTestSupport
+
+/// `websockets serve` as a process: JSON logs on stdout, SIGTERM → 1001 to clients, exit 0.
+@Suite("websockets serve (the command)", .serialized, .timeLimit(.minutes(1)))
+struct CLITests {
+    @Test("SIGTERM closes connections with 1001 and exits 0; every line logged is schema-valid")
+    func sigterm() async throws {
+        let binary = repositoryRoot.appendingPathComponent(".build/debug/websockets").path
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the websockets product first")
+        let port = freePort()
+        let log = NSTemporaryDirectory() + "ws-cli-\(getpid())-\(port).jsonl"
+        defer { unlink(log) }
+        let server = try ChildProcess(binary, ["serve", "--port", String(port), "--log-format", "json"], output: log)
+        await waitFor({ (try? String(contentsOfFile: log, encoding: .utf8))?.contains("server_listening") == true }, seconds: 10)
+        let ws = try await bounded(10, "connect") { try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/") }
+        try await ws.send("hello")
+        kill(server.pid, SIGTERM)
+        try await bounded(15, "closed by the server") { await ws.waitUntilClosed() }
+        #expect(ws.closeCode == .goingAway)
+        var status: Int32 = 0
+        var exited = false
+        for _ in 0..<200 where !exited {  // bounded: 10 s
+            exited = waitpid(server.pid, &status, WNOHANG) == server.pid
+            if !exited { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(exited && (status & 0x7F) == 0 && (status >> 8) & 0xFF == 0, "exit status \(status)")
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map { String($0) + "\n" }
+        #expect(lines.last?.contains("\"event\":\"server_closed\"") == true)
+        let result = try await validateWithSchema(lines)
+        #expect(result.status == 0, "\(result.output)")
+    }
+}
