@@ -128,7 +128,10 @@ public final class RawSocket: @unchecked Sendable {
             let rc = withUnsafePointer(to: &local) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
-            guard rc == 0 else { close(fd); throw POSIXError(.EADDRNOTAVAIL) }
+            // No close here: a class whose stored properties are set runs deinit when init
+            // throws, and deinit closes the socket. Closing twice could close a descriptor
+            // number another thread (NIO) has reused meanwhile.
+            guard rc == 0 else { throw POSIXError(.EADDRNOTAVAIL) }
         }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
@@ -137,7 +140,7 @@ public final class RawSocket: @unchecked Sendable {
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard rc == 0 else { close(fd); throw POSIXError(.ECONNREFUSED) }
+        guard rc == 0 else { throw POSIXError(.ECONNREFUSED) }  // deinit closes the socket, once
     }
 
     public func send(_ bytes: [UInt8]) {
