@@ -38,11 +38,16 @@ public struct EventLevels: Sendable, Hashable {
     /// The lowest level any protocol-trace (DEBUG by default) event is configured at: traces
     /// are produced only when the logger lets that level through.
     public var traceLevel: Logger.Level {
+        // Read on every socket read (`wantsTraces`): no allocation, nothing to do without overrides.
+        guard !overrides.isEmpty else { return .debug }
         var level = Logger.Level.debug
-        for name in ["state_changed", "handshake_request", "handshake_response", "frame_sent", "frame_received",
-                     "close_step", "error_handled"] {
+        for name in Self.traceEventNames {
             if let l = overrides[name], l > level { level = l }
         }
         return level
     }
+
+    /// The events a protocol trace becomes (see ``WebSocketEventLogger/emit(trace:)``).
+    static let traceEventNames = ["state_changed", "handshake_request", "handshake_response", "frame_sent", "frame_received",
+                                  "close_step", "error_handled"]
 }
