@@ -115,6 +115,48 @@ let package = Package(
             exclude: ["README.md"],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "EchoServer",
+            dependencies: ["WebSockets", "WebSocketLogging", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Examples/EchoServer",
+            exclude: ["README.md"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "LoggingConfiguration",
+            dependencies: ["WebSockets", "WebSocketCore", "WebSocketLogging", .product(name: "Logging", package: "swift-log"), .product(name: "NIOHTTP1", package: "swift-nio")],
+            path: "Examples/LoggingConfiguration",
+            exclude: ["README.md"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "BehindProxy",
+            dependencies: ["WebSockets", .product(name: "NIOCore", package: "swift-nio"), "WebSocketCore", "WebSocketLogging", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Examples/BehindProxy",
+            exclude: ["README.md", "nginx.conf"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "Chat",
+            dependencies: ["WebSockets", .product(name: "NIOHTTP1", package: "swift-nio"), "WebSocketCore", "WebSocketLogging", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Examples/Chat",
+            exclude: ["README.md"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "ReconnectingClient",
+            dependencies: ["WebSockets", "WebSocketCore", "WebSocketLogging", .product(name: "Logging", package: "swift-log")],
+            path: "Examples/ReconnectingClient",
+            exclude: ["README.md"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "ShipToSyslog",
+            dependencies: ["WebSockets", "WebSocketLogging", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Examples/ShipToSyslog",
+            exclude: ["README.md", "rsyslog.conf"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "WebSocketCoreTests",
             dependencies: [
@@ -155,6 +197,16 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ExamplesTests",
+            dependencies: [
+                "WebSocketTestSupport",
+                "WebSockets",
+                "WebSocketCore",
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

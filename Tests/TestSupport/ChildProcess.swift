@@ -56,6 +56,20 @@ public final class ChildProcess {
 
     func markExited() { exited = true }
 
+    /// Waits (polling with `Task.sleep`, bounded by `seconds`) for the process to exit and
+    /// returns its exit status (128 + signal when killed), or `nil` if it is still running.
+    public func waitForExit(seconds: Double) async -> Int32? {
+        var status: Int32 = 0
+        for _ in 0..<Int(seconds * 20) {
+            if waitpid(pid, &status, WNOHANG) == pid {
+                exited = true
+                return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
     deinit { stop() }
 }
 
@@ -116,11 +130,15 @@ public final class RawSocket: @unchecked Sendable {
     public let fd: Int32
 
     /// Connects to 127.0.0.1:`port`, from `localAddress` (another loopback address such as
-    /// 127.0.0.2) when given.
-    public init(port: Int, localAddress: String? = nil, timeout: Double = 5) throws {
+    /// 127.0.0.2) when given. `receiveBufferSize` shrinks the kernel's receive buffer (set
+    /// before connecting) for peers that must stall quickly.
+    public init(port: Int, localAddress: String? = nil, timeout: Double = 5, receiveBufferSize: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        if var size = receiveBufferSize {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         if let localAddress {
             var local = sockaddr_in()
             local.sin_family = sa_family_t(AF_INET)
@@ -189,6 +207,12 @@ public final class RawSocket: @unchecked Sendable {
 
     /// ``readHead()`` off the cooperative pool.
     public func readHeadAsync() async -> [UInt8] { await offPool { self.readHead() } }
+
+    /// ``read(count:)`` off the cooperative pool.
+    public func readAsync(count: Int) async -> [UInt8] { await offPool { self.read(count: count) } }
+
+    /// Shuts the connection down both ways (the peer sees EOF); the descriptor is closed by deinit.
+    public func shutdownBoth() { shutdown(fd, Int32(SHUT_RDWR)) }
 
     deinit { close(fd) }
 }

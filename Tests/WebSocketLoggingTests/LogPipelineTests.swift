@@ -125,6 +125,25 @@ struct HandlerTests {
         #expect(sink.lines[1].contains("INFO myapp outside"))
     }
 
+    @Test("a logger's own connection wins over the ambient one of the task that logs (a broadcast skip names the skipped connection)")
+    func loggerConnectionBeatsAmbient() async throws {
+        let sink = MemorySink()
+        var rng = FixedRNG()
+        let broadcaster = ConnectionContext(id: ConnectionID(using: &rng), peerAddress: "127.0.0.1", peerPort: 1111)
+        let skipped = ConnectionContext(id: ConnectionID(using: &rng), peerAddress: "127.0.0.2", peerPort: 2222)
+        let logger = Logger(label: "websockets.server") {
+            JSONLogHandler(label: $0, sink: sink, metadataProvider: ConnectionContext.metadataProvider)
+        }
+        await ConnectionContext.$current.withValue(broadcaster) {
+            WebSocketEventLogger(logger: logger).with(connection: skipped).emit(.broadcastSkipped(reason: "write buffer above high mark"))
+            logger.info("the handler's own line")
+        }
+        let data = try sink.lines.map { try #require(parseJSON($0)["event_data"] as? [String: Any]) }
+        #expect(data[0]["connection_id"] as? String == skipped.id.description)
+        #expect(data[0]["peer_port"] as? Int == 2222)
+        #expect(data[1]["connection_id"] as? String == broadcaster.id.description, "without a connection of its own, the ambient one")
+    }
+
     @Test("handlers that do not know our types still see the event and context as metadata")
     func foreignHandler() {
         let collector = CollectingHandler()

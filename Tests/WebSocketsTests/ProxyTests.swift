@@ -7,62 +7,6 @@ import WebSocketLogging
 import WebSocketTestSupport
 import WebSockets
 
-/// A real nginx on loopback in front of our server. Clients connect to nginx from 127.0.0.2;
-/// nginx connects to the server from 127.0.0.3 (`proxy_bind`), so the proxy and the client have
-/// different addresses on one machine.
-final class Nginx {
-    let directory: String
-    let port = freePort()
-    var process: ChildProcess?
-
-    init(upstreamPort: Int) async throws {
-        directory = NSTemporaryDirectory() + "ws-nginx-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let config = """
-            daemon off;
-            user root;
-            worker_processes 1;
-            pid \(directory)/nginx.pid;
-            error_log \(directory)/error.log;
-            events { worker_connections 64; }
-            http {
-                access_log off;
-                client_body_temp_path \(directory)/body;
-                proxy_temp_path \(directory)/proxy;
-                fastcgi_temp_path \(directory)/fastcgi;
-                uwsgi_temp_path \(directory)/uwsgi;
-                scgi_temp_path \(directory)/scgi;
-                server {
-                    listen 127.0.0.1:\(port);
-                    location / {
-                        proxy_pass http://127.0.0.1:\(upstreamPort);
-                        proxy_bind 127.0.0.3;
-                        proxy_http_version 1.1;
-                        proxy_set_header Upgrade $http_upgrade;
-                        proxy_set_header Connection "upgrade";
-                        proxy_set_header Host $host;
-                        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-                    }
-                }
-            }
-            """
-        try config.write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
-        process = try ChildProcess("/usr/sbin/nginx", ["-p", directory, "-c", directory + "/nginx.conf"], output: directory + "/stdout.log")
-        for _ in 0..<100 {
-            if (try? RawSocket(port: port)) != nil { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        let log = (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? ""
-        stop()
-        throw TimedOut(step: "nginx did not start: \(log)")
-    }
-
-    func stop() {
-        process?.stop()
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-}
-
 @Suite("Client address behind a real nginx", .serialized, .timeLimit(.minutes(2)))
 struct ProxyTests {
     /// Connects through nginx from 127.0.0.2 with a forged X-Forwarded-For and returns the

@@ -6,7 +6,7 @@ import Testing
 import WebSocketCore
 import WebSocketLogging
 import WebSocketTestSupport
-import WebSockets
+@testable import WebSockets
 
 @Suite("Our client against our server", .timeLimit(.minutes(2)))
 struct ServerClientTests {
@@ -219,6 +219,32 @@ struct ServerClientTests {
         #expect(skipped.first?["level"] as? String == "warning")
         await a.close()
         await b.close()
+        await server.shutdown()
+    }
+
+    @Test("broadcast bounds the bytes it queues for a connection by the write buffer's high mark, before the channel sees them")
+    func broadcastQueueBound() async throws {
+        let logs = MemorySink()
+        let server = try await startTestServer(logSink: logs)
+        let client = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/echo")
+        await waitFor { server.openConnections.count == 1 }
+        let ws = try #require(server.openConnections.first)
+        // On the connection's own event loop nothing queued can reach the channel until the loop
+        // is done, so writability alone would let all 100 through (3.2 MiB queued).
+        let chunk = ByteBuffer(repeating: 0x2A, count: 32 << 10)
+        let sent = try await ws.eventLoop.submit {
+            (0..<100).reduce(0) { n, _ in n + broadcast(.binary(chunk), to: [ws]) }
+        }.get()
+        #expect(sent == 2, "64 KiB high mark / 32 KiB messages")
+        var replies = client.messages.makeAsyncIterator()
+        #expect(try await replies.next() == .binary(chunk))
+        #expect(try await replies.next() == .binary(chunk))
+        await waitFor { broadcast(.text("drained"), to: [ws]) == 1 }
+        #expect(try await replies.next() == .text("drained"))
+        let skips = records(logs).filter { $0["event"] as? String == "broadcast_skipped" }
+        #expect(skips.count >= 98)
+        #expect(skips.allSatisfy { ($0["event_data"] as? [String: Any])?["connection_id"] as? String == ws.id.description })
+        await client.close()
         await server.shutdown()
     }
 }

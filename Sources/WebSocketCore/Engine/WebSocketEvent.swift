@@ -5,6 +5,14 @@ public enum Message: Hashable, Sendable, CustomStringConvertible {
     case text(String)
     case binary(ByteBuffer)
 
+    /// The payload's length in bytes (UTF-8 bytes for text).
+    public var payloadSize: Int {
+        switch self {
+        case .text(let s): s.utf8.count
+        case .binary(let b): b.readableBytes
+        }
+    }
+
     public var description: String {
         switch self {
         case .text(let s): "text(\(s.utf8.count) bytes)"

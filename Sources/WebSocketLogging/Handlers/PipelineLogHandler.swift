@@ -42,20 +42,26 @@ extension PipelineLogHandler {
         var user: Logger.Metadata = [:]
         var typed: WebSocketLogEvent?
         var connection: ConnectionContext?
-        func absorb(_ m: Logger.Metadata) {
+        var ambientConnection: ConnectionContext?
+        func absorb(_ m: Logger.Metadata, ambient: Bool = false) {
             for (key, value) in m {
                 if case .stringConvertible(let c) = value {
                     if key == webSocketEventMetadataKey, let e = c as? WebSocketLogEvent { typed = e; continue }
-                    if key == ConnectionContext.metadataKey, let ctx = c as? ConnectionContext { connection = ctx; continue }
+                    if key == ConnectionContext.metadataKey, let ctx = c as? ConnectionContext {
+                        if ambient { ambientConnection = ctx } else { connection = ctx }
+                        continue
+                    }
                 }
                 user[key] = value
             }
         }
         if !metadata.isEmpty { absorb(metadata) }
-        if let provided = metadataProvider?.get(), !provided.isEmpty { absorb(provided) }
+        if let provided = metadataProvider?.get(), !provided.isEmpty { absorb(provided, ambient: true) }
         if let callMetadata = event.metadata, !callMetadata.isEmpty { absorb(callMetadata) }
+        // The connection a logger or call names wins over the ambient one of the task that logs:
+        // a broadcast from connection A that skips connection B is a record about B.
         pipeline.log(LogRecord(level: event.level, label: label, message: event.message.description, event: typed,
-                               connection: connection ?? ConnectionContext.current, metadata: user, error: event.error,
+                               connection: connection ?? ambientConnection ?? ConnectionContext.current, metadata: user, error: event.error,
                                source: event.source, file: event.file, function: event.function, line: event.line))
     }
 }

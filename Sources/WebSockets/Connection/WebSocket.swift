@@ -38,6 +38,8 @@ public final class WebSocket: Sendable {
     let inbound: Inbound
     let iterating = Atomic<Bool>(false)
     let closed: EventLoopFuture<Void>
+    /// The write buffer's high mark: `broadcast` skips the connection beyond it.
+    let writeBufferHighMark: Int
 
     typealias Inbound = NIOThrowingAsyncSequenceProducer<
         InboundItem, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, InboundDelegate
@@ -54,14 +56,18 @@ public final class WebSocket: Sendable {
         var closeReceived: CloseFrame?
         var latency: Duration?
         var writable = true
+        /// Bytes `broadcast` has queued for the event loop that have not reached the channel
+        /// yet: the channel's writability cannot see them, so they are bounded separately.
+        var broadcastBytesInFlight = 0
         var writabilityWaiters: [CheckedContinuation<Void, any Error>] = []
     }
 
     init(id: ConnectionID, role: Role, remoteAddress: SocketAddress?, logContext: ConnectionContext, request: HTTPRequestHead,
          response: HTTPResponseHead, subprotocol: String?, extensions: [ExtensionOffer], logger: Logger,
          eventLoop: any EventLoop, handler: NIOLoopBound<WebSocketChannelHandler>, inbound: Inbound,
-         closed: EventLoopFuture<Void>) {
+         closed: EventLoopFuture<Void>, writeBufferHighMark: Int) {
         self.id = id
+        self.writeBufferHighMark = writeBufferHighMark
         self.role = role
         self.remoteAddress = remoteAddress
         self.clientAddress = logContext.clientAddress
@@ -283,9 +289,13 @@ struct InboundDelegate: NIOAsyncSequenceProducerDelegate {
 public func broadcast(_ message: Message, to connections: some Sequence<WebSocket>, logger: WebSocketEventLogger? = nil) -> Int {
     var sent = 0
     for ws in connections {
+        let size = message.payloadSize
         let skip: String? = ws.status.withLock { s in
             if s.state != .open { return "connection is \(s.state)" }
-            if !s.writable { return "write buffer above high mark" }
+            // Writability covers what the channel holds; messages still on their way to the
+            // event loop count too, or a fast broadcaster could queue without bound.
+            if !s.writable || s.broadcastBytesInFlight >= ws.writeBufferHighMark { return "write buffer above high mark" }
+            s.broadcastBytesInFlight += size
             return nil
         }
         if let skip {
@@ -294,7 +304,10 @@ public func broadcast(_ message: Message, to connections: some Sequence<WebSocke
             continue
         }
         let handler = ws.handler
-        ws.eventLoop.execute { handler.value.send(message) }
+        ws.eventLoop.execute {
+            handler.value.send(message)
+            ws.status.withLock { $0.broadcastBytesInFlight -= size }
+        }
         sent += 1
     }
     return sent

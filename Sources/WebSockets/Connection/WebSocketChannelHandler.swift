@@ -360,13 +360,12 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
                            request: request, response: response, subprotocol: subprotocol, extensions: extensions,
                            logger: baseLogger.logger, eventLoop: context.eventLoop,
                            handler: NIOLoopBound(self, eventLoop: context.eventLoop), inbound: sequence.sequence,
-                           closed: context.channel.closeFuture)
+                           closed: context.channel.closeFuture, writeBufferHighMark: options.writeBuffer.high)
         socket = ws
-        if role == .server {
-            log.emit(.connectionOpen(ConnectionOpenInfo(path: log.redaction.target(request.uri), subprotocol: subprotocol,
-                                                        extensions: extensions.isEmpty ? nil : extensions.map(\.description).joined(separator: ", "),
-                                                        handshakeDuration: handshakeDuration)))
-        }
+        // Both roles: one INFO record when the connection opens, one when it closes.
+        log.emit(.connectionOpen(ConnectionOpenInfo(path: log.redaction.target(request.uri), subprotocol: subprotocol,
+                                                    extensions: extensions.isEmpty ? nil : extensions.map(\.description).joined(separator: ", "),
+                                                    handshakeDuration: handshakeDuration)))
         startKeepalive(context: context)
         if case .server(let server) = side { server.onOpen(ws) }
     }

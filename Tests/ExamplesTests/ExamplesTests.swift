@@ -1,0 +1,291 @@
+import Foundation
+import NIOCore
+import Testing
+import WebSocketCore
+import WebSocketTestSupport
+import WebSockets
+
+/// Every program in `Examples/` runs here as its own process, against real peers (nginx,
+/// rsyslogd, `websockets serve`), and its output is checked — not just that it built.
+@Suite("Examples", .serialized, .timeLimit(.minutes(2)))
+struct ExamplesTests {
+    @Test("EchoServer echoes, logs schema-valid JSON and exits 0 on SIGTERM")
+    func echoServer() async throws {
+        let port = freePort()
+        let run = try ExampleRun("EchoServer", [String(port)])
+        try await run.waitForOutput("server_listening")
+        let ws = try await bounded(10, "connect") { try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/") }
+        var replies = ws.messages.makeAsyncIterator()
+        try await ws.send("hello")
+        let reply = try await replies.next()
+        #expect(reply == .text("hello"))
+        await ws.close()
+        try await run.waitForOutput("connection_closed")
+        kill(run.process.pid, SIGTERM)
+        #expect(await run.process.waitForExit(seconds: 10) == 0)
+
+        let records = try await run.validJSONRecords()
+        #expect(records.map { $0["event"] as? String } == ["server_listening", "connection_open", "connection_closed",
+                                                             "server_closing", "server_closed"])
+        let ids = records.compactMap { ($0["event_data"] as? [String: Any])?["connection_id"] as? String }
+        #expect(ids.count == 2 && ids[0] == ids[1])
+    }
+
+    @Test("LoggingConfiguration: enricher, per-event levels, filters, sampling, plain client lines, null sink")
+    func loggingConfiguration() async throws {
+        let (status, output) = try await runCommand(ExampleRun.binary("LoggingConfiguration"), [], timeout: 60)
+        #expect(status == 0, "\(output)")
+        let lines = output.split(separator: "\n").map(String.init)
+        let jsonLines = lines.filter { $0.hasPrefix("{") }
+        let plainLines = lines.filter { !$0.hasPrefix("{") }
+        let result = try await validateWithSchema(jsonLines.map { $0 + "\n" })
+        #expect(result.status == 0, "\(result.output)")
+        let records = jsonLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(records.count == jsonLines.count)
+        let server = records.filter { $0["logger"] as? String == "websockets.server" }
+        let event = { (r: [String: Any]) in r["event"] as? String ?? "" }
+
+        // Only the logging server's records: one server_listening, not the null-sink server's.
+        #expect(server.filter { event($0) == "server_listening" }.count == 1)
+        // The enricher: every record of the connection has the tenant; the constant on all.
+        let open = try #require(server.first { event($0) == "connection_open" })
+        #expect(open["level"] as? String == "notice")
+        for record in server {
+            let metadata = record["metadata"] as? [String: Any]
+            #expect(metadata?["service"] as? String == "logging-demo", "\(record)")
+            if record["event_data"] != nil { #expect(metadata?["tenant"] as? String == "acme", "\(record)") }
+        }
+        // Filters and levels: no handshake lines, no state changes (TRACE), frames sampled to 4.
+        #expect(!server.contains { ["handshake_request", "handshake_response", "state_changed"].contains(event($0)) })
+        let frames = server.filter { event($0) == "frame_sent" || event($0) == "frame_received" }
+        #expect(frames.count == 4, "10 messages each way were exchanged; the sampler keeps the first 4 frame records")
+        // The application's record inside the handler carries the server connection's id.
+        let connectionID = (open["event_data"] as? [String: Any])?["connection_id"] as? String
+        let appInHandler = try #require(records.first { $0["logger"] as? String == "app" && $0["message"] as? String == "echoing" })
+        #expect((appInHandler["event_data"] as? [String: Any])?["connection_id"] as? String == connectionID)
+        let exchanged = records.filter { $0["message"] as? String == "exchanged" }
+        #expect(exchanged.count == 2 && exchanged.allSatisfy { ($0["metadata"] as? [String: Any])?["echoed"] as? String == "10" })
+        // The client: plain lines, for both servers, with the connection in brackets.
+        let clientOpens = plainLines.filter { $0.contains(" INFO websockets.client [") && $0.contains("] connection open") }
+        #expect(clientOpens.count == 2, "\(plainLines)")
+        #expect(plainLines.allSatisfy { $0.contains(" websockets.client ") }, "\(plainLines)")
+    }
+
+    @Test("BehindProxy behind a real nginx from the example's nginx.conf: the client address is believed only from a trusted nginx",
+          arguments: [true, false])
+    func behindProxy(trusted: Bool) async throws {
+        let port = freePort()
+        // nginx connects upstream from 127.0.0.3; trust it, or trust a range it is not in.
+        let run = try ExampleRun("BehindProxy", [String(port), trusted ? "127.0.0.3/32" : "10.0.0.0/8"])
+        try await run.waitForOutput("server_listening")
+        let template = try String(contentsOf: repositoryRoot.appendingPathComponent("Examples/BehindProxy/nginx.conf"), encoding: .utf8)
+        for needle in ["events {}", "http {", "listen 8080;", "proxy_pass http://127.0.0.1:8765;"] {
+            try #require(template.contains(needle), "the test rewrites \(needle) in nginx.conf")
+        }
+        let nginx = try await Nginx { directory, nginxPort in
+            "daemon off; user root; worker_processes 1; pid \(directory)/nginx.pid; error_log \(directory)/error.log;\n"
+                + template
+                .replacingOccurrences(of: "http {", with: "http {\n    access_log off; \(Nginx.tempPaths(directory))")
+                .replacingOccurrences(of: "listen 8080;", with: "listen 127.0.0.1:\(nginxPort);")
+                .replacingOccurrences(of: "proxy_pass http://127.0.0.1:8765;",
+                                      with: "proxy_pass http://127.0.0.1:\(port);\n            proxy_bind 127.0.0.3;")
+        }
+        defer { nginx.stop() }
+        // A client on 127.0.0.2 that claims to be 6.6.6.6.
+        let raw = try RawSocket(port: nginx.port, localAddress: "127.0.0.2")
+        raw.send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Forwarded-For: 6.6.6.6\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        let head = String(decoding: try await bounded(10, "101 through nginx") { await raw.readHeadAsync() }, as: UTF8.self)
+        #expect(head.hasPrefix("HTTP/1.1 101"), "\(head)")
+        let frame = try await bounded(10, "greeting") { await raw.readAsync(count: 2) }
+        try #require(frame.count == 2 && frame[0] == 0x81 && frame[1] < 126, "\(frame)")
+        let greeting = String(decoding: try await bounded(10, "greeting") { await raw.readAsync(count: Int(frame[1])) }, as: UTF8.self)
+        let expected = trusted ? "127.0.0.2" : "127.0.0.3"
+        #expect(greeting == "you are \(expected), via 127.0.0.3")
+        try await run.waitForOutput("connection_open")
+        raw.shutdownBoth()
+        try await run.waitForOutput("connection_closed")
+        kill(run.process.pid, SIGTERM)
+        #expect(await run.process.waitForExit(seconds: 15) == 0)
+        let open = try #require(try await run.validJSONRecords().first { $0["event"] as? String == "connection_open" })
+        let data = try #require(open["event_data"] as? [String: Any])
+        #expect(data["remote_addr"] as? String == expected)
+        #expect(data["peer_addr"] as? String == "127.0.0.3")
+        #expect(data["remote_addr_source"] as? String == (trusted ? "x-forwarded-for" : nil))
+        #expect(!run.output.contains("6.6.6.6\",\"peer"), "a forged address is never the client")
+    }
+
+    @Test("Chat: a member that never reads is skipped with WARNING records; the room keeps working")
+    func chat() async throws {
+        let port = freePort()
+        let run = try ExampleRun("Chat", [String(port)])
+        try await run.waitForOutput("server_listening")
+        // 404 for anything but /rooms/NAME.
+        let stray = try RawSocket(port: port)
+        stray.send("GET /elsewhere HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        #expect(String(decoding: try await bounded(10, "404") { await stray.readHeadAsync() }, as: UTF8.self).hasPrefix("HTTP/1.1 404"))
+
+        // The staller: joins from 127.0.0.2 and never reads.
+        let staller = try RawSocket(port: port, localAddress: "127.0.0.2", receiveBufferSize: 4096)
+        staller.send("GET /rooms/a HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        #expect(String(decoding: try await bounded(10, "staller joins") { await staller.readHeadAsync() }, as: UTF8.self).hasPrefix("HTTP/1.1 101"))
+        let reader = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/rooms/a")
+        let sender = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/rooms/a")
+        try await run.waitForOutput("\"joined\"", count: 3)
+        let count = { @Sendable (ws: WebSocket) async -> Int in
+            var n = 0
+            do { for try await _ in ws.messages { n += 1 } } catch {}
+            return n
+        }
+        let readerCount = Task { await count(reader) }
+        let senderCount = Task { await count(sender) }
+        // More than the kernel buffers between the server and the staller can hold (the
+        // server's send buffer autotunes to a few MiB): 1000 × 32 KiB.
+        let chunk = String(repeating: "x", count: 32 * 1024)
+        try await bounded(60, "sending 1000 messages") {
+            for i in 0..<1000 { try await sender.send("\(i) \(chunk)") }
+        }
+        try await run.waitForOutput("broadcast_skipped")
+        // The server still serves: a newcomer in another room chats while room a drains.
+        let newcomer = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/rooms/b")
+        try await newcomer.send("still here")
+        let echoed = try await bounded(10, "newcomer's broadcast") { () -> Bool in
+            for try await m in newcomer.messages where m == .text("still here") { return true }
+            return false
+        }
+        #expect(echoed)
+        for ws in [reader, sender, newcomer] { await ws.close() }
+        staller.shutdownBoth()
+        let received = await readerCount.value
+        _ = await senderCount.value
+        #expect(received > 0)
+        kill(run.process.pid, SIGTERM)
+        #expect(await run.process.waitForExit(seconds: 20) == 0)
+
+        let records = try await run.validJSONRecords()
+        let stallerID = records.first { r in
+            r["event"] as? String == "connection_open" && (r["event_data"] as? [String: Any])?["remote_addr"] as? String == "127.0.0.2"
+        }.flatMap { ($0["event_data"] as? [String: Any])?["connection_id"] as? String }
+        let skips = records.filter { $0["event"] as? String == "broadcast_skipped" }
+        #expect(!skips.isEmpty && skips.allSatisfy { $0["level"] as? String == "warning" })
+        #expect(skips.contains { ($0["event_data"] as? [String: Any])?["connection_id"] as? String == stallerID },
+                "staller \(String(describing: stallerID)); skips by connection: \(Dictionary(grouping: skips) { ($0["event_data"] as? [String: Any])?["connection_id"] as? String ?? "" }.mapValues(\.count))")
+    }
+
+    @Test("ReconnectingClient reconnects after the server restarts, logging client_reconnecting")
+    func reconnectingClient() async throws {
+        let port = freePort()
+        let serve = { try ExampleRun(binary: ExampleRun.binary("websockets"), ["serve", "--port", String(port)]) }
+        var server = try serve()
+        try await server.waitForOutput("server_listening")
+        let client = try ExampleRun("ReconnectingClient", ["ws://127.0.0.1:\(port)/", "2"])
+        try await client.waitForOutput("echo: hello from connection 1")
+        kill(server.process.pid, SIGTERM)
+        #expect(await server.process.waitForExit(seconds: 15) == 0)
+        try await client.waitForOutput("client_reconnecting")
+        server = try serve()
+        try await server.waitForOutput("server_listening")
+        #expect(await client.process.waitForExit(seconds: 30) == 0, "\(client.output)")
+        #expect(client.output.contains("closed with 1001; 1 of 2 connections done"))
+        #expect(client.output.contains("echo: hello from connection 2"))
+        #expect(client.output.contains("closed with 1000; 2 of 2 connections done"))
+        let records = try await client.validJSONRecords()
+        let reconnects = records.filter { $0["event"] as? String == "client_reconnecting" }
+        #expect(!reconnects.isEmpty && reconnects.allSatisfy { $0["level"] as? String == "info" })
+        #expect(records.filter { $0["event"] as? String == "connection_open" }.count == 2)
+        server.process.stop()
+    }
+
+    @Test("ShipToSyslog into a real rsyslogd from the example's rsyslog.conf: JSON lines with the structured data")
+    func shipToSyslog() async throws {
+        let directory = NSTemporaryDirectory() + "ws-example-rsyslog-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let syslogPort = freePort()
+        let template = try String(contentsOf: repositoryRoot.appendingPathComponent("Examples/ShipToSyslog/rsyslog.conf"), encoding: .utf8)
+        for needle in ["workDirectory=\"/tmp\"", "port=\"5514\"", "file=\"/var/log/websockets.jsonl\""] {
+            try #require(template.contains(needle), "the test rewrites \(needle) in rsyslog.conf")
+        }
+        try template.replacingOccurrences(of: "workDirectory=\"/tmp\"", with: "workDirectory=\"\(directory)\"")
+            .replacingOccurrences(of: "port=\"5514\"", with: "port=\"\(syslogPort)\"")
+            .replacingOccurrences(of: "file=\"/var/log/websockets.jsonl\"", with: "file=\"\(directory)/websockets.jsonl\"")
+            .write(toFile: directory + "/rsyslog.conf", atomically: true, encoding: .utf8)
+        let rsyslogd = try ChildProcess("/usr/sbin/rsyslogd", ["-n", "-f", directory + "/rsyslog.conf", "-i", directory + "/rsyslogd.pid"],
+                                        output: directory + "/rsyslogd.out")
+        defer { rsyslogd.stop() }
+        try await bounded(10, "rsyslogd listens") {
+            while (try? RawSocket(port: syslogPort)) == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let port = freePort()
+        let run = try ExampleRun("ShipToSyslog", [String(port), "tcp:127.0.0.1:\(syslogPort)"])
+        try await run.waitForOutput("listening on 127.0.0.1:\(port)")
+        let ws = try await bounded(10, "connect") { try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/shop?token=secret") }
+        try await ws.send("hi")
+        await ws.close()
+        let output = directory + "/websockets.jsonl"
+        let text = { @Sendable in (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+        try await bounded(15, "connection_closed reaches rsyslog") {
+            while !text().contains("connection_closed") { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        kill(run.process.pid, SIGTERM)
+        #expect(await run.process.waitForExit(seconds: 15) == 0)
+        let lines = text().split(separator: "\n")
+        let records = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(records.count == lines.count, "rsyslog wrote one JSON object per line: \(text())")
+        #expect(records.allSatisfy { $0["app"] as? String == "chat-gateway" })
+        let sd = { (event: String) -> [String: Any]? in
+            (records.first { $0["event"] as? String == event }?["sd"] as? [String: Any])?["ws@32473"] as? [String: Any]
+        }
+        let open = try #require(sd("connection_open"), "\(text())")
+        let closed = try #require(sd("connection_closed"), "\(text())")
+        #expect(open["connection_id"] as? String != nil && open["connection_id"] as? String == closed["connection_id"] as? String)
+        #expect(open["path"] as? String == "/shop?token=[REDACTED]")
+        #expect(closed["close_code"] as? String == "1000")
+        #expect(records.first { $0["event"] as? String == "connection_open" }?["severity"] as? String == "info")
+    }
+}
+
+/// An example program running as a child process, its stdout and stderr in a temporary file.
+final class ExampleRun {
+    let process: ChildProcess
+    let outputPath: String
+
+    static func binary(_ name: String) -> String { repositoryRoot.appendingPathComponent(".build/debug/\(name)").path }
+
+    convenience init(_ example: String, _ arguments: [String]) throws {
+        try self.init(binary: Self.binary(example), arguments)
+    }
+
+    init(binary: String, _ arguments: [String]) throws {
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the package first (swift build --build-tests)")
+        outputPath = NSTemporaryDirectory() + "ws-example-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
+        process = try ChildProcess(binary, arguments, output: outputPath)
+    }
+
+    deinit {
+        process.stop()
+        unlink(outputPath)
+    }
+
+    var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+    /// Waits (bounded: 15 s) until `text` appeared `count` times in the output.
+    func waitForOutput(_ text: String, count: Int = 1) async throws {
+        let path = outputPath
+        try await bounded(15, "\(text) in the output of \(path)") {
+            while ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").components(separatedBy: text).count - 1 < count {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+
+    /// The output's JSON lines, checked against the schema, parsed.
+    func validJSONRecords() async throws -> [[String: Any]] {
+        let lines = output.split(separator: "\n").filter { $0.hasPrefix("{") }.map { String($0) + "\n" }
+        let result = try await validateWithSchema(lines)
+        #expect(result.status == 0, "\(result.output)")
+        return lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+}
