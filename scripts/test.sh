@@ -12,7 +12,10 @@ swift build --build-tests
 timeout 1200 swift test --skip-build 2>&1 | tee /tmp/swift-websockets-test.log
 grep -qE "Test run with [0-9]+ tests? .* passed" /tmp/swift-websockets-test.log
 
-# Examples must keep working: each exits non-zero when its self-check fails.
+# Every public declaration has a doc comment (DocC).
+python3 scripts/check-doc-comments.py
+
+# The sans-I/O example (the others run inside the test suite, Tests/ExamplesTests).
 swift run --skip-build CoreSmoke >/tmp/swift-websockets-smoke.log
 tail -n 1 /tmp/swift-websockets-smoke.log
 

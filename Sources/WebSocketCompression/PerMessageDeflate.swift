@@ -23,6 +23,7 @@ public struct PerMessageDeflateConfiguration: Sendable, Hashable {
     /// Messages smaller than this go uncompressed.
     public var minimumSizeToCompress: Int
 
+    /// Creates a configuration; each parameter sets the property of the same name. Traps on window bits or zlib settings out of range.
     public init(localMaxWindowBits: Int = 12, remoteMaxWindowBits: Int = 12, localNoContextTakeover: Bool = false,
                 remoteNoContextTakeover: Bool = false, memLevel: Int = 5, compressionLevel: Int = 6, minimumSizeToCompress: Int = 128) {
         precondition((9...15).contains(localMaxWindowBits) && (8...15).contains(remoteMaxWindowBits), "window bits out of range")
@@ -39,15 +40,21 @@ public struct PerMessageDeflateConfiguration: Sendable, Hashable {
 
 /// The negotiated parameters of one connection, named by side (`local` = this endpoint).
 public struct PerMessageDeflateParameters: Sendable, Hashable {
+    /// The window this endpoint compresses with.
     public var localMaxWindowBits: Int
+    /// The window the peer compresses with (and this endpoint inflates with).
     public var remoteMaxWindowBits: Int
+    /// This endpoint resets its compression context after each message.
     public var localNoContextTakeover: Bool
+    /// The peer resets its compression context after each message.
     public var remoteNoContextTakeover: Bool
 }
 
 /// Why a `permessage-deflate` offer or response is unacceptable.
 public struct PerMessageDeflateError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What is wrong with the offer or response, in words.
     public var message: String
+    /// Creates an error with its explanation.
     public init(message: String) { self.message = message }
     public var description: String { message }
 }
@@ -57,7 +64,9 @@ public struct PerMessageDeflateError: Error, Hashable, Sendable, CustomStringCon
 public final class PerMessageDeflate: MessageCompression, @unchecked Sendable {
     // @unchecked: the zlib streams are used only by the engine that owns this object, on its
     // connection's event loop.
+    /// The parameters both sides agreed on.
     public let parameters: PerMessageDeflateParameters
+    /// The `Sec-WebSocket-Extensions` value that states them (sent by a server, checked by a client).
     public let negotiatedHeader: String
     private let configuration: PerMessageDeflateConfiguration
     private let deflater: Deflater
@@ -75,6 +84,7 @@ public final class PerMessageDeflate: MessageCompression, @unchecked Sendable {
         self.inflater = i
     }
 
+    /// Compresses one whole message; `nil` when it is below ``PerMessageDeflateConfiguration/minimumSizeToCompress`` and goes uncompressed.
     public func compress(_ payload: ByteBuffer) -> ByteBuffer? {
         guard payload.readableBytes >= configuration.minimumSizeToCompress else { return nil }
         let compressed = deflater.compress(payload, allocator: allocator)
@@ -82,6 +92,7 @@ public final class PerMessageDeflate: MessageCompression, @unchecked Sendable {
         return compressed
     }
 
+    /// Inflates one frame's payload into `output`, appending the RFC 7692 tail when `isFinal`; throws once `output` would exceed `limit` bytes (a zip bomb is stopped while it inflates) or on a corrupt stream.
     public func decompress(_ payload: ByteBuffer, isFinal: Bool, into output: inout ByteBuffer, limit: Int) throws(ProtocolViolation) {
         try inflater.decompress(payload, isFinal: isFinal, into: &output, limit: limit)
         if isFinal && parameters.remoteNoContextTakeover { inflater.reset() }
@@ -203,12 +214,15 @@ public final class PerMessageDeflate: MessageCompression, @unchecked Sendable {
 
 /// The server-side negotiator to put in ``ServerHandshakeOptions/extensions``.
 public struct PerMessageDeflateNegotiator: ExtensionNegotiator {
+    /// The settings offers are judged and answered with.
     public var configuration: PerMessageDeflateConfiguration
 
+    /// Creates a negotiator with these settings.
     public init(configuration: PerMessageDeflateConfiguration = .init()) {
         self.configuration = configuration
     }
 
+    /// The server side: the compression of the first acceptable offer, or `nil` to decline them all.
     public func accept(offers: [ExtensionOffer]) -> (any MessageCompression)? {
         PerMessageDeflate.accept(offers: offers, configuration: configuration)
     }

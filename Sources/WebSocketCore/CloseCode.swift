@@ -8,6 +8,7 @@ public struct CloseCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     @inlinable
     public init(rawValue: UInt16) { self.rawValue = rawValue }
 
+    /// A code from its number.
     @inlinable
     public init(_ rawValue: UInt16) { self.rawValue = rawValue }
 

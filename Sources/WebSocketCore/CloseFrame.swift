@@ -7,6 +7,7 @@ public struct CloseFrame: Hashable, Sendable, CustomStringConvertible {
     /// The reason text, possibly empty. At most 123 bytes of UTF-8 on the wire.
     public var reason: String
 
+    /// A close frame's content: a code and a UTF-8 reason (at most 123 bytes on the wire).
     public init(code: CloseCode, reason: String = "") {
         self.code = code
         self.reason = reason

@@ -2,16 +2,22 @@ import NIOCore
 
 /// The fixed part of a frame (RFC 6455 §5.2): everything but the payload bytes.
 public struct FrameHeader: Hashable, Sendable {
+    /// The FIN bit: this frame ends its message.
     public var fin: Bool
+    /// RSV1: set on the first frame of a compressed message (permessage-deflate).
     public var rsv1: Bool
+    /// RSV2: no extension defines it; must be clear.
     public var rsv2: Bool
+    /// RSV3: no extension defines it; must be clear.
     public var rsv3: Bool
+    /// The frame type.
     public var opcode: Opcode
     /// The masking key, present on every client-to-server frame.
     public var maskingKey: MaskingKey?
     /// The payload length in bytes.
     public var payloadLength: Int
 
+    /// Creates a value; each parameter sets the property of the same name.
     public init(fin: Bool = true, rsv1: Bool = false, rsv2: Bool = false, rsv3: Bool = false,
                 opcode: Opcode, maskingKey: MaskingKey? = nil, payloadLength: Int) {
         self.fin = fin
@@ -33,14 +39,20 @@ public struct FrameHeader: Hashable, Sendable {
 
 /// A complete frame with its payload **unmasked**.
 public struct Frame: Hashable, Sendable, CustomStringConvertible {
+    /// The FIN bit: this frame ends its message.
     public var fin: Bool
+    /// RSV1: set on the first frame of a compressed message (permessage-deflate).
     public var rsv1: Bool
+    /// RSV2: no extension defines it; must be clear.
     public var rsv2: Bool
+    /// RSV3: no extension defines it; must be clear.
     public var rsv3: Bool
+    /// The frame type.
     public var opcode: Opcode
     /// The application (unmasked) payload.
     public var payload: ByteBuffer
 
+    /// Creates a value; each parameter sets the property of the same name.
     public init(fin: Bool = true, rsv1: Bool = false, rsv2: Bool = false, rsv3: Bool = false,
                 opcode: Opcode, payload: ByteBuffer) {
         self.fin = fin

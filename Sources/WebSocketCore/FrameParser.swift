@@ -21,6 +21,7 @@ public struct FrameParser: Sendable {
 
     private var pending: (header: FrameHeader, payload: ByteBuffer)?
 
+    /// A parser for frames arriving at `role`: servers require masked frames, clients unmasked ones. Frames over `maxFrameSize` and reserved bits outside `allowedReservedBits` are violations.
     public init(role: Role, maxFrameSize: Int = 1 << 20, allowedReservedBits: UInt8 = 0) {
         precondition(maxFrameSize >= 125, "maxFrameSize must allow control frames (125 bytes)")
         self.role = role

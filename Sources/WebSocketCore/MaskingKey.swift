@@ -9,6 +9,7 @@ public struct MaskingKey: Hashable, Sendable, CustomStringConvertible {
     /// The key bytes in wire order.
     public let b0: UInt8, b1: UInt8, b2: UInt8, b3: UInt8
 
+    /// A key from its four bytes, in wire order.
     public init(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8) {
         (self.b0, self.b1, self.b2, self.b3) = (b0, b1, b2, b3)
     }

@@ -18,6 +18,7 @@ public struct UTF8Validator: Sendable, Hashable {
     //   8  failed (sticky)
     @usableFromInline var state: UInt8 = 0
 
+    /// A validator at the start of a message.
     public init() {}
 
     /// True when all bytes so far form complete scalars (the message may end here).

@@ -108,6 +108,7 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 
 /// An address range in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`, or a single address).
 public struct CIDR: Hashable, Sendable, CustomStringConvertible {
+    /// The range's first address (the host bits are cleared).
     public let network: IPAddress
     /// Prefix length over the 16-byte form (an IPv4 `/n` is stored as `/96+n`).
     public let prefixLength: Int

@@ -18,10 +18,12 @@ public struct TrustedProxies: Sendable, Hashable {
     /// Additionally trust this many proxy hops in front of the server, whatever their address
     /// (the socket peer is hop 1). 0: trust by address only.
     public var hops: Int
+    /// The forwarding header read from trusted proxies.
     public var header: Header
     /// Forwarding entries considered at most (the rightmost ones); a longer chain stops the walk.
     public var maxEntries: Int
 
+    /// Trusts peers in `ranges`, and/or the first `hops` hops whatever their address; reads `header`; stops walking after `maxEntries` entries.
     public init(ranges: [CIDR] = [], hops: Int = 0, header: Header = .xForwardedFor, maxEntries: Int = 32) {
         self.ranges = ranges
         self.hops = max(0, hops)

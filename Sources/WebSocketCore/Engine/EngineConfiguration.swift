@@ -14,6 +14,7 @@ public struct EngineConfiguration: Sendable, Hashable {
     /// their header (servers only; clients must copy to mask). Default 16 KiB.
     public var largePayloadThreshold: Int
 
+    /// Creates a configuration; each parameter sets the property of the same name.
     public init(maxMessageSize: Int = 1 << 20, maxFrameSize: Int? = nil, deliverFragments: Bool = false,
                 largePayloadThreshold: Int = 16 << 10) {
         precondition(maxMessageSize >= 0, "maxMessageSize must not be negative")

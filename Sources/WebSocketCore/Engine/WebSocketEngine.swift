@@ -14,8 +14,11 @@ import NIOHTTP1
 /// ``ProtocolViolation/closeCode`` assigns, records ``failure``, and discards further input.
 /// Local misuse (sending while not open) throws ``EngineError``.
 public struct WebSocketEngine: Sendable {
+    /// Client (masks what it sends) or server (requires masked frames).
     public let role: Role
+    /// Limits and behaviour fixed at creation.
     public let configuration: EngineConfiguration
+    /// CONNECTING, OPEN, CLOSING or CLOSED (RFC 6455 §4–7).
     public private(set) var state: ConnectionState
 
     /// Whether ``ProtocolTrace`` values are recorded. Turn on while the logger's level is DEBUG

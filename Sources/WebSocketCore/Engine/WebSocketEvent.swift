@@ -35,6 +35,7 @@ public struct MessageFragment: Hashable, Sendable {
 
 /// Identifies a ping sent with ``WebSocketEngine/sendPing(_:)``; pongs acknowledge in order.
 public struct PingID: Hashable, Comparable, Sendable {
+    /// The ping's sequence number on this connection.
     public let rawValue: UInt64
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }

@@ -2,6 +2,7 @@ import NIOHTTP1
 
 /// A client's opening handshake failed: the server's response broke RFC 6455 §4.1.
 public struct HandshakeError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// Which check of RFC 6455 §4.1 failed.
     public enum Kind: String, Hashable, Sendable {
         case invalidStatus = "invalid_status"
         case invalidUpgrade = "invalid_upgrade"
@@ -12,12 +13,14 @@ public struct HandshakeError: Error, Hashable, Sendable, CustomStringConvertible
         case invalidExtensions = "invalid_extensions"
     }
 
+    /// Which check failed.
     public var kind: Kind
     /// What was wrong, in words. Peer values are not quoted unless short and printable.
     public var message: String
     /// The HTTP status of the response (for ``Kind/invalidStatus`` the one that was not 101).
     public var status: UInt
 
+    /// Creates an error.
     public init(kind: Kind, message: String, status: UInt) {
         self.kind = kind
         self.message = message
@@ -29,6 +32,7 @@ public struct HandshakeError: Error, Hashable, Sendable, CustomStringConvertible
 
 /// What a successful client handshake negotiated.
 public struct ClientHandshakeResult: Hashable, Sendable {
+    /// The subprotocol the server selected, one the client offered.
     public var subprotocol: String?
     /// Extensions the server accepted, each one the client offered.
     public var extensions: [ExtensionOffer]
@@ -42,10 +46,13 @@ public struct ClientHandshake: Sendable {
     public var host: String
     /// The request target: path and query, e.g. `/chat?room=1`.
     public var target: String
+    /// The `Origin` header, if any (browsers send one; servers may check it).
     public var origin: String?
+    /// Subprotocols offered in `Sec-WebSocket-Protocol`, in preference order.
     public var subprotocols: [String]
     /// Extension offers, sent in `Sec-WebSocket-Extensions` in order.
     public var extensionOffers: [ExtensionOffer]
+    /// The `User-Agent` header, if any.
     public var userAgent: String?
     /// Headers added to the request (e.g. `Authorization`).
     public var additionalHeaders: HTTPHeaders
@@ -65,6 +72,7 @@ public struct ClientHandshake: Sendable {
         self.additionalHeaders = additionalHeaders
     }
 
+    /// A handshake with a fresh key from the system CSPRNG; see the properties for the parameters.
     public init(host: String, target: String = "/", origin: String? = nil, subprotocols: [String] = [],
                 extensionOffers: [ExtensionOffer] = [], userAgent: String? = "swift-websockets",
                 additionalHeaders: HTTPHeaders = [:]) {

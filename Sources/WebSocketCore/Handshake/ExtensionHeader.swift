@@ -1,9 +1,12 @@
 /// One element of a `Sec-WebSocket-Extensions` header: an extension name and its parameters
 /// (RFC 6455 §9.1). Parameter values are unquoted; a parameter without a value has `nil`.
 public struct ExtensionOffer: Hashable, Sendable, CustomStringConvertible {
+    /// The extension token, e.g. `permessage-deflate`.
     public var name: String
+    /// The parameters in order; `value` is `nil` for a parameter without `=`.
     public var parameters: [(name: String, value: String?)]
 
+    /// An offer or response element with its parameters.
     public init(name: String, parameters: [(name: String, value: String?)] = []) {
         self.name = name
         self.parameters = parameters

@@ -10,6 +10,7 @@ public struct HTTPHeadLimits: Sendable, Hashable {
     /// Most header lines (→ 431). Default 128.
     public var maxHeaderCount: Int
 
+    /// Creates limits; each parameter sets the property of the same name.
     public init(maxStartLineLength: Int = 8192, maxHeaderLineLength: Int = 8192, maxHeaderCount: Int = 128) {
         self.maxStartLineLength = maxStartLineLength
         self.maxHeaderLineLength = maxHeaderLineLength
@@ -19,6 +20,7 @@ public struct HTTPHeadLimits: Sendable, Hashable {
 
 /// Why an HTTP head could not be parsed; ``status`` is the response a server sends.
 public struct HTTPHeadError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What was wrong with the head.
     public enum Kind: String, Sendable, Hashable {
         case startLineTooLong = "start_line_too_long"
         case headerLineTooLong = "header_line_too_long"
@@ -30,7 +32,9 @@ public struct HTTPHeadError: Error, Hashable, Sendable, CustomStringConvertible 
         case unexpectedBody = "unexpected_body"
     }
 
+    /// What was wrong.
     public var kind: Kind
+    /// The explanation sent in the response body and logged.
     public var reason: String
 
     /// 414 for a long request line, 431 for header limits, 505 for a version other than 1.x,
@@ -60,11 +64,13 @@ public struct HTTPHeadError: Error, Hashable, Sendable, CustomStringConvertible 
 /// folding and whitespace before the colon are rejected (RFC 9112 §5.1–5.2), and a request with
 /// a body is refused. A bare LF is accepted as a line end, as RFC 9112 §2.2 permits.
 public struct HTTPHeadParser: Sendable {
+    /// The limits enforced while parsing.
     public let limits: HTTPHeadLimits
     private var scanned = 0
     private var lines: [Substring] = []
     private var headLength = 0
 
+    /// A parser enforcing `limits`.
     public init(limits: HTTPHeadLimits = .init()) {
         self.limits = limits
     }

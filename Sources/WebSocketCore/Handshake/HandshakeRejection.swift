@@ -28,12 +28,16 @@ public struct HandshakeRejection: Error, Hashable, Sendable, CustomStringConvert
         case refused = "refused"
     }
 
+    /// The stable reason, logged as `rejection`.
     public var kind: Kind
+    /// The HTTP status of the response.
     public var status: HTTPResponseStatus
+    /// The explanation: the response body and the logged `reason`.
     public var reason: String
     /// Extra response headers (`Allow`, `Upgrade`, `Sec-WebSocket-Version`).
     public var headers: HTTPHeaders
 
+    /// Creates a rejection; `headers` are added to the response (e.g. `Sec-WebSocket-Version` with 426).
     public init(kind: Kind, status: HTTPResponseStatus, reason: String, headers: HTTPHeaders = [:]) {
         self.kind = kind
         self.status = status

@@ -14,6 +14,7 @@ public struct ServerHandshakeOptions: Sendable {
     /// Negotiates compression (permessage-deflate); `nil` declines every extension offer.
     public var extensions: (any ExtensionNegotiator)?
 
+    /// Creates options; each parameter sets the property of the same name.
     public init(subprotocols: [String] = [],
                 selectSubprotocol: (@Sendable ([String], HTTPRequestHead) -> String?)? = nil,
                 serverHeader: String? = "swift-websockets",
@@ -28,7 +29,9 @@ public struct ServerHandshakeOptions: Sendable {
 
 /// An accepted handshake: the 101 response to send and what was negotiated.
 public struct ServerHandshakeResult: Sendable {
+    /// The 101 response to send.
     public var response: HTTPResponseHead
+    /// The subprotocol selected, if any.
     public var subprotocol: String?
     /// The extensions the client offered (parsed).
     public var offeredExtensions: [ExtensionOffer]

@@ -41,6 +41,7 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
     /// handler), so application log calls inside it are tagged automatically.
     @TaskLocal public static var current: ConnectionContext?
 
+    /// A context for a new connection from its socket peer; the client address is the peer until ``with(clientAddress:source:requestHeaders:)`` says otherwise.
     public convenience init(id: ConnectionID = ConnectionID(), peerAddress: String?, peerPort: Int? = nil,
                             clientAddress: String? = nil, clientAddressSource: String = "peer",
                             requestHeaders: HTTPHeaders? = nil) {

@@ -1,7 +1,9 @@
 /// A random (version 4) UUID identifying one connection in every log record it produces.
 /// Generated at accept, before the handshake, so even the first record carries it.
 public struct ConnectionID: Sendable, Hashable, CustomStringConvertible {
+    /// The UUID's first 64 bits.
     public let high: UInt64
+    /// The UUID's last 64 bits.
     public let low: UInt64
 
     /// A new random id from the system CSPRNG.
@@ -10,6 +12,7 @@ public struct ConnectionID: Sendable, Hashable, CustomStringConvertible {
         self.init(using: &rng)
     }
 
+    /// A random version-4 UUID from `generator` (deterministic generators make reproducible tests).
     public init(using generator: inout some RandomNumberGenerator) {
         // RFC 9562 §5.4: version 4 in bits 48-51, variant 0b10 in bits 64-65.
         high = (generator.next() & ~0xF000) | 0x4000

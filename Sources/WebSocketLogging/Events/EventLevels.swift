@@ -12,6 +12,7 @@ public struct EventLevels: Sendable, Hashable {
     /// Overrides by event name (``WebSocketLogEvent/name``).
     public var overrides: [String: Logger.Level]
 
+    /// Default levels, changed for the event names in `overrides`.
     public init(overrides: [String: Logger.Level] = [:]) {
         self.overrides = overrides
     }
@@ -25,11 +26,13 @@ public struct EventLevels: Sendable, Hashable {
         "connection_open": .debug, "connection_closed": .debug, "connection_rejected": .debug,
     ])
 
+    /// The override for an event name, if any; set it to change that event's level.
     public subscript(name: String) -> Logger.Level? {
         get { overrides[name] }
         set { overrides[name] = newValue }
     }
 
+    /// The level `event` is logged at: its override, else its ``WebSocketLogEvent/defaultLevel``.
     @inlinable
     public func level(for event: WebSocketLogEvent) -> Logger.Level {
         overrides.isEmpty ? event.defaultLevel : (overrides[event.name] ?? event.defaultLevel)

@@ -4,12 +4,14 @@ import WebSocketCore
 public struct ConnectionOpenInfo: Sendable, Hashable {
     /// The request target (path and query, with credential-like query values redacted).
     public var path: String
+    /// The negotiated subprotocol.
     public var subprotocol: String?
     /// The negotiated extensions as sent in `Sec-WebSocket-Extensions`.
     public var extensions: String?
     /// Seconds from accepting the TCP connection to the end of the opening handshake.
     public var handshakeDuration: Double?
 
+    /// Creates the payload; each parameter sets the property of the same name.
     public init(path: String, subprotocol: String? = nil, extensions: String? = nil, handshakeDuration: Double? = nil) {
         self.path = path
         self.subprotocol = subprotocol
@@ -20,13 +22,16 @@ public struct ConnectionOpenInfo: Sendable, Hashable {
 
 /// Fields of `connection_rejected`.
 public struct ConnectionRejectedInfo: Sendable, Hashable {
+    /// The HTTP status sent.
     public var status: Int
+    /// Why, in words (also the response body).
     public var reason: String
     /// The rejection kind (`invalid_key`, `refused`, ...).
     public var rejection: String
     /// The request target, redacted, when a request line was parsed.
     public var path: String?
 
+    /// Creates the payload; each parameter sets the property of the same name.
     public init(status: Int, reason: String, rejection: String, path: String? = nil) {
         self.status = status
         self.reason = reason
@@ -40,24 +45,34 @@ public struct ConnectionClosedInfo: Sendable, Hashable {
     /// The close code to group by: the code received (1005 for a close frame without one), else
     /// the code sent when this side closed or failed the connection, else 1006 (no closing handshake).
     public var code: Int
+    /// The code in the close frame sent, if one was sent.
     public var codeSent: Int?
+    /// The reason in the close frame sent.
     public var reasonSent: String?
+    /// The code in the close frame received, if one was received.
     public var codeReceived: Int?
+    /// The reason in the close frame received.
     public var reasonReceived: String?
+    /// Who started closing.
     public var initiator: CloseInitiator
     /// Seconds from accept (or connect) to close.
     public var duration: Double
+    /// Data messages received.
     public var messagesIn: Int
+    /// Data messages sent.
     public var messagesOut: Int
     /// Bytes on the wire (frame headers and compressed payloads included).
     public var bytesIn: Int
+    /// Bytes sent on the wire.
     public var bytesOut: Int
     /// Application payload bytes (uncompressed).
     public var payloadBytesIn: Int
+    /// Message bytes sent, before compression.
     public var payloadBytesOut: Int
     /// The last keepalive round trip, in seconds.
     public var latency: Double?
 
+    /// Creates the payload; each parameter sets the property of the same name.
     public init(code: Int, codeSent: Int? = nil, reasonSent: String? = nil, codeReceived: Int? = nil,
                 reasonReceived: String? = nil, initiator: CloseInitiator, duration: Double,
                 messagesIn: Int = 0, messagesOut: Int = 0, bytesIn: Int = 0, bytesOut: Int = 0,
@@ -101,8 +116,10 @@ public struct ClientReconnectingInfo: Sendable, Hashable {
     public var delay: Double
     /// The error type that caused the retry (`ConnectionRefused`, `HTTP 503`, ...).
     public var cause: String
+    /// The URL connected to (sensitive query values redacted).
     public var url: String
 
+    /// Creates the payload; each parameter sets the property of the same name.
     public init(attempt: Int, delay: Double, cause: String, url: String) {
         self.attempt = attempt
         self.delay = delay
@@ -113,8 +130,11 @@ public struct ClientReconnectingInfo: Sendable, Hashable {
 
 /// A frame as logged: header fields and a bounded, escaped preview of the payload.
 public struct FrameInfo: Sendable, Hashable {
+    /// The frame type.
     public var opcode: Opcode
+    /// The frame ends its message.
     public var fin: Bool
+    /// The frame is compressed (permessage-deflate).
     public var rsv1: Bool
     /// Payload length in bytes.
     public var size: Int
@@ -122,6 +142,7 @@ public struct FrameInfo: Sendable, Hashable {
     /// to at most the configured preview length.
     public var preview: String
 
+    /// Creates the payload; each parameter sets the property of the same name.
     public init(opcode: Opcode, fin: Bool, rsv1: Bool, size: Int, preview: String) {
         self.opcode = opcode
         self.fin = fin

@@ -18,6 +18,7 @@ public struct Redaction: Sendable, Hashable {
     /// Redacts nothing. Only for debugging on a trusted machine.
     public static let none = Redaction(headers: [], queryParameters: [])
 
+    /// Redacts the values of `headers` (case-insensitive) and of the `queryParameters` in request targets, replacing them with `placeholder`.
     public init(headers: Set<String>, queryParameters: Set<String>, placeholder: String = "[REDACTED]") {
         self.headers = Set(headers.map { $0.lowercased() })
         self.queryParameters = Set(queryParameters.map { $0.lowercased() })

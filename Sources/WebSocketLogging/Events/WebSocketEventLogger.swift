@@ -10,12 +10,16 @@ import WebSocketCore
 /// context as ``ConnectionContext/metadataKey``, set once per connection with
 /// ``with(connection:)``. Events are built only when their level is enabled.
 public struct WebSocketEventLogger: Sendable {
+    /// The swift-log logger records go to.
     public var logger: Logger
+    /// The level of each event.
     public var levels: EventLevels
+    /// What is hidden in handshake lines and targets.
     public var redaction: Redaction
     /// The longest frame payload preview, in characters (Python websockets uses 75).
     public var previewLength: Int
 
+    /// An event logger over `logger`; see the properties for the other parameters.
     public init(logger: Logger, levels: EventLevels = .default, redaction: Redaction = .default, previewLength: Int = 75) {
         self.logger = logger
         self.levels = levels

@@ -16,6 +16,7 @@ public struct JSONFormatter: LogFormatter {
     /// The longest line, newline included. Default 8 KiB, rsyslog's default message size.
     public var maxLineLength: Int
 
+    /// A formatter whose lines, newline included, never exceed `maxLineLength` bytes.
     public init(maxLineLength: Int = 8192) {
         precondition(maxLineLength >= 512, "maxLineLength must leave room for the fixed keys")
         self.maxLineLength = maxLineLength

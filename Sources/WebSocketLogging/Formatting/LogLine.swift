@@ -4,23 +4,30 @@
 /// strings are written byte by byte. Pipelines reuse one `LogLine` per thread, so in the
 /// steady state formatting a record allocates nothing.
 public struct LogLine: Sendable {
+    /// The line's bytes so far.
     public var bytes: [UInt8]
 
+    /// An empty line with room for `capacity` bytes.
     public init(capacity: Int = 512) {
         bytes = []
         bytes.reserveCapacity(capacity)
     }
 
+    /// The number of bytes written.
     public var count: Int { bytes.count }
+    /// Empties the line, keeping its storage.
     public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
 
+    /// Appends one byte.
     @inlinable public mutating func append(_ byte: UInt8) { bytes.append(byte) }
 
+    /// Appends a literal's UTF-8 bytes.
     @inlinable
     public mutating func append(_ s: StaticString) {
         s.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
+    /// Appends bytes.
     public mutating func append(contentsOf other: [UInt8]) { bytes.append(contentsOf: other) }
 
     /// Appends `s` unescaped (the caller knows it needs no escaping).

@@ -12,6 +12,7 @@ public struct LogTimestamp: Sendable, Hashable, Comparable {
     /// Microseconds within the second (0..<1_000_000).
     public var microseconds: Int
 
+    /// A time from seconds since 1970 (UTC) and microseconds.
     public init(seconds: Int, microseconds: Int) {
         self.seconds = seconds
         self.microseconds = microseconds

@@ -10,6 +10,7 @@ public struct PlainFormatter: LogFormatter {
     /// The longest line, newline included (values are cut to fit, as in ``JSONFormatter``).
     public var maxLineLength: Int
 
+    /// A formatter whose lines, newline included, never exceed `maxLineLength` bytes.
     public init(maxLineLength: Int = 8192) {
         precondition(maxLineLength >= 256, "maxLineLength must leave room for the fixed parts")
         self.maxLineLength = maxLineLength

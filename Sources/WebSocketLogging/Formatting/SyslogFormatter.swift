@@ -20,13 +20,18 @@ public struct SyslogFormatter: LogFormatter {
         case local4 = 20, local5 = 21, local6 = 22, local7 = 23
     }
 
+    /// The syslog facility in PRI.
     public var facility: Facility
+    /// APP-NAME (printable ASCII, at most 48 characters).
     public var appName: String
+    /// HOSTNAME (the system's by default).
     public var hostname: String
+    /// The private enterprise number in the SD-IDs (`ws@N`, `meta@N`).
     public var enterpriseNumber: Int
     /// Longest message (rsyslog's default maximum is 8 KiB).
     public var maxMessageLength: Int
 
+    /// Creates a formatter; each parameter sets the property of the same name.
     public init(facility: Facility = .user, appName: String = "websockets", hostname: String? = nil,
                 enterpriseNumber: Int = 32473, maxMessageLength: Int = 8192) {
         self.facility = facility

@@ -72,12 +72,15 @@ extension PipelineLogHandler {
 /// LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }   // stdout
 /// ```
 public struct JSONLogHandler: PipelineLogHandler {
+    /// The logger label.
     public let label: String
+    /// The pipeline records go through.
     public let pipeline: LogPipeline
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
 
+    /// A handler over an existing (possibly shared) pipeline.
     public init(label: String, pipeline: LogPipeline, logLevel: Logger.Level = .info,
                 metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
@@ -86,18 +89,22 @@ public struct JSONLogHandler: PipelineLogHandler {
         self.metadataProvider = metadataProvider
     }
 
+    /// The formatter of a handler that builds its own pipeline.
     public static func makeFormatter(maxLineLength: Int) -> any LogFormatter { JSONFormatter(maxLineLength: maxLineLength) }
 }
 
 /// Writes `TIMESTAMP LEVEL logger [connection_id remote_addr] message key=value…` lines
 /// (see ``PlainFormatter``).
 public struct PlainLogHandler: PipelineLogHandler {
+    /// The logger label.
     public let label: String
+    /// The pipeline records go through.
     public let pipeline: LogPipeline
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
 
+    /// A handler over an existing (possibly shared) pipeline.
     public init(label: String, pipeline: LogPipeline, logLevel: Logger.Level = .info,
                 metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
@@ -106,6 +113,7 @@ public struct PlainLogHandler: PipelineLogHandler {
         self.metadataProvider = metadataProvider
     }
 
+    /// The formatter of a handler that builds its own pipeline.
     public static func makeFormatter(maxLineLength: Int) -> any LogFormatter { PlainFormatter(maxLineLength: maxLineLength) }
 }
 
@@ -116,12 +124,15 @@ public struct PlainLogHandler: PipelineLogHandler {
 /// LoggingSystem.bootstrap { SyslogLogHandler(label: $0, sink: sink) }
 /// ```
 public struct SyslogLogHandler: PipelineLogHandler {
+    /// The logger label.
     public let label: String
+    /// The pipeline records go through.
     public let pipeline: LogPipeline
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
 
+    /// A handler over an existing (possibly shared) pipeline.
     public init(label: String, pipeline: LogPipeline, logLevel: Logger.Level = .info,
                 metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
@@ -130,6 +141,7 @@ public struct SyslogLogHandler: PipelineLogHandler {
         self.metadataProvider = metadataProvider
     }
 
+    /// The formatter of a handler that builds its own pipeline.
     public static func makeFormatter(maxLineLength: Int) -> any LogFormatter { SyslogFormatter(maxMessageLength: maxLineLength) }
 
     /// A handler with its own pipeline and a configured formatter (facility, app name, hostname).

@@ -7,6 +7,7 @@ import NIOHTTP1
 public struct LogEnricher: Sendable {
     let body: @Sendable (inout LogRecord) throws -> Void
 
+    /// An enricher that edits records with `body`.
     public init(_ body: @escaping @Sendable (inout LogRecord) throws -> Void) {
         self.body = body
     }

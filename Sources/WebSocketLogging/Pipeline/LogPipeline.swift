@@ -14,12 +14,17 @@ import Synchronization
 /// increments ``faultCount``. Formatting reuses one line buffer per thread, so the steady
 /// state allocates nothing for the built-in formatters.
 public final class LogPipeline: Sendable {
+    /// Renders records into lines.
     public let formatter: any LogFormatter
+    /// Where lines go.
     public let sink: any LogSink
+    /// Run first, in order.
     public let enrichers: [LogEnricher]
+    /// Run after the enrichers; a record is written only if all pass.
     public let filters: [LogFilter]
     private let faults = Atomic<Int>(0)
 
+    /// A pipeline: enrichers → filters → formatter → sink.
     public init(formatter: any LogFormatter, sink: any LogSink, enrichers: [LogEnricher] = [], filters: [LogFilter] = []) {
         self.formatter = formatter
         self.sink = sink

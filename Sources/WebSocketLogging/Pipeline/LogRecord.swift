@@ -3,10 +3,13 @@ import Logging
 /// One record on its way through the chain: enrichers may rewrite it, filters judge it,
 /// the formatter renders it.
 public struct LogRecord: Sendable {
+    /// When the record was made.
     public var timestamp: LogTimestamp
+    /// The record's level.
     public var level: Logger.Level
     /// The logger label (`websockets.server`, `websockets.client`, or the application's).
     public var label: String
+    /// The human-readable message.
     public var message: String
     /// The typed library event, or `nil` for the application's own log calls.
     public var event: WebSocketLogEvent?
@@ -15,12 +18,18 @@ public struct LogRecord: Sendable {
     /// User metadata (handler, provider and call metadata merged; the library's keys removed).
     /// `.stringConvertible` integers, doubles and booleans are rendered as JSON numbers/booleans.
     public var metadata: Logger.Metadata
+    /// An error attached to the record.
     public var error: (any Error)?
+    /// swift-log's source (the module that logged).
     public var source: String
+    /// The file of the log call.
     public var file: String
+    /// The function of the log call.
     public var function: String
+    /// The line of the log call.
     public var line: UInt
 
+    /// Creates a record; each parameter sets the property of the same name.
     public init(timestamp: LogTimestamp = .now(), level: Logger.Level, label: String, message: String,
                 event: WebSocketLogEvent? = nil, connection: ConnectionContext? = nil, metadata: Logger.Metadata = [:],
                 error: (any Error)? = nil, source: String = "", file: String = #fileID, function: String = #function,

@@ -24,6 +24,7 @@ extension LogSink {
 
 /// Discards every line: logging fully formatted but never written (benchmarks, disabling).
 public struct NullSink: LogSink {
+    /// Creates the sink.
     public init() {}
     public func write(_ line: UnsafeRawBufferPointer) {}
 }
@@ -32,6 +33,7 @@ public struct NullSink: LogSink {
 public final class MemorySink: LogSink {
     private let storage = Mutex<[String]>([])
 
+    /// Creates the sink.
     public init() {}
 
     public func write(_ line: UnsafeRawBufferPointer) {

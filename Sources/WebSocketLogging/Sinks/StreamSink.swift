@@ -17,14 +17,18 @@ import Synchronization
 /// File sinks open with `O_APPEND | O_CREAT` and reopen the path on ``reopen()`` — call
 /// ``reopenFilesOnHangup()`` once so that `SIGHUP` (sent by logrotate's `postrotate`) does it.
 public final class StreamSink: LogSink, @unchecked Sendable {
+    /// Where a stream sink writes.
     public enum Destination: Sendable, Hashable {
         case standardOutput
         case standardError
         case file(path: String)
     }
 
+    /// Where this sink writes.
     public let destination: Destination
+    /// Bytes buffered before the overflow policy applies.
     public var bufferSize: Int { writer.bufferSize }
+    /// What happens when the buffer is full.
     public var overflowPolicy: OverflowPolicy { writer.overflowPolicy }
 
     private let fd: FileDescriptorBox

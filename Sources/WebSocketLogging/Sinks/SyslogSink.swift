@@ -14,12 +14,14 @@ import Darwin
 /// The trailing newline of each line is removed. Messages that cannot be delivered (daemon
 /// down) are lost after one reconnection attempt per batch; the connection's work is never held up.
 public final class SyslogSink: LogSink, @unchecked Sendable {
+    /// How messages reach the daemon.
     public enum Transport: Sendable, Hashable {
         case udp(host: String, port: Int)
         case tcp(host: String, port: Int)
         case unix(path: String)
     }
 
+    /// How this sink reaches the daemon.
     public let transport: Transport
     private let connection: Connection
     private let writer: BackgroundWriter

@@ -96,6 +96,7 @@ public struct ReconnectingConnections: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> Iterator { Iterator(sequence: self) }
 
+    /// Yields the next open connection once the previous one closed.
     public struct Iterator: AsyncIteratorProtocol {
         let sequence: ReconnectingConnections
         var previous: WebSocket?

@@ -1,8 +1,10 @@
 /// A parsed `ws://` or `wss://` URL (RFC 6455 §3).
 public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
+    /// `wss://` (TLS) rather than `ws://`.
     public var secure: Bool
     /// The host without brackets (`::1` for `ws://[::1]:8765/`).
     public var host: String
+    /// The port, 80 or 443 unless the URL names one.
     public var port: Int
     /// Path and query, at least `/`. Fragments are not allowed (§3).
     public var target: String

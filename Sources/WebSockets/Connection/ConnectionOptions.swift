@@ -27,6 +27,7 @@ public struct ConnectionOptions: Sendable, Hashable {
     /// Deliver large messages fragment by fragment (``WebSocket/fragments``) instead of whole.
     public var streamFragments: Bool
 
+    /// Creates options; each parameter sets the property of the same name (defaults in the README's limits table).
     public init(maxMessageSize: Int = 1 << 20, maxFrameSize: Int? = nil, openTimeout: Duration? = .seconds(10),
                 pingInterval: Duration? = .seconds(20), pingTimeout: Duration? = .seconds(20),
                 closeTimeout: Duration = .seconds(10), inboundQueue: (high: Int, low: Int) = (16, 4),

@@ -14,6 +14,7 @@ import WebSocketLogging
 public final class WebSocket: Sendable {
     /// The connection id (UUID v4), generated at accept or connect, before the handshake.
     public let id: ConnectionID
+    /// Whether this end is the client or the server.
     public let role: Role
     /// The socket peer.
     public let remoteAddress: SocketAddress?
@@ -120,6 +121,7 @@ public final class WebSocket: Sendable {
 
         public func makeAsyncIterator() -> Iterator { Iterator(base: socket.makeInboundIterator()) }
 
+        /// Iterates the sequence; there can be only one.
         public struct Iterator: AsyncIteratorProtocol {
             var base: Inbound.AsyncIterator?
             public mutating func next() async throws -> Message? {
@@ -139,6 +141,7 @@ public final class WebSocket: Sendable {
 
         public func makeAsyncIterator() -> Iterator { Iterator(base: socket.makeInboundIterator()) }
 
+        /// Iterates the sequence; there can be only one.
         public struct Iterator: AsyncIteratorProtocol {
             var base: Inbound.AsyncIterator?
             public mutating func next() async throws -> MessageFragment? {

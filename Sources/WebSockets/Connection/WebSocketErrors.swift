@@ -29,6 +29,7 @@ public struct ConnectionClosed: Error, Hashable, Sendable, CustomStringConvertib
 
 /// Failures of `connect` and `serve`.
 public struct WebSocketError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What went wrong.
     public enum Kind: String, Sendable, Hashable {
         case invalidURL = "invalid_url"
         case handshakeFailed = "handshake_failed"
@@ -38,11 +39,14 @@ public struct WebSocketError: Error, Hashable, Sendable, CustomStringConvertible
         case alreadyIterating = "already_iterating"
     }
 
+    /// What went wrong.
     public var kind: Kind
+    /// Details, in words.
     public var message: String
     /// The HTTP status of a rejected handshake.
     public var status: UInt?
 
+    /// Creates an error; `status` is the HTTP status of a failed handshake.
     public init(_ kind: Kind, _ message: String, status: UInt? = nil) {
         self.kind = kind
         self.message = message

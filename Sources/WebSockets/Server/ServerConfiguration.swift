@@ -9,10 +9,14 @@ import WebSocketLogging
 /// A plain HTTP response a `processRequest` hook returns instead of upgrading (health
 /// checks, 401/403, redirects).
 public struct HTTPResponse: Sendable {
+    /// The response status.
     public var status: HTTPResponseStatus
+    /// The response headers (`Content-Length` is added).
     public var headers: HTTPHeaders
+    /// The response body.
     public var body: ByteBuffer
 
+    /// A response; a non-empty body gets `Content-Type: text/plain; charset=utf-8` unless a type is given.
     public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: String = "") {
         self.status = status
         self.headers = headers
@@ -74,6 +78,7 @@ public struct ServerConfiguration: Sendable {
     /// Listen backlog.
     public var backlog: Int32
 
+    /// Creates a configuration; each parameter sets the property of the same name.
     public init(handshake: ServerHandshakeOptions = .init(), origins: OriginPolicy? = nil,
                 processRequest: (@Sendable (HTTPRequestHead, ConnectionContext) async -> HTTPResponse?)? = nil,
                 processResponse: (@Sendable (HTTPRequestHead, inout HTTPResponseHead) -> Void)? = nil,

@@ -23,6 +23,7 @@ import WebSocketLogging
 public final class WebSocketServer: Sendable {
     /// The address the server listens on (the real port when 0 was asked for).
     public let localAddress: SocketAddress
+    /// The configuration the server was started with.
     public let configuration: ServerConfiguration
     private let channel: any Channel
     private let connections: Connections
