@@ -157,6 +157,12 @@ let package = Package(
             exclude: ["README.md", "rsyslog.conf"],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "AutobahnClient",
+            dependencies: ["WebSockets", "WebSocketCore", "WebSocketLogging", .product(name: "Logging", package: "swift-log")],
+            path: "Conformance/AutobahnClient",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "WebSocketCoreTests",
             dependencies: [

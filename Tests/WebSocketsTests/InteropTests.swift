@@ -178,6 +178,22 @@ struct HostilePeerTests {
         ([0x82, 0xFF, 0, 0, 0, 0, 0x10, 0, 0, 0, 1, 2, 3, 4], 1009),                    // 256 MiB message
     ]
 
+    @Test("a message that arrived before a violation is echoed before the close (Autobahn's strict behaviour)")
+    func echoBeforeViolationClose() async throws {
+        let server = try await startTestServer()
+        let raw = try RawSocket(port: server.port)
+        raw.send(Self.handshake)
+        let head = String(decoding: try await bounded(10, "read the 101") { await raw.readHeadAsync() }, as: UTF8.self)
+        #expect(head.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
+        // One write: a masked text "hi", a frame with reserved opcode 6, a ping.
+        raw.send([0x81, 0x82, 1, 2, 3, 4, 0x68 ^ 1, 0x69 ^ 2, 0x86, 0x80, 1, 2, 3, 4, 0x89, 0x80, 1, 2, 3, 4])
+        let reply = try await bounded(10, "read until the server closes") { await raw.readAllAsync() }
+        #expect(Array(reply.prefix(4)) == [0x81, 0x02, 0x68, 0x69], "the echo first: \(reply)")
+        #expect(Array(reply.dropFirst(4).prefix(4)) == [0x88, UInt8(reply.count - 6), 0x03, 0xEA], "then close 1002, and no pong: \(reply)")
+        try await expectStillServing(server)
+        try await bounded(20, "shutdown") { await server.shutdown() }
+    }
+
     @Test("invalid frames get the right close code", arguments: badFrames)
     func invalidFrames(frame: [UInt8], code: UInt16) async throws {
         let server = try await startTestServer()

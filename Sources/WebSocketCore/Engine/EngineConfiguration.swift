@@ -13,15 +13,22 @@ public struct EngineConfiguration: Sendable, Hashable {
     /// Payloads at least this large are queued by reference instead of being copied next to
     /// their header (servers only; clients must copy to mask). Default 16 KiB.
     public var largePayloadThreshold: Int
+    /// Hold a protocol violation found in received data instead of failing at once: input
+    /// stops, the violation waits in ``WebSocketEngine/pendingViolation`` and the connection
+    /// stays open until ``WebSocketEngine/failPendingViolation()``. The I/O layer uses this to
+    /// let the application finish with the messages that arrived before the violation (an echo
+    /// of them is still sent) before the close frame goes out. Default `false`: fail at once.
+    public var deferViolations: Bool
 
     /// Creates a configuration; each parameter sets the property of the same name.
     public init(maxMessageSize: Int = 1 << 20, maxFrameSize: Int? = nil, deliverFragments: Bool = false,
-                largePayloadThreshold: Int = 16 << 10) {
+                largePayloadThreshold: Int = 16 << 10, deferViolations: Bool = false) {
         precondition(maxMessageSize >= 0, "maxMessageSize must not be negative")
         self.maxMessageSize = maxMessageSize
         self.maxFrameSize = maxFrameSize
         self.deliverFragments = deliverFragments
         self.largePayloadThreshold = largePayloadThreshold
+        self.deferViolations = deferViolations
     }
 
     /// The frame limit in force: ``maxFrameSize`` if set, else ``maxMessageSize``, never below

@@ -33,6 +33,9 @@ public struct WebSocketEngine: Sendable {
     public private(set) var closeInitiator: CloseInitiator?
     /// The violation that made this engine fail the connection, if one did.
     public private(set) var failure: ProtocolViolation?
+    /// A violation held back by ``EngineConfiguration/deferViolations``, waiting for
+    /// ``failPendingViolation()``. Input is ignored meanwhile; sending still works.
+    public private(set) var pendingViolation: ProtocolViolation?
     /// True once the engine wants the transport closed (after flushing ``nextOutput()``).
     public private(set) var transportCloseRequested = false
     /// Running counters for the closing log record.
@@ -173,7 +176,12 @@ public struct WebSocketEngine: Sendable {
         do {
             try processInbound()
         } catch {
-            fail(error)
+            if configuration.deferViolations && state == .open {
+                pendingViolation = error
+                discarding = true
+            } else {
+                fail(error)
+            }
         }
         if inbound.readableBytes == 0 { inbound = ByteBuffer() }
     }
@@ -182,6 +190,11 @@ public struct WebSocketEngine: Sendable {
     /// received close frame the close code is 1006.
     public mutating func receiveEOF() {
         guard state != .closed else { return }
+        if let violation = pendingViolation {  // the peer left first; the violation is still the story
+            pendingViolation = nil
+            failure = violation
+            trace(.errorHandled(violation))
+        }
         trace(.close(.eofReceived))
         discarding = true
         if closeReceived == nil, closeSent == nil { closeInitiator = .abnormal }
@@ -452,6 +465,14 @@ public struct WebSocketEngine: Sendable {
         }
         discarding = true
         if role == .server || state == .connecting { requestTransportClose() }
+    }
+
+    /// Fails the connection for the violation held by ``EngineConfiguration/deferViolations``,
+    /// if any: from here on as if it had been found just now.
+    public mutating func failPendingViolation() {
+        guard let violation = pendingViolation else { return }
+        pendingViolation = nil
+        fail(violation)
     }
 
     private mutating func fail(_ violation: ProtocolViolation) {

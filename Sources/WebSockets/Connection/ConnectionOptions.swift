@@ -60,6 +60,7 @@ public struct ConnectionOptions: Sendable, Hashable {
     }
 
     var engineConfiguration: EngineConfiguration {
-        EngineConfiguration(maxMessageSize: maxMessageSize, maxFrameSize: maxFrameSize, deliverFragments: streamFragments)
+        EngineConfiguration(maxMessageSize: maxMessageSize, maxFrameSize: maxFrameSize, deliverFragments: streamFragments,
+                            deferViolations: true)
     }
 }

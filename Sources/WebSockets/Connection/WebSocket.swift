@@ -119,14 +119,15 @@ public final class WebSocket: Sendable {
         public typealias Element = Message
         let socket: WebSocket
 
-        public func makeAsyncIterator() -> Iterator { Iterator(base: socket.makeInboundIterator()) }
+        public func makeAsyncIterator() -> Iterator { Iterator(base: socket.makeInboundIterator(), socket: socket) }
 
         /// Iterates the sequence; there can be only one.
         public struct Iterator: AsyncIteratorProtocol {
             var base: Inbound.AsyncIterator?
+            let socket: WebSocket
             public mutating func next() async throws -> Message? {
                 guard let base else { throw WebSocketError(.alreadyIterating, "messages can be iterated only once") }
-                while let item = try await base.next() {
+                while let item = try await { socket.noteItemRequested(); return try await base.next() }() {
                     if case .message(let m) = item { return m }
                 }
                 return nil
@@ -139,18 +140,34 @@ public final class WebSocket: Sendable {
         public typealias Element = MessageFragment
         let socket: WebSocket
 
-        public func makeAsyncIterator() -> Iterator { Iterator(base: socket.makeInboundIterator()) }
+        public func makeAsyncIterator() -> Iterator { Iterator(base: socket.makeInboundIterator(), socket: socket) }
 
         /// Iterates the sequence; there can be only one.
         public struct Iterator: AsyncIteratorProtocol {
             var base: Inbound.AsyncIterator?
+            let socket: WebSocket
             public mutating func next() async throws -> MessageFragment? {
                 guard let base else { throw WebSocketError(.alreadyIterating, "fragments can be iterated only once") }
-                while let item = try await base.next() {
+                while let item = try await { socket.noteItemRequested(); return try await base.next() }() {
                     if case .fragment(let f) = item { return f }
                 }
                 return nil
             }
+        }
+    }
+
+    /// Inbound items the application has asked for (calls of the iterator's `next`).
+    let itemsRequested = Atomic<Int>(0)
+    /// Set while a protocol violation waits for the application to finish with the messages
+    /// that arrived before it (see ``EngineConfiguration/deferViolations``).
+    let violationPending = Atomic<Bool>(false)
+
+    /// The application asks for the next inbound item: it is done with the previous ones.
+    func noteItemRequested() {
+        itemsRequested.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        if violationPending.load(ordering: .sequentiallyConsistent) {
+            let handler = self.handler
+            eventLoop.execute { handler.value.checkPendingViolation() }
         }
     }
 

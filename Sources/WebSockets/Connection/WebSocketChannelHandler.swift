@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import WebSocketCompression
 import WebSocketCore
 import WebSocketLogging
@@ -57,6 +58,10 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
     private var readPending = false
     private var openTimer: Scheduled<Void>?
     private var closeTimer: Scheduled<Void>?
+    /// Bounds how long a deferred protocol violation waits for the application.
+    private var violationTimer: Scheduled<Void>?
+    /// Inbound items handed to the application's sequence.
+    private var itemsYielded = 0
     private var keepaliveTask: RepeatedTask?
     private var keepaliveTimeout: Scheduled<Void>?
     private var pings: [(id: PingID, sentAt: NIODeadline, promise: EventLoopPromise<Duration>?)] = []
@@ -389,6 +394,10 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
             case .closeReceived(let frame): socket?.update { $0.closeReceived = frame }
             }
         }
+        if engine.pendingViolation != nil && violationTimer == nil {
+            deferViolation(context: context)
+            return
+        }
         if let sent = engine.closeSent {
             socket?.update { s in
                 s.closeSent = sent
@@ -413,8 +422,41 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         }
     }
 
+    /// A protocol violation arrived behind messages the application has not finished with:
+    /// the connection fails once the application asks for the next message (so an echo of the
+    /// earlier ones still goes out, as RFC 6455 §7.1.7 leaves room for and Autobahn checks
+    /// strictly), or after at most a second, or at once if there is nothing to wait for.
+    private func deferViolation(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        violationTimer = context.eventLoop.scheduleTask(in: min(TimeAmount(options.closeTimeout), .seconds(1))) {
+            bound.value.failPendingViolation()
+        }
+        socket?.violationPending.store(true, ordering: .sequentiallyConsistent)
+        checkPendingViolation()
+    }
+
+    func checkPendingViolation() {
+        guard engine.pendingViolation != nil, let context else { return }
+        guard let socket, source != nil else { return failPendingViolation() }
+        if socket.itemsRequested.load(ordering: .sequentiallyConsistent) > itemsYielded {
+            // Through the loop's task queue: a `send` the application made before asking for
+            // the next message is already queued there and must reach the engine first.
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            context.eventLoop.execute { bound.value.failPendingViolation() }
+        }
+    }
+
+    private func failPendingViolation() {
+        guard engine.pendingViolation != nil, let context else { return }
+        violationTimer?.cancel()
+        socket?.violationPending.store(false, ordering: .relaxed)
+        engine.failPendingViolation()
+        pump(context: context)
+    }
+
     private func deliver(_ item: WebSocket.InboundItem) {
         guard let source else { return }
+        itemsYielded += 1
         switch source.yield(item) {
         case .stopProducing: readAllowed = false
         case .produceMore, .dropped: break
@@ -437,6 +479,7 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         // The application stopped iterating: keep reading so close frames and pings are handled.
         resumeReading()
         source = nil
+        checkPendingViolation()
     }
 
     func send(_ message: Message) {
@@ -553,6 +596,7 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
     private func finish(context: ChannelHandlerContext) {
         openTimer?.cancel()
         closeTimer?.cancel()
+        violationTimer?.cancel()
         keepaliveTask?.cancel()
         keepaliveTimeout?.cancel()
         let wasOpen = phase == .open
