@@ -195,6 +195,7 @@ let package = Package(
             dependencies: [
                 "WebSocketTestSupport",
                 "WebSockets",
+                "WebSocketCompression",
                 "WebSocketCore",
                 "WebSocketLogging",
                 .product(name: "Logging", package: "swift-log"),

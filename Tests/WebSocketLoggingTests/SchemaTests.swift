@@ -15,6 +15,7 @@ let everyEvent: [WebSocketLogEvent] = [
     .connectionClosed(ConnectionClosedInfo(code: 1006, initiator: .abnormal, duration: 0)),
     .clientReconnecting(ClientReconnectingInfo(attempt: 2, delay: 3.1, cause: "connection refused", url: "ws://127.0.0.1:1/")),
     .broadcastSkipped(reason: "write buffer above high mark"), .broadcastFailed(error: "EPIPE"), .logRecordsDropped(count: 12),
+    .logRecordsSuppressed(event: "connection_rejected", count: 1234, interval: 1),
     .handlerFailed(errorType: "MyApp.Failure", description: "boom\n"), .internalError(description: "bug"),
     .stateChanged(.connecting), .stateChanged(.closed),
     .handshakeRequest(.requestLine(method: "GET", target: "/"), .received),

@@ -29,6 +29,9 @@ public enum WebSocketLogEvent: Sendable, Hashable {
     case broadcastFailed(error: String)
     /// The log sink dropped records because its buffer was full (policy `.drop`).
     case logRecordsDropped(count: Int)
+    /// Records of event `event` were not written because more than the allowed number came in
+    /// `interval` seconds (a flood of rejected handshakes); `count` says how many.
+    case logRecordsSuppressed(event: String, count: Int, interval: Double)
     // ERROR
     /// The connection handler threw; the connection was closed with 1011.
     case handlerFailed(errorType: String, description: String)
@@ -69,6 +72,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .broadcastSkipped: "broadcast_skipped"
         case .broadcastFailed: "broadcast_failed"
         case .logRecordsDropped: "log_records_dropped"
+        case .logRecordsSuppressed: "log_records_suppressed"
         case .handlerFailed: "handler_failed"
         case .internalError: "internal_error"
         case .stateChanged: "state_changed"
@@ -88,7 +92,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
     public static let allNames: [String] = [
         "server_listening", "server_closing", "server_closed", "connection_open", "connection_rejected",
         "connection_closed", "client_reconnecting", "broadcast_skipped", "broadcast_failed", "log_records_dropped",
-        "handler_failed", "internal_error", "state_changed", "handshake_request", "handshake_response", "frame_sent",
+        "log_records_suppressed", "handler_failed", "internal_error", "state_changed", "handshake_request", "handshake_response", "frame_sent",
         "frame_received", "close_step", "ping_sent", "pong_received", "keepalive_timeout", "error_handled",
     ]
 
@@ -99,7 +103,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .serverListening, .serverClosing, .serverClosed, .connectionOpen, .connectionRejected,
             .connectionClosed, .clientReconnecting:
             .info
-        case .broadcastSkipped, .broadcastFailed, .logRecordsDropped:
+        case .broadcastSkipped, .broadcastFailed, .logRecordsDropped, .logRecordsSuppressed:
             .warning
         case .handlerFailed, .internalError:
             .error
@@ -138,6 +142,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .broadcastSkipped(let r): text = "skipped broadcast: \(r)"
         case .broadcastFailed(let e): text = "skipped broadcast: failed to write message: \(e)"
         case .logRecordsDropped(let n): text = "log sink full: dropped \(n) records"
+        case .logRecordsSuppressed(let e, let n, let i): text = "suppressed \(n) \(e) records in \(Self.format(i)) seconds"
         case .handlerFailed: text = "connection handler failed"
         case .internalError: text = "unexpected internal error"
         case .stateChanged(let s): text = "connection is \(s)"
@@ -210,6 +215,10 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .broadcastSkipped(let r): v.visit("reason", string: r)
         case .broadcastFailed(let e): v.visit("error_message", string: e)
         case .logRecordsDropped(let n): v.visit("dropped", int: n)
+        case .logRecordsSuppressed(let e, let n, let i):
+            v.visit("suppressed_event", string: e)
+            v.visit("suppressed", int: n)
+            v.visit("interval", double: i)
         case .handlerFailed(let t, let d):
             v.visit("error_type", string: t)
             v.visit("error_message", string: d)

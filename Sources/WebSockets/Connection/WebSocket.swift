@@ -39,8 +39,6 @@ public final class WebSocket: Sendable {
     let inbound: Inbound
     let iterating = Atomic<Bool>(false)
     let closed: EventLoopFuture<Void>
-    /// The write buffer's high mark: `broadcast` skips the connection beyond it.
-    let writeBufferHighMark: Int
 
     typealias Inbound = NIOThrowingAsyncSequenceProducer<
         InboundItem, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, InboundDelegate
@@ -56,11 +54,17 @@ public final class WebSocket: Sendable {
         var closeSent: CloseFrame?
         var closeReceived: CloseFrame?
         var latency: Duration?
+        /// The channel's writability (NIO's write-buffer water marks).
         var writable = true
-        /// Bytes `broadcast` has queued for the event loop that have not reached the channel
-        /// yet: the channel's writability cannot see them, so they are bounded separately.
-        var broadcastBytesInFlight = 0
-        var writabilityWaiters: [CheckedContinuation<Void, any Error>] = []
+        /// Bytes `send` and `broadcast` queued for the event loop that have not reached the
+        /// channel yet: its writability cannot see them, so they are bounded here.
+        var bytesInFlight = 0
+        /// The write buffer's high mark.
+        let highMark: Int
+        var writabilityWaiters: [CheckedContinuation<Bool, any Error>] = []
+
+        /// Whether another message may be queued now.
+        var canWrite: Bool { writable && bytesInFlight < highMark }
     }
 
     init(id: ConnectionID, role: Role, remoteAddress: SocketAddress?, logContext: ConnectionContext, request: HTTPRequestHead,
@@ -68,7 +72,6 @@ public final class WebSocket: Sendable {
          eventLoop: any EventLoop, handler: NIOLoopBound<WebSocketChannelHandler>, inbound: Inbound,
          closed: EventLoopFuture<Void>, writeBufferHighMark: Int) {
         self.id = id
-        self.writeBufferHighMark = writeBufferHighMark
         self.role = role
         self.remoteAddress = remoteAddress
         self.clientAddress = logContext.clientAddress
@@ -82,7 +85,7 @@ public final class WebSocket: Sendable {
         self.logger = tagged
         self.eventLoop = eventLoop
         self.handler = handler
-        self.status = Mutex(Status())
+        self.status = Mutex(Status(highMark: writeBufferHighMark))
         self.inbound = inbound
         self.closed = closed
     }
@@ -177,25 +180,32 @@ public final class WebSocket: Sendable {
 
     // MARK: - Sending
 
-    /// Sends a text message.
+    /// Sends a text message. Suspends while the write buffer is above its high mark.
     public func send(_ text: String) async throws {
-        try await waitUntilWritable()
-        let handler = self.handler
-        eventLoop.execute { handler.value.send(.text(text)) }
+        try await send(.text(text))
     }
 
-    /// Sends a binary message.
+    /// Sends a binary message. Suspends while the write buffer is above its high mark.
     public func send(_ bytes: ByteBuffer) async throws {
-        try await waitUntilWritable()
-        let handler = self.handler
-        eventLoop.execute { handler.value.send(.binary(bytes)) }
+        try await send(.binary(bytes))
     }
 
-    /// Sends a message: text as text, binary as binary (what an echo server needs).
+    /// Sends a message: text as text, binary as binary (what an echo server needs). Suspends
+    /// while the write buffer is above its high mark.
     public func send(_ message: Message) async throws {
-        try await waitUntilWritable()
+        let size = message.payloadSize
+        try await reserveWrite(size)
+        enqueue(size) { $0.send(message) }
+    }
+
+    /// Runs `body` on the event loop with the handler, then releases the `size` bytes that
+    /// ``reserveWrite(_:)`` counted: by then they are in the channel, whose writability covers them.
+    func enqueue(_ size: Int, _ body: @escaping @Sendable (WebSocketChannelHandler) -> Void) {
         let handler = self.handler
-        eventLoop.execute { handler.value.send(message) }
+        eventLoop.execute {
+            body(handler.value)
+            self.update { $0.bytesInFlight -= size }
+        }
     }
 
     /// Sends a binary message from bytes.
@@ -209,18 +219,16 @@ public final class WebSocket: Sendable {
         var iterator = sequence.makeAsyncIterator()
         var current = try await iterator.next()
         var first = true
-        let handler = self.handler
         while let fragment = current {
             let next = try await iterator.next()
-            try await waitUntilWritable()
+            try await reserveWrite(fragment.readableBytes)
             let isFirst = first, fin = next == nil
-            eventLoop.execute { handler.value.sendFragment(fragment, text: text, first: isFirst, fin: fin) }
+            enqueue(fragment.readableBytes) { $0.sendFragment(fragment, text: text, first: isFirst, fin: fin) }
             first = false
             current = next
         }
         if first {  // empty sequence: an empty message
-            try await waitUntilWritable()
-            eventLoop.execute { handler.value.send(text ? .text("") : .binary(ByteBuffer())) }
+            try await send(text ? .text("") : .binary(ByteBuffer()))
         }
     }
 
@@ -228,7 +236,7 @@ public final class WebSocket: Sendable {
     /// - Throws: ``ConnectionClosed`` if the connection closes first.
     @discardableResult
     public func ping(_ payload: ByteBuffer? = nil) async throws -> Duration {
-        try await waitUntilWritable()
+        try await reserveWrite(0)
         let promise = eventLoop.makePromise(of: Duration.self)
         let handler = self.handler
         let data = payload ?? ByteBuffer(integer: UInt32.random(in: 0...UInt32.max))
@@ -250,33 +258,41 @@ public final class WebSocket: Sendable {
     }
 
     /// Whether the write buffer is below its high mark (``broadcast(_:to:)`` skips others).
-    public var isWritable: Bool { status.withLock { $0.writable && $0.state == .open } }
+    public var isWritable: Bool { status.withLock { $0.canWrite && $0.state == .open } }
 
-    func waitUntilWritable() async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let result: Result<Void, any Error>? = status.withLock { s in
-                if s.state != .open { return .failure(ConnectionClosed(received: s.closeReceived, sent: s.closeSent)) }
-                if s.writable { return .success(()) }
-                s.writabilityWaiters.append(continuation)
-                return nil
+    /// Waits until the connection can take more (the channel is writable and what is already
+    /// on its way to the event loop is below the high mark), then counts `size` bytes in flight.
+    func reserveWrite(_ size: Int) async throws {
+        while true {
+            let reserved = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
+                let result: Result<Bool, any Error>? = status.withLock { s in
+                    if s.state != .open { return .failure(ConnectionClosed(received: s.closeReceived, sent: s.closeSent)) }
+                    guard s.canWrite else {
+                        s.writabilityWaiters.append(continuation)
+                        return nil
+                    }
+                    s.bytesInFlight += size
+                    return .success(true)
+                }
+                if let result { continuation.resume(with: result) }
             }
-            if let result { continuation.resume(with: result) }
+            if reserved { return }
         }
     }
 
     // Called by the handler on the event loop.
     func update(_ body: (inout Status) -> Void) {
-        let waiters: [CheckedContinuation<Void, any Error>]
-        let outcome: Result<Void, any Error>?
+        let waiters: [CheckedContinuation<Bool, any Error>]
+        let outcome: Result<Bool, any Error>?
         (waiters, outcome) = status.withLock { s in
             body(&s)
             if s.state != .open {
                 defer { s.writabilityWaiters = [] }
                 return (s.writabilityWaiters, .failure(ConnectionClosed(received: s.closeReceived, sent: s.closeSent)))
             }
-            if s.writable {
+            if s.canWrite && !s.writabilityWaiters.isEmpty {
                 defer { s.writabilityWaiters = [] }
-                return (s.writabilityWaiters, .success(()))
+                return (s.writabilityWaiters, .success(false))   // try to reserve again
             }
             return ([], nil)
         }
@@ -314,8 +330,8 @@ public func broadcast(_ message: Message, to connections: some Sequence<WebSocke
             if s.state != .open { return "connection is \(s.state)" }
             // Writability covers what the channel holds; messages still on their way to the
             // event loop count too, or a fast broadcaster could queue without bound.
-            if !s.writable || s.broadcastBytesInFlight >= ws.writeBufferHighMark { return "write buffer above high mark" }
-            s.broadcastBytesInFlight += size
+            if !s.canWrite { return "write buffer above high mark" }
+            s.bytesInFlight += size
             return nil
         }
         if let skip {
@@ -323,11 +339,7 @@ public func broadcast(_ message: Message, to connections: some Sequence<WebSocke
             log.emit(.broadcastSkipped(reason: skip))
             continue
         }
-        let handler = ws.handler
-        ws.eventLoop.execute {
-            handler.value.send(message)
-            ws.status.withLock { $0.broadcastBytesInFlight -= size }
-        }
+        ws.enqueue(size) { $0.send(message) }
         sent += 1
     }
     return sent

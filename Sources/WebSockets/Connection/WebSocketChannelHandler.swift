@@ -17,6 +17,7 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
 
     struct ServerSide {
         var configuration: ServerConfiguration
+        var rejectionLog: RejectionLogLimiter?
         var onOpen: @Sendable (WebSocket) -> Void
     }
 
@@ -290,8 +291,8 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         let head = HTTPResponseHead(version: .http1_1, status: response.status, headers: headers)
         engine.reject(request: request, response: head)
         drainTraces()
-        log.emit(.connectionRejected(ConnectionRejectedInfo(status: Int(response.status.code), reason: response.status.reasonPhrase,
-                                                            rejection: "refused", path: log.redaction.target(request.uri))))
+        logRejection(ConnectionRejectedInfo(status: Int(response.status.code), reason: response.status.reasonPhrase,
+                                            rejection: "refused", path: log.redaction.target(request.uri)), context: context)
         writeAndClose(head, body: response.body, context: context)
     }
 
@@ -305,9 +306,30 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
             if let request { engine.reject(request: request, response: head) }
             drainTraces()
         }
-        log.emit(.connectionRejected(ConnectionRejectedInfo(status: Int(rejection.status.code), reason: rejection.reason,
-                                                            rejection: rejection.kind.rawValue, path: path.map(log.redaction.target))))
+        logRejection(ConnectionRejectedInfo(status: Int(rejection.status.code), reason: rejection.reason,
+                                            rejection: rejection.kind.rawValue, path: path.map(log.redaction.target)), context: context)
         writeAndClose(head, body: ByteBuffer(string: rejection.body), context: context)
+    }
+
+    /// `connection_rejected`, within the server's ``ServerConfiguration/rejectionLogLimit``.
+    private func logRejection(_ info: ConnectionRejectedInfo, context: ChannelHandlerContext) {
+        guard case .server(let server) = side, let limiter = server.rejectionLog else {
+            return log.emit(.connectionRejected(info))
+        }
+        switch limiter.admit() {
+        case .log:
+            log.emit(.connectionRejected(info))
+        case .suppress(let reportIn?):
+            let configuration = server.configuration
+            context.eventLoop.scheduleTask(in: reportIn) {
+                let count = limiter.takeSuppressed()
+                guard count > 0 else { return }
+                configuration.eventLogger.emit(.logRecordsSuppressed(event: "connection_rejected", count: count,
+                                                interval: Double(limiter.interval.nanoseconds) / 1e9))
+            }
+        case .suppress(nil):
+            break
+        }
     }
 
     private func writeAndClose(_ head: HTTPResponseHead, body: ByteBuffer, context: ChannelHandlerContext) {

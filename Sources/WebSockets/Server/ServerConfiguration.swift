@@ -77,6 +77,10 @@ public struct ServerConfiguration: Sendable {
     public var clientAddressResolver: (@Sendable (_ peer: String?, _ headers: HTTPHeaders) -> (String?, String))?
     /// Listen backlog.
     public var backlog: Int32
+    /// At most this many `connection_rejected` records per second; the rest are counted and
+    /// reported once a second by a WARNING `log_records_suppressed` record, so a flood of bad
+    /// handshakes cannot flood the log. `nil` logs every rejection. Default 20.
+    public var rejectionLogLimit: Int?
 
     /// Creates a configuration; each parameter sets the property of the same name.
     public init(handshake: ServerHandshakeOptions = .init(), origins: OriginPolicy? = nil,
@@ -85,7 +89,8 @@ public struct ServerConfiguration: Sendable {
                 compression: PerMessageDeflateConfiguration? = .init(),
                 connection: ConnectionOptions = .init(), tls: TLSConfiguration? = nil,
                 logger: Logger = Logger(label: "websockets.server"), eventLevels: EventLevels = .default,
-                redaction: Redaction = .default, trustedProxies: TrustedProxies = .none, backlog: Int32 = 256) {
+                redaction: Redaction = .default, trustedProxies: TrustedProxies = .none, backlog: Int32 = 256,
+                rejectionLogLimit: Int? = 20) {
         self.handshake = handshake
         self.origins = origins
         self.processRequest = processRequest
@@ -98,6 +103,7 @@ public struct ServerConfiguration: Sendable {
         self.redaction = redaction
         self.trustedProxies = trustedProxies
         self.backlog = backlog
+        self.rejectionLogLimit = rejectionLogLimit
     }
 
     /// The handshake options with the compression negotiator applied.

@@ -57,6 +57,7 @@ public final class WebSocketServer: Sendable {
         let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
         let options = configuration.connection
         let base = configuration.eventLogger
+        let rejectionLog = configuration.rejectionLogLimit.map { RejectionLogLimiter(limit: $0) }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -71,7 +72,7 @@ public final class WebSocketServer: Sendable {
                     if let sslContext {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
                     }
-                    let side = WebSocketChannelHandler.ServerSide(configuration: configuration) { ws in connections.run(ws) }
+                    let side = WebSocketChannelHandler.ServerSide(configuration: configuration, rejectionLog: rejectionLog) { ws in connections.run(ws) }
                     try channel.pipeline.syncOperations.addHandler(
                         WebSocketChannelHandler(side: .server(side), options: options, logger: base, logContext: context))
                     connections.track(channel)

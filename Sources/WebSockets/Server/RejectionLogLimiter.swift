@@ -1,0 +1,59 @@
+import NIOCore
+import Synchronization
+
+/// Caps `connection_rejected` records per second for one server, so that a flood of bad
+/// handshakes (scanners, a misconfigured client retrying in a loop) cannot flood the log. What is
+/// suppressed is counted and reported once per interval by a `log_records_suppressed` record.
+final class RejectionLogLimiter: Sendable {
+    /// Whether to write a rejection record, and when to report the suppressed ones.
+    enum Decision: Equatable {
+        case log
+        /// Suppressed; the first suppression of an interval carries the delay after which the
+        /// caller reports the count (``takeSuppressed()``).
+        case suppress(reportIn: TimeAmount?)
+    }
+
+    let limit: Int
+    let interval: TimeAmount
+    private let state = Mutex(State())
+
+    private struct State {
+        var windowStart = NIODeadline.uptimeNanoseconds(0)
+        var logged = 0
+        var suppressed = 0
+        var reportPending = false
+    }
+
+    init(limit: Int, interval: TimeAmount = .seconds(1)) {
+        self.limit = limit
+        self.interval = interval
+    }
+
+    func admit(now: NIODeadline = .now()) -> Decision {
+        state.withLock { s in
+            if now - s.windowStart >= interval {
+                s.windowStart = now
+                s.logged = 0
+            }
+            if s.logged < limit {
+                s.logged += 1
+                return .log
+            }
+            s.suppressed += 1
+            guard !s.reportPending else { return .suppress(reportIn: nil) }
+            s.reportPending = true
+            return .suppress(reportIn: max(.zero, s.windowStart + interval - now))
+        }
+    }
+
+    /// The number suppressed since the last report, reset to zero.
+    func takeSuppressed() -> Int {
+        state.withLock { s in
+            defer {
+                s.suppressed = 0
+                s.reportPending = false
+            }
+            return s.suppressed
+        }
+    }
+}

@@ -1,0 +1,303 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Testing
+@testable import WebSocketCompression
+import WebSocketCore
+import WebSocketLogging
+import Synchronization
+import WebSocketTestSupport
+@testable import WebSockets
+
+@Suite("Hostile and broken peers: clear errors, and the server keeps serving", .serialized, .timeLimit(.minutes(3)))
+struct HostilePeerTests {
+    func expectStillServing(_ server: WebSocketServer) async throws {
+        let port = server.port
+        let ws = try await bounded(10, "connect after the hostile peer") {
+            try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/echo")
+        }
+        try await bounded(10, "send") { try await ws.send("still here") }
+        let reply = try await bounded(10, "receive the echo") {
+            var it = ws.messages.makeAsyncIterator()
+            return try await it.next()
+        }
+        #expect(reply == .text("still here"))
+        try await bounded(15, "close") { await ws.close() }
+    }
+
+    static let handshake = "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
+    struct BadRequest: Sendable, CustomTestStringConvertible {
+        var name: String
+        var request: String
+        var status: String
+        var testDescription: String { name }
+    }
+
+    static let badRequests = [
+        BadRequest(name: "garbage", request: "garbage\r\n\r\n", status: "400 Bad Request"),
+        BadRequest(name: "no upgrade", request: "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n", status: "426 Upgrade Required"),
+        BadRequest(name: "POST", request: "POST /echo HTTP/1.1\r\nHost: x\r\n\r\n", status: "405 Method Not Allowed"),
+        BadRequest(name: "version 8", request: handshake.replacingOccurrences(of: "Version: 13", with: "Version: 8"), status: "426 Upgrade Required"),
+        BadRequest(name: "9000-byte target", request: "GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\n\r\n", status: "414 URI Too Long"),
+        BadRequest(name: "200 headers", request: "GET / HTTP/1.1\r\n" + String(repeating: "X-A: b\r\n", count: 200) + "\r\n",
+                   status: "431 Request Header Fields Too Large"),
+    ]
+
+    @Test("bad HTTP gets a status and a reason", arguments: badRequests)
+    func badHTTP(case bad: BadRequest) async throws {
+        let request = bad.request, status = bad.status
+        let logs = MemorySink()
+        let server = try await startTestServer(logSink: logs)
+        let raw = try RawSocket(port: server.port)
+        raw.send(request)
+        let response = String(decoding: await raw.readAllAsync(), as: UTF8.self)
+        #expect(response.hasPrefix("HTTP/1.1 \(status)\r\n"), "\(response.prefix(200))")
+        #expect(response.contains("Content-Length:"))
+        try await expectStillServing(server)
+        await waitFor { records(logs).contains { $0["event"] as? String == "connection_rejected" } }
+        let rejected = records(logs).first { $0["event"] as? String == "connection_rejected" }
+        #expect(rejected?["level"] as? String == "info")
+        await server.shutdown()
+    }
+
+    static let badFrames: [([UInt8], UInt16)] = [
+        ([0x81, 0x02, 0x68, 0x69], 1002),                                              // unmasked client frame
+        ([0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4], 1002),                    // 2^63 length
+        ([0x83, 0x80, 1, 2, 3, 4], 1002),                                              // reserved opcode
+        ([0x81, 0x82, 0, 0, 0, 0, 0xC0, 0x80], 1007),                                 // invalid UTF-8
+        ([0x82, 0xFF, 0, 0, 0, 0, 0x10, 0, 0, 0, 1, 2, 3, 4], 1009),                    // 256 MiB message
+    ]
+
+    @Test("a message that arrived before a violation is echoed before the close (Autobahn's strict behaviour)")
+    func echoBeforeViolationClose() async throws {
+        let server = try await startTestServer()
+        let raw = try RawSocket(port: server.port)
+        raw.send(Self.handshake)
+        let head = String(decoding: try await bounded(10, "read the 101") { await raw.readHeadAsync() }, as: UTF8.self)
+        #expect(head.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
+        // One write: a masked text "hi", a frame with reserved opcode 6, a ping.
+        raw.send([0x81, 0x82, 1, 2, 3, 4, 0x68 ^ 1, 0x69 ^ 2, 0x86, 0x80, 1, 2, 3, 4, 0x89, 0x80, 1, 2, 3, 4])
+        let reply = try await bounded(10, "read until the server closes") { await raw.readAllAsync() }
+        #expect(Array(reply.prefix(4)) == [0x81, 0x02, 0x68, 0x69], "the echo first: \(reply)")
+        #expect(Array(reply.dropFirst(4).prefix(4)) == [0x88, UInt8(reply.count - 6), 0x03, 0xEA], "then close 1002, and no pong: \(reply)")
+        try await expectStillServing(server)
+        try await bounded(20, "shutdown") { await server.shutdown() }
+    }
+
+    @Test("invalid frames get the right close code", arguments: badFrames)
+    func invalidFrames(frame: [UInt8], code: UInt16) async throws {
+        let server = try await startTestServer()
+        let raw = try RawSocket(port: server.port)
+        raw.send(Self.handshake)
+        let head = String(decoding: try await bounded(10, "read the 101") { await raw.readHeadAsync() }, as: UTF8.self)
+        #expect(head.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
+        raw.send(frame)
+        let reply = try await bounded(10, "read until the server closes") { await raw.readAllAsync() }
+        // The last bytes are the close frame: 0x88, length, code.
+        let close = Array(reply.suffix(from: reply.lastIndex(of: 0x88) ?? reply.endIndex))
+        #expect(close.count >= 4, "no close frame in \(reply)")
+        if close.count >= 4 { #expect(UInt16(close[2]) << 8 | UInt16(close[3]) == code) }
+        try await expectStillServing(server)
+        try await bounded(20, "shutdown") { await server.shutdown() }
+    }
+
+    /// Reads one unmasked server frame: (opcode byte, payload).
+    func readFrame(_ raw: RawSocket) async throws -> (UInt8, [UInt8]) {
+        let head = try await bounded(10, "frame header") { await raw.readAsync(count: 2) }
+        try #require(head.count == 2, "connection closed before a frame")
+        var length = Int(head[1] & 0x7F)
+        if length == 126 {
+            let ext = await raw.readAsync(count: 2)
+            length = Int(ext[0]) << 8 | Int(ext[1])
+        } else if length == 127 {
+            let ext = await raw.readAsync(count: 8)
+            length = ext.reduce(0) { $0 << 8 | Int($1) }
+        }
+        let count = length
+        let payload = count == 0 ? [] : try await bounded(10, "frame payload") { await raw.readAsync(count: count) }
+        return (head[0], payload)
+    }
+
+    /// A masked client frame.
+    static func clientFrame(_ first: UInt8, _ payload: [UInt8]) -> [UInt8] {
+        var frame: [UInt8] = [first]
+        if payload.count < 126 {
+            frame.append(0x80 | UInt8(payload.count))
+        } else if payload.count <= 0xFFFF {
+            frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        } else {
+            frame.append(0x80 | 127)
+            frame += (0..<8).reversed().map { UInt8((payload.count >> ($0 * 8)) & 0xFF) }
+        }
+        let key: [UInt8] = [0x11, 0x22, 0x33, 0x44]
+        return frame + key + payload.enumerated().map { $0.element ^ key[$0.offset % 4] }
+    }
+
+    func openRaw(_ server: WebSocketServer, extraHeaders: String = "", receiveBufferSize: Int32? = nil) async throws -> (RawSocket, String) {
+        let raw = try RawSocket(port: server.port, receiveBufferSize: receiveBufferSize)
+        raw.send(Self.handshake.replacingOccurrences(of: "\r\n\r\n", with: "\r\n" + extraHeaders + "\r\n"))
+        let head = String(decoding: try await bounded(10, "read the 101") { await raw.readHeadAsync() }, as: UTF8.self)
+        try #require(head.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"), "\(head)")
+        return (raw, head)
+    }
+
+    @Test("slowloris: a handshake trickling in a byte at a time is answered 408 at the open timeout, and logged")
+    func slowloris() async throws {
+        let logs = MemorySink()
+        let server = try await startTestServer(logSink: logs) { $0.connection.openTimeout = .seconds(2) }
+        let raw = try RawSocket(port: server.port)
+        let bytes = Array(Self.handshake.utf8)
+        let trickle = Task {
+            for byte in bytes.prefix(40) {   // bounded: 40 bytes, 0.25 s apart
+                raw.send([byte])
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+        let response = String(decoding: try await bounded(15, "the 408") { await raw.readAllAsync() }, as: UTF8.self)
+        trickle.cancel()
+        #expect(response.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"), "\(response)")
+        await waitFor { records(logs).contains { ($0["event_data"] as? [String: Any])?["rejection"] as? String == "timeout" } }
+        let rejected = records(logs).first { ($0["event_data"] as? [String: Any])?["rejection"] as? String == "timeout" }
+        #expect(rejected?["level"] as? String == "info")
+        #expect((rejected?["event_data"] as? [String: Any])?["status"] as? Int == 408)
+        try await expectStillServing(server)
+        await server.shutdown()
+    }
+
+    @Test("10,000 one-byte fragments make one 10,000-byte message")
+    func tenThousandFragments() async throws {
+        let logs = MemorySink()
+        let server = try await startTestServer(logSink: logs)
+        let (raw, _) = try await openRaw(server)
+        var frames: [UInt8] = []
+        for i in 0..<10_000 {
+            let first: UInt8 = (i == 9_999 ? 0x80 : 0) | (i == 0 ? 0x1 : 0x0)
+            frames += Self.clientFrame(first, [0x61])
+        }
+        raw.send(frames)
+        let (opcode, payload) = try await readFrame(raw)
+        #expect(opcode == 0x81)
+        #expect(payload.count == 10_000 && payload.allSatisfy { $0 == 0x61 })
+        raw.send(Self.clientFrame(0x88, [0x03, 0xE8]))
+        let (closeOpcode, _) = try await readFrame(raw)
+        #expect(closeOpcode == 0x88)
+        await waitFor { records(logs).contains { $0["event"] as? String == "connection_closed" } }
+        let closed = records(logs).first { $0["event"] as? String == "connection_closed" }?["event_data"] as? [String: Any]
+        #expect(closed?["messages_in"] as? Int == 1 && closed?["close_code"] as? Int == 1000)
+        try await expectStillServing(server)
+        await server.shutdown()
+    }
+
+    @Test("a peer that never answers our close frame is disconnected at the close timeout, and logged")
+    func unansweredClose() async throws {
+        let logs = MemorySink()
+        let server = try await startTestServer(logSink: logs) { $0.connection.closeTimeout = .seconds(1) }
+        let raw = try RawSocket(port: server.port)
+        raw.send(Self.handshake.replacingOccurrences(of: "GET /echo", with: "GET /close/4001"))
+        _ = try await bounded(10, "101") { await raw.readHeadAsync() }
+        raw.send(Self.clientFrame(0x81, Array("bye".utf8)))    // the route closes after one message
+        let (opcode, payload) = try await readFrame(raw)
+        #expect(opcode == 0x88 && Array(payload.prefix(2)) == [0x0F, 0xA1])
+        let rest = try await bounded(15, "EOF at the close timeout") { await raw.readAllAsync() }
+        #expect(rest.isEmpty, "nothing after the close frame, then EOF")
+        await waitFor { records(logs).contains { $0["event"] as? String == "connection_closed" } }
+        let closed = records(logs).first { $0["event"] as? String == "connection_closed" }?["event_data"] as? [String: Any]
+        #expect(closed?["close_code_sent"] as? Int == 4001)
+        #expect(closed?["close_code_received"] == nil)
+        #expect(closed?["initiator"] as? String == "local")
+        try await expectStillServing(server)
+        await server.shutdown()
+    }
+
+    @Test("a client that never reads: send suspends at the write buffer's high mark, memory stays bounded")
+    func clientNeverReads() async throws {
+        let sent = Atomic<Int>(0)
+        var configuration = ServerConfiguration()
+        configuration.logger = Logger(label: "websockets.server") { JSONLogHandler(label: $0, sink: MemorySink()) }
+        configuration.compression = nil
+        let chunk = ByteBuffer(repeating: 0x2A, count: 64 << 10)
+        let server = try await WebSocketServer.serve(port: 0, configuration: configuration) { ws in
+            if ws.request.uri == "/flood" {
+                for _ in 0..<2_000 {   // bounded: 125 MiB if nothing held it back
+                    try await ws.send(chunk)
+                    sent.add(1, ordering: .relaxed)
+                }
+            }
+            for try await message in ws.messages { try await ws.send(message) }
+        }
+        let raw = try RawSocket(port: server.port, receiveBufferSize: 4096)
+        raw.send(Self.handshake.replacingOccurrences(of: "GET /echo", with: "GET /flood"))
+        _ = try await bounded(10, "101") { await raw.readHeadAsync() }
+        // Wait until sending stalls: the same count over 1 s (bounded: 10 s).
+        var last = -1
+        for _ in 0..<10 {
+            let now = sent.load(ordering: .relaxed)
+            if now == last { break }
+            last = now
+            try await Task.sleep(for: .seconds(1))
+        }
+        let stalled = sent.load(ordering: .relaxed)
+        #expect(stalled < 2_000, "send never suspended")
+        #expect(stalled * (64 << 10) < 32 << 20, "\(stalled) messages of 64 KiB were accepted for a peer that reads nothing")
+        raw.shutdownBoth()
+        try await expectStillServing(server)
+        await server.shutdown()
+    }
+
+    @Test("a zip bomb (16 MiB of zeros in a few KiB) closes with 1009 while inflating, and is logged")
+    func zipBomb() async throws {
+        let logs = MemorySink()
+        let server = try await startTestServer(logSink: logs)   // maxMessageSize 8 MiB
+        let (raw, head) = try await openRaw(server, extraHeaders: "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+        #expect(head.contains("permessage-deflate"))
+        let deflater = try #require(Deflater(windowBits: 15, memLevel: 8, level: 9))
+        var bomb = ByteBuffer()
+        for i in 0..<16 {
+            var part = deflater.compress(ByteBuffer(repeating: 0, count: 1 << 20), allocator: ByteBufferAllocator())
+            bomb.writeBuffer(&part)
+            if i < 15 { bomb.writeBytes([0, 0, 0xFF, 0xFF]) }
+        }
+        #expect(bomb.readableBytes < 64 << 10)
+        raw.send(Self.clientFrame(0xC2, Array(bomb.readableBytesView)))
+        let (opcode, payload) = try await readFrame(raw)
+        #expect(opcode == 0x88 && Array(payload.prefix(2)) == [0x03, 0xF1], "close 1009: \(payload)")
+        await waitFor { records(logs).contains { $0["event"] as? String == "connection_closed" } }
+        let closed = records(logs).first { $0["event"] as? String == "connection_closed" }?["event_data"] as? [String: Any]
+        #expect(closed?["close_code"] as? Int == 1009)
+        #expect((closed?["payload_bytes_in"] as? Int ?? .max) == 0, "the bomb was never delivered")
+        try await expectStillServing(server)
+        await server.shutdown()
+    }
+
+    @Test("a flood of handshakes with invalid keys: each gets 400, rejections are logged at most N per second plus a suppressed count")
+    func handshakeFlood() async throws {
+        let logs = MemorySink()
+        let server = try await startTestServer(logSink: logs) { $0.rejectionLogLimit = 5 }
+        let total = 200
+        for i in 0..<total {
+            let raw = try RawSocket(port: server.port)
+            raw.send(Self.handshake.replacingOccurrences(of: "dGhlIHNhbXBsZSBub25jZQ==", with: "not-a-key-\(i)"))
+            let response = String(decoding: try await bounded(10, "400 #\(i)") { await raw.readAllAsync() }, as: UTF8.self)
+            #expect(response.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(response.prefix(100))")
+        }
+        let accounted = { () -> (logged: Int, suppressed: Int) in
+            let all = records(logs)
+            let logged = all.filter { $0["event"] as? String == "connection_rejected" }.count
+            let suppressed = all.filter { $0["event"] as? String == "log_records_suppressed" }
+                .compactMap { ($0["fields"] as? [String: Any])?["suppressed"] as? Int }.reduce(0, +)
+            return (logged, suppressed)
+        }
+        await waitFor({ accounted().logged + accounted().suppressed == total }, seconds: 10)
+        let (logged, suppressed) = accounted()
+        #expect(logged + suppressed == total, "every rejection is either logged or counted")
+        #expect(suppressed > 0 && logged < total)
+        let reports = records(logs).filter { $0["event"] as? String == "log_records_suppressed" }
+        #expect(reports.allSatisfy { $0["level"] as? String == "warning" && ($0["fields"] as? [String: Any])?["suppressed_event"] as? String == "connection_rejected" })
+        #expect(logged <= 5 * (reports.count + 1), "at most 5 per one-second window")
+        try await expectStillServing(server)
+        await server.shutdown()
+    }
+}
