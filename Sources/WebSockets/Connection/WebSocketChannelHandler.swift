@@ -197,7 +197,9 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
                 return
             }
             guard let head else { return }
-            if buffer.readableBytes > 0 { engine.receive(buffer) }
+            // Frames right behind the 101 (a server may send at once) wait until the
+            // negotiated compression is in place: RSV1 means nothing before that.
+            let early = buffer
             do {
                 let result = try engine.processResponse(head, for: client.handshake)
                 if let configuration = client.compression, let response = result.extensions.first {
@@ -217,6 +219,7 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
                      context: context)
                 clientPromise?.succeed(socket!)
                 clientPromise = nil
+                if early.readableBytes > 0 { engine.receive(early) }
                 pump(context: context)
             } catch {
                 drainTraces()
