@@ -199,8 +199,10 @@ public final class PerMessageDeflate: MessageCompression, @unchecked Sendable {
         var clientBits = configuration.localMaxWindowBits
         if case .some(let value) = params.clientMaxWindowBits {
             guard let value else { throw .init(message: "client_max_window_bits without a value in a response") }
-            if value > clientBits { throw .init(message: "client_max_window_bits above the offered value") }
-            clientBits = value
+            // §7.1.2.2: the server may ignore the value we offered, so a larger one is legal;
+            // we compress with the smaller of the two. zlib cannot write 8-bit windows.
+            if value < 9 { throw .init(message: "client_max_window_bits=8 cannot be honoured (zlib's smallest window is 9 bits)") }
+            clientBits = min(clientBits, value)
         }
         let parameters = PerMessageDeflateParameters(localMaxWindowBits: clientBits, remoteMaxWindowBits: serverBits,
                                                      localNoContextTakeover: params.clientNoContextTakeover || configuration.localNoContextTakeover,

@@ -57,6 +57,8 @@ final class Inflater {
         let cap = output.writerIndex + limit  // for the whole call: payload and tail together
         try feed(input.readableBytesView, into: &output, cap: cap, limit: limit)
         if isFinal { try feed(Self.tail[...], into: &output, cap: cap, limit: limit) }
+        // The loop checks before each step; the last step may still have gone past the limit.
+        if output.writerIndex > cap { throw .messageTooBig(limit: limit) }
     }
 
     private func feed(_ bytes: some Collection<UInt8>, into output: inout ByteBuffer, cap: Int, limit: Int) throws(ProtocolViolation) {

@@ -130,6 +130,39 @@ struct PerMessageDeflateTests {
         #expect(output.capacity <= 4 << 20, "memory stayed bounded: capacity \(output.capacity)")
     }
 
+    /// A raw deflate stream of `count` bytes of "a" in stored blocks, the last one with BFINAL
+    /// set (RFC 1951 §3.2.4): a peer may end its stream that way (RFC 7692 §7.2.3.4).
+    func storedStream(_ count: Int) -> ByteBuffer {
+        var stream = ByteBuffer()
+        var left = count
+        repeat {
+            let n = min(left, 65_535)
+            left -= n
+            stream.writeInteger(UInt8(left == 0 ? 1 : 0))
+            stream.writeInteger(UInt16(n), endianness: .little)
+            stream.writeInteger(~UInt16(n), endianness: .little)
+            stream.writeRepeatingByte(0x61, count: n)
+        } while left > 0
+        return stream
+    }
+
+    @Test("a message that inflates to one byte over the limit is refused, also when its stream ends with a final block",
+          arguments: [1, 100, 16 << 10, (16 << 10) + 1, 100_000])
+    func inflateLimitIsExact(limit: Int) throws {
+        for stream in [storedStream(limit + 1), try #require(Deflater(windowBits: 15, memLevel: 8, level: 9))
+                        .compress(ByteBuffer(repeating: 0x61, count: limit + 1), allocator: ByteBufferAllocator())] {
+            let inflater = try #require(Inflater(windowBits: 15))
+            var output = ByteBuffer()
+            #expect(throws: ProtocolViolation.messageTooBig(limit: limit)) {
+                try inflater.decompress(stream, isFinal: true, into: &output, limit: limit)
+            }
+        }
+        let inflater = try #require(Inflater(windowBits: 15))
+        var fits = ByteBuffer()
+        try inflater.decompress(storedStream(limit), isFinal: true, into: &fits, limit: limit)
+        #expect(fits.readableBytes == limit)
+    }
+
     @Test("through the engine a bomb closes the connection with 1009")
     func zipBombEngine() throws {
         var frameBytes = try bomb(mebibytes: 256)  // ~256 KiB on the wire, under the frame limit
@@ -185,7 +218,9 @@ struct PerMessageDeflateTests {
     @Test("client validation of the response (§7.1): what it did not allow fails the connection", arguments: [
         ("permessage-deflate; server_max_window_bits=13", false),   // above the offered 12
         ("permessage-deflate; client_max_window_bits", false),      // no value in a response
-        ("permessage-deflate; client_max_window_bits=13", false),   // above the offered 12
+        ("permessage-deflate; client_max_window_bits=13", false),   // the offered server_max_window_bits unanswered
+        ("permessage-deflate; server_max_window_bits=12; client_max_window_bits=8", false),  // zlib cannot write 8-bit windows
+        ("permessage-deflate; server_max_window_bits=12; client_max_window_bits=15", true),  // §7.1.2.2: the server may ignore our 12
         ("permessage-deflate; x=1", false),
         ("permessage-deflate; server_no_context_takeover; server_no_context_takeover", false),
         ("permessage-deflate", false),                               // §7.1.2.1: the offered server_max_window_bits must be answered
@@ -197,6 +232,15 @@ struct PerMessageDeflateTests {
         let result = Result { try PerMessageDeflate.clientAccept(response: parsed, configuration: .init()) }
         let accepted = (try? result.get()) != nil
         #expect(accepted == ok, "\(response)")
+    }
+
+    @Test("a response's client_max_window_bits above our offer is honoured by compressing with the smaller window")
+    func clientWindowAboveOffer() throws {
+        let parsed = try #require(try ExtensionOffer.parse(["permessage-deflate; server_max_window_bits=12; client_max_window_bits=15"]).first)
+        let pmd = try PerMessageDeflate.clientAccept(response: parsed, configuration: .init())
+        #expect(pmd.parameters.localMaxWindowBits == 12)
+        let lower = try #require(try ExtensionOffer.parse(["permessage-deflate; server_max_window_bits=12; client_max_window_bits=10"]).first)
+        #expect(try PerMessageDeflate.clientAccept(response: lower, configuration: .init()).parameters.localMaxWindowBits == 10)
     }
 
     @Test("the handshake adds the negotiated header and the engine compresses")

@@ -105,6 +105,23 @@ struct JSONFormatterTests {
         #expect(try parseJSON(minimal)["truncated"] as? Bool == true)
     }
 
+    @Test("values made of control characters (escaped to 6 bytes each) still fit the smallest line (found by FuzzFormatters)")
+    func escapedValuesFit() throws {
+        let controls = String(repeating: "\u{1}", count: 5000)
+        let label = String(repeating: "\u{7}", count: 200)
+        for connection in [nil, fixedContext(client: String(repeating: "\u{2}", count: 300))] {
+            let r = record(.closeStep(step: controls, code: nil, reason: controls), message: controls, connection: connection,
+                           metadata: [controls: .string(controls)], label: label)
+            let json = try format(r, JSONFormatter(maxLineLength: 512))
+            #expect(json.utf8.count <= 512, "\(json.utf8.count) bytes")
+            #expect(json.filter { $0 == "\n" }.count == 1)
+            _ = try parseJSON(json)
+            let plain = try format(r, PlainFormatter(maxLineLength: 256))
+            #expect(plain.utf8.count <= 256, "\(plain.utf8.count) bytes")
+            #expect(plain.filter { $0 == "\n" }.count == 1)
+        }
+    }
+
     @Test("timestamps are RFC 3339 UTC with exactly 6 fraction digits", arguments: [
         (0, 0, "1970-01-01T00:00:00.000000Z"),
         (951_782_400, 7, "2000-02-29T00:00:00.000007Z"),

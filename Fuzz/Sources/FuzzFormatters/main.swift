@@ -13,7 +13,7 @@ import WebSocketLogging
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzFormatters(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     var input = FuzzInput(start, count)
-    let maxLine = 128 + Int(input.byte()) * 32
+    let maxLine = 512 + Int(input.byte()) * 32   // JSONFormatter needs at least 512
     let piece = { (input: inout FuzzInput) -> String in input.string(Int(input.byte() & 63)) }
     var headers = HTTPHeaders()
     headers.add(name: "X-Tenant", value: piece(&input))
@@ -52,4 +52,9 @@ public func fuzzFormatters(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
         }
     }
     return 0
+}
+
+@_cdecl("FuzzFormatters_main")
+public func entryPoint(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc, argv, fuzzFormatters)
 }

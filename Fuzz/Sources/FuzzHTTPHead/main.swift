@@ -36,3 +36,8 @@ public func fuzzHTTPHead(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     }
     return 0
 }
+
+@_cdecl("FuzzHTTPHead_main")
+public func entryPoint(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc, argv, fuzzHTTPHead)
+}

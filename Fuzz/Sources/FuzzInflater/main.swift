@@ -20,7 +20,8 @@ public func fuzzInflater(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     for (i, chunk) in input.chunks().enumerated() {
         let isFinal = chunk.first.map { $0 & 1 == 1 } ?? true
         do {
-            try deflate.decompress(ByteBuffer(bytes: chunk), isFinal: isFinal, into: &output, limit: limit)
+            // Like the engine: each frame may add what is left of the message's budget.
+            try deflate.decompress(ByteBuffer(bytes: chunk), isFinal: isFinal, into: &output, limit: limit - output.readableBytes)
             require(output.readableBytes <= limit, "inflated \(output.readableBytes) bytes over the limit \(limit) (chunk \(i))")
         } catch {
             require([1007, 1009].contains(error.closeCode.rawValue), "close code \(error.closeCode) for \(error)")
@@ -29,4 +30,9 @@ public func fuzzInflater(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
         if isFinal { output.clear() }
     }
     return 0
+}
+
+@_cdecl("FuzzInflater_main")
+public func entryPoint(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc, argv, fuzzInflater)
 }

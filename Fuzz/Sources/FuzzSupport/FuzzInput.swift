@@ -42,3 +42,18 @@ public struct FuzzInput {
 public func require(_ condition: Bool, _ message: @autoclosure () -> String) {
     if !condition { fatalError("property violated: \(message())") }
 }
+
+@_silgen_name("LLVMFuzzerRunDriver")
+private func llvmFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
+                                 _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                                 _ callback: @convention(c) (UnsafeRawPointer?, Int) -> CInt) -> CInt
+
+/// Runs libFuzzer's driver with `callback`. SwiftPM links an executable target's entry point as
+/// `<module>_main`, so each harness defines that symbol and calls this instead of relying on
+/// libFuzzer's own `main`.
+public func runFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                      _ callback: @convention(c) (UnsafeRawPointer?, Int) -> CInt) -> CInt {
+    var argc = argc
+    var argv = argv
+    return llvmFuzzerRunDriver(&argc, &argv, callback)
+}

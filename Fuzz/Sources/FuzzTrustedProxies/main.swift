@@ -30,3 +30,8 @@ public func fuzzTrustedProxies(_ start: UnsafeRawPointer?, _ count: Int) -> CInt
     }
     return 0
 }
+
+@_cdecl("FuzzTrustedProxies_main")
+public func entryPoint(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc, argv, fuzzTrustedProxies)
+}

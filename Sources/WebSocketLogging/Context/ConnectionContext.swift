@@ -63,9 +63,9 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
         json.append("\"connection_id\":\"")
         id.write(into: &json)
         json.append("\",\"remote_addr\":")
-        if let clientAddress { json.append(jsonString: clientAddress, limit: 256) } else { json.append("null") }
+        if let clientAddress { json.append(jsonString: clientAddress, limit: 64) } else { json.append("null") }   // addresses are short
         json.append(",\"peer_addr\":")
-        if let peerAddress { json.append(jsonString: peerAddress, limit: 256) } else { json.append("null") }
+        if let peerAddress { json.append(jsonString: peerAddress, limit: 64) } else { json.append("null") }
         if let peerPort {
             json.append(",\"peer_port\":")
             json.append(int: peerPort)
@@ -80,7 +80,7 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
         plain.append(UInt8(ascii: "["))
         id.write(into: &plain)
         plain.append(UInt8(ascii: " "))
-        plain.append(plain: clientAddress ?? "-", quoteIfNeeded: true, limit: 256)
+        plain.append(plain: clientAddress ?? "-", quoteIfNeeded: true, limit: 64)
         plain.append(UInt8(ascii: "]"))
         plainTag = plain.bytes
     }

@@ -16,7 +16,8 @@ public struct JSONFormatter: LogFormatter {
     /// The longest line, newline included. Default 8 KiB, rsyslog's default message size.
     public var maxLineLength: Int
 
-    /// A formatter whose lines, newline included, never exceed `maxLineLength` bytes.
+    /// A formatter whose lines, newline included, never exceed `maxLineLength` bytes (at least
+    /// 512, room for the fixed keys).
     public init(maxLineLength: Int = 8192) {
         precondition(maxLineLength >= 512, "maxLineLength must leave room for the fixed keys")
         self.maxLineLength = maxLineLength

@@ -107,9 +107,16 @@ public struct LogLine: Sendable {
 
     mutating func appendJSONEscaped(_ utf8: UnsafeBufferPointer<UInt8>, limit: Int) {
         let end = Self.cutPoint(utf8, limit: limit)
+        let start = bytes.count
+        var cut = false
         var i = 0
         while i < end {
             let c = utf8[i]
+            // The limit also bounds what is written: escapes make a value up to 6× longer.
+            if bytes.count - start >= limit && c & 0xC0 != 0x80 {
+                cut = true
+                break
+            }
             switch c {
             case UInt8(ascii: "\""): append("\\\"")
             case UInt8(ascii: "\\"): append("\\\\")
@@ -126,7 +133,7 @@ public struct LogLine: Sendable {
             }
             i += 1
         }
-        if end < utf8.count { append("…") }
+        if cut || end < utf8.count { append("…") }
     }
 
     mutating func appendUnicodeEscape(_ v: UInt16) {
@@ -172,9 +179,15 @@ public struct LogLine: Sendable {
             let needsQuotes = quoteIfNeeded && (utf8.isEmpty || utf8.contains { $0 == 0x20 || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") })
             if needsQuotes { bytes.append(UInt8(ascii: "\"")) }
             let end = Self.cutPoint(utf8, limit: limit)
+            let start = bytes.count
+            var cut = false
             var i = 0
             while i < end {
                 let c = utf8[i]
+                if bytes.count - start >= limit && c & 0xC0 != 0x80 {  // bound the escaped length too
+                    cut = true
+                    break
+                }
                 switch c {
                 case 0x0A: append("\\n")
                 case 0x0D: append("\\r")
@@ -195,7 +208,7 @@ public struct LogLine: Sendable {
                 }
                 i += 1
             }
-            if end < utf8.count { append("…") }
+            if cut || end < utf8.count { append("…") }
             if needsQuotes { bytes.append(UInt8(ascii: "\"")) }
         }
     }

@@ -19,7 +19,7 @@ public struct PlainFormatter: LogFormatter {
     public func format(_ record: LogRecord, into line: inout LogLine) {
         line.appendFitting(maxLength: maxLineLength,
                            { line, limit in render(record, into: &line, limit: limit, withFields: true) },
-                           fallback: { line in render(record, into: &line, limit: 64, withFields: false) })
+                           fallback: { line in render(record, into: &line, limit: 24, withFields: false) })
     }
 
     func render(_ record: LogRecord, into line: inout LogLine, limit: Int, withFields: Bool) {
