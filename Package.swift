@@ -70,6 +70,7 @@ let package = Package(
                 "WebSocketLogging",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -94,14 +95,21 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
-            name: "LogFormatBench",
+            name: "ClientBench",
+            dependencies: ["WebSockets", "WebSocketCore", "WebSocketLogging", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/ClientBench",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "MicroBench",
             dependencies: [
                 "WebSocketCore",
+                "WebSocketCompression",
                 "WebSocketLogging",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            path: "Benchmarks/LogFormatBench",
+            path: "Benchmarks/MicroBench",
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Server benchmarks: scenarios S1-S5 of ../shared/bench/SCENARIOS.md, driven by the shared
+# Server benchmarks: scenarios S1-S7 of ../shared/bench/SCENARIOS.md, driven by the shared
 # Go load generator (wsload), our server and the peers measured side by side in one run.
 #
 #   Benchmarks/run.sh [OUT.jsonl]
-#   env: PEERS="swift-nio"   anchor servers to run beside ours (built outside the repo)
-#        SCENARIOS="S1 S2 S3 S4 S5"  REPS=3  DUR=4s  WARM=1s   (S7: deflate; peers without
-#        permessage-deflate are skipped for it)
+#   env: PEERS="swift-nio swift-hb go-gorilla node-ws py-websockets py-picows"   anchor servers
+#        run beside ours (built by ../shared/bench/anchors/run-all.sh, outside the repo)
+#        SCENARIOS="S1 S2 S3 S4 S5 S6 S7"  REPS=3  DUR=4s  WARM=1s  HOLD=20s  IDLE_N=10000
+#        (S7 is permessage-deflate: peers without it are skipped)
 #
 # Our server runs as `websockets serve --log-format json --log-level info` writing its logs to
 # a file (logging is part of what is measured). Server pinned to core 0, wsload to core 1;
@@ -14,22 +15,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED="$(cd .. && pwd)/shared/bench"
 OUT="${1:-/tmp/swift-websockets-bench.jsonl}"
-PEERS="${PEERS:-swift-nio}"
-SCENARIOS="${SCENARIOS:-S1 S2 S3 S4 S5}"
-REPS="${REPS:-3}"; DUR="${DUR:-4s}"; WARM="${WARM:-1s}"
+PEERS="${PEERS:-swift-nio swift-hb go-gorilla node-ws py-websockets py-picows}"
+SCENARIOS="${SCENARIOS:-S1 S2 S3 S4 S5 S6 S7}"
+REPS="${REPS:-3}"; DUR="${DUR:-4s}"; WARM="${WARM:-1s}"; HOLD="${HOLD:-20s}"; IDLE_N="${IDLE_N:-10000}"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 : > "$OUT"
 
 swift build -c release --product websockets >&2
 OURS="$(swift build -c release --show-bin-path)/websockets"
 WSLOAD=/tmp/wsload
 [ -x "$WSLOAD" ] || bash "$SHARED/wsload/build.sh" "$WSLOAD" >&2
-for peer in $PEERS; do
-  case "$peer" in
-    swift-nio) [ -x /tmp/anchor-nio-build/release/NIOEcho ] ||
-        swift build -c release --package-path "$SHARED/anchors/swift-nio/nio-echo" --scratch-path /tmp/anchor-nio-build >&2 ;;
-    *) echo "unknown peer $peer" >&2; exit 2 ;;
-  esac
-done
+BUILD_ONLY=1 SERVERS="$PEERS" bash "$SHARED/anchors/run-all.sh" /dev/null >&2 || true
 
 args() {
   case "$1" in
@@ -38,15 +34,20 @@ args() {
     S3) echo "-mode stream -c 16 -inflight 16 -size 1024 -type binary" ;;
     S4) echo "-mode echo -c 1 -size 1048576 -type binary" ;;
     S5) echo "-mode connect -c 8" ;;
+    S6) echo "-mode idle -c $IDLE_N -hold $HOLD -dialers 64 -timeout 30s" ;;
     S7) echo "-mode stream -c 16 -inflight 16 -size 1024 -type binary -payload compressible -deflate" ;;
   esac
 }
 
-start() { # server port; runs in this shell so that $! is a child we can wait for
+start() { # server port scenario; runs in this shell so that $! is a child we can wait for
+  local deflate=""
+  [ "$3" = S7 ] && deflate=deflate
   case "$1" in
     ours) taskset -c 0 "$OURS" serve --port "$2" --max-size 16777216 --log-format json --log-level info \
             > "/tmp/bench-ours-$2.jsonl" 2>&1 & ;;
-    swift-nio) taskset -c 0 /tmp/anchor-nio-build/release/NIOEcho "$2" > /dev/null 2>&1 & ;;
+    py-websockets) if [ -n "$deflate" ]; then taskset -c 0 "$SHARED/anchors/start-py-websockets-deflate.sh" "$2" >/dev/null 2>&1 &
+                   else taskset -c 0 "$SHARED/anchors/start-py-websockets.sh" "$2" >/dev/null 2>&1 & fi ;;
+    *) taskset -c 0 "$SHARED/anchors/start-$1.sh" "$2" $deflate > /dev/null 2>&1 & ;;
   esac
 }
 
@@ -54,12 +55,12 @@ port=19100
 for rep in $(seq 1 "$REPS"); do
   for scenario in $SCENARIOS; do
     for server in ours $PEERS; do
-      [ "$scenario" = S7 ] && [ "$server" = swift-nio ] && continue  # NIOWebSocket has no permessage-deflate
+      [ "$scenario" = S7 ] && case "$server" in swift-nio|py-picows|c-lws) true ;; *) false ;; esac && continue  # no permessage-deflate
       port=$((port + 1))
-      start "$server" "$port"
+      start "$server" "$port" "$scenario"
       pid=$!
       for _ in $(seq 1 50); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
-      timeout 60 taskset -c 1 "$WSLOAD" -url "ws://127.0.0.1:$port/" $(args "$scenario") -d "$DUR" -warmup "$WARM" \
+      timeout 180 taskset -c 1 "$WSLOAD" -url "ws://127.0.0.1:$port/" $(args "$scenario") -d "$DUR" -warmup "$WARM" \
           -server-pid "$pid" -tag server="$server" -tag scenario="$scenario" -tag rep="$rep" >> "$OUT" 2>/dev/null \
           || echo "{\"server\":\"$server\",\"scenario\":\"$scenario\",\"ok\":false}" >> "$OUT"
       kill -TERM "$pid" 2>/dev/null || true

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Print the benchmark table from Benchmarks/run.sh output: medians over repetitions and the
-ratio of each peer to ours (server CPU per message: lower is better; below 1.0 means the peer
-spends less CPU than we do)."""
+"""Print the benchmark tables from Benchmarks/run.sh output (medians over repetitions):
+1. every scenario × server: rate, latency, server CPU per message, RSS;
+2. ours against the best peer per scenario, with the target of issue #8 and whether it is met.
+Usage: summarize.py OUT.jsonl [--markdown]"""
 import json
 import statistics
 import sys
@@ -18,7 +19,7 @@ for line in open(sys.argv[1]):
 
 
 def median(rs, key):
-    values = [v for v in (key(r) for r in rs if r.get("ok")) if v is not None]
+    values = [v for v in (key(r) for r in rs if r.get("ok", True)) if isinstance(v, (int, float))]
     return statistics.median(values) if values else None
 
 
@@ -26,20 +27,59 @@ def fmt(v, digits=1):
     return "-" if v is None else f"{v:,.{digits}f}"
 
 
+def cpu(r):
+    return r.get("server_cpu_us_per_msg") if r.get("mode") != "connect" else r.get("server_cpu_us_per_msg")
+
+
 servers = sorted({s for _, s in runs}, key=lambda s: (s != "ours", s))
-print("| scenario | server | ok runs | msgs/s (conns/s for S5) | MiB/s | p50 µs | p99 µs | server CPU µs/msg | ratio CPU vs ours | RSS MiB |")
+scenarios = sorted({sc for sc, _ in runs})
+print("| scenario | server | runs | msgs/s (conns/s S5) | MiB/s | p50 µs | p99 µs | server CPU µs/msg (µs/conn S5) | RSS MiB | KiB/idle conn (S6) |")
 print("|---|---|---|---|---|---|---|---|---|---|")
-for scenario in sorted({sc for sc, _ in runs}):
-    ours_cpu = median(runs.get((scenario, "ours"), []), lambda r: r.get("server_cpu_us_per_msg"))
+for scenario in scenarios:
     for server in servers:
         rs = runs.get((scenario, server), [])
         if not rs:
             continue
-        rate = median(rs, lambda r: r.get("msgs_per_s") or r.get("conns_per_s"))
         lat = "handshake_us" if scenario == "S5" else "latency_us"
-        cpu = median(rs, lambda r: r.get("server_cpu_us_per_msg"))
-        ratio = None if not (cpu and ours_cpu) else cpu / ours_cpu
-        print(f"| {scenario} | {server} | {sum(1 for r in rs if r.get('ok'))}/{len(rs)} | {fmt(rate, 0)} | "
+        print(f"| {scenario} | {server} | {len(rs)} | {fmt(median(rs, lambda r: r.get('msgs_per_s') or r.get('conns_per_s')), 0)} | "
               f"{fmt(median(rs, lambda r: r.get('mib_per_s')))} | {fmt(median(rs, lambda r: (r.get(lat) or {}).get('p50')))} | "
-              f"{fmt(median(rs, lambda r: (r.get(lat) or {}).get('p99')))} | {fmt(cpu, 2)} | {fmt(ratio, 2)} | "
-              f"{fmt(median(rs, lambda r: r.get('server_rss_mib')))} |")
+              f"{fmt(median(rs, lambda r: (r.get(lat) or {}).get('p99')))} | {fmt(median(rs, cpu), 2)} | "
+              f"{fmt(median(rs, lambda r: r.get('server_rss_mib')))} | {fmt(median(rs, lambda r: r.get('server_rss_per_conn_kib')), 2)} |")
+
+# Targets of issue #8: (metric, lower is better, target ratio ours/best, comparison peers).
+targets = {
+    "S2": ("server CPU µs/msg", cpu, True, 0.7, None),
+    "S3": ("server CPU µs/msg", cpu, True, 0.7, None),
+    "S4": ("MiB/s", lambda r: r.get("mib_per_s"), False, 1.2, None),
+    "S5": ("server CPU µs/conn", cpu, True, 0.7, None),
+    "S6": ("KiB per idle conn", lambda r: r.get("server_rss_per_conn_kib"), True, None, 5.0),
+    "S7": ("server CPU µs/msg", cpu, True, 0.5, "swift-hb"),
+    "S1": ("msgs/s", lambda r: r.get("msgs_per_s"), False, 1.0, None),
+}
+print()
+print("| scenario | metric | ours | best peer | ratio ours/peer | target | met |")
+print("|---|---|---|---|---|---|---|")
+for scenario in scenarios:
+    if scenario not in targets:
+        continue
+    name, key, lower, ratio_target, absolute = targets[scenario]
+    ours = median(runs.get((scenario, "ours"), []), key)
+    peers = {s: median(runs.get((scenario, s), []), key) for s in servers if s != "ours"}
+    if scenario == "S7":
+        peers = {s: v for s, v in peers.items() if s == "swift-hb"}
+    peers = {s: v for s, v in peers.items() if v is not None}
+    if ours is None:
+        continue
+    if absolute is not None:
+        met = ours <= absolute
+        best = min(peers.items(), key=lambda kv: kv[1]) if peers else None
+        print(f"| {scenario} | {name} | {fmt(ours, 2)} | {best[0] + ' ' + fmt(best[1], 2) if best else '-'} | "
+              f"{fmt(ours / best[1], 2) if best else '-'} | ≤ {absolute} | {'yes' if met else 'no'} |")
+        continue
+    if not peers:
+        continue
+    best = (min if lower else max)(peers.items(), key=lambda kv: kv[1])
+    ratio = ours / best[1]
+    met = ratio <= ratio_target if lower else ratio >= ratio_target
+    sign = "≤" if lower else "≥"
+    print(f"| {scenario} | {name} | {fmt(ours, 2)} | {best[0]} {fmt(best[1], 2)} | {ratio:.2f} | {sign} {ratio_target} | {'yes' if met else 'no'} |")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run). Installs what a fresh machine lacks, then
 # builds, runs the whole test suite (real peers on loopback), the runnable examples'
-# self-checks and the Autobahn conformance fast groups against our server and our client.
+# self-checks, the Autobahn conformance fast groups against our server and our client, and a
+# short run of each fuzzing harness.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,10 @@ tail -n 1 /tmp/swift-websockets-smoke.log
 # Conformance, both roles, groups 1-7 and 10: 0 FAILED / UNIMPLEMENTED / MISSING, at most 3 NON-STRICT.
 WEBSOCKETS_BIN="$(swift build --show-bin-path)/websockets" bash scripts/autobahn-server.sh
 AUTOBAHN_CLIENT_BIN="$(swift build --show-bin-path)/AutobahnClient" bash scripts/autobahn-client.sh
+
+# Fuzzing smoke: every libFuzzer harness 30 s, starting from its corpus in Fuzz/Corpus (which
+# replays every saved input first); a crash or a broken property fails the run.
+bash scripts/fuzz.sh 30
 
 # One closing line with the Swift Testing count (XCTest, which holds no tests here, prints
 # "Executed 0 tests" lines of its own above).

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -35,7 +36,7 @@ public final class WebSocket: Sendable {
 
     let eventLoop: any EventLoop
     let handler: NIOLoopBound<WebSocketChannelHandler>
-    let status: Mutex<Status>
+    let status: NIOLockedValueBox<Status>
     let inbound: Inbound
     let iterating = Atomic<Bool>(false)
     let closed: EventLoopFuture<Void>
@@ -85,7 +86,7 @@ public final class WebSocket: Sendable {
         self.logger = tagged
         self.eventLoop = eventLoop
         self.handler = handler
-        self.status = Mutex(Status(highMark: writeBufferHighMark))
+        self.status = NIOLockedValueBox(Status(highMark: writeBufferHighMark))
         self.inbound = inbound
         self.closed = closed
     }
@@ -93,19 +94,19 @@ public final class WebSocket: Sendable {
     // MARK: - State
 
     /// The connection state.
-    public var state: ConnectionState { status.withLock { $0.state } }
+    public var state: ConnectionState { status.withLockedValue { $0.state } }
     /// The close frame this side sent, once sent.
-    public var closeSent: CloseFrame? { status.withLock { $0.closeSent } }
+    public var closeSent: CloseFrame? { status.withLockedValue { $0.closeSent } }
     /// The close frame the peer sent, once received.
-    public var closeReceived: CloseFrame? { status.withLock { $0.closeReceived } }
+    public var closeReceived: CloseFrame? { status.withLockedValue { $0.closeReceived } }
     /// The connection's close code once closed: received code, 1005 without status, 1006 without handshake.
     public var closeCode: CloseCode? {
-        status.withLock { $0.state == .closed ? ($0.closeReceived?.code ?? .abnormalClosure) : nil }
+        status.withLockedValue { $0.state == .closed ? ($0.closeReceived?.code ?? .abnormalClosure) : nil }
     }
     /// The reason received with the close frame.
-    public var closeReason: String? { status.withLock { $0.closeReceived?.reason } }
+    public var closeReason: String? { status.withLockedValue { $0.closeReceived?.reason } }
     /// The round trip of the last keepalive ping (or ``ping(_:)``).
-    public var latency: Duration? { status.withLock { $0.latency } }
+    public var latency: Duration? { status.withLockedValue { $0.latency } }
 
     // MARK: - Receiving
 
@@ -258,14 +259,14 @@ public final class WebSocket: Sendable {
     }
 
     /// Whether the write buffer is below its high mark (``broadcast(_:to:)`` skips others).
-    public var isWritable: Bool { status.withLock { $0.canWrite && $0.state == .open } }
+    public var isWritable: Bool { status.withLockedValue { $0.canWrite && $0.state == .open } }
 
     /// Waits until the connection can take more (the channel is writable and what is already
     /// on its way to the event loop is below the high mark), then counts `size` bytes in flight.
     func reserveWrite(_ size: Int) async throws {
         while true {
             let reserved = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
-                let result: Result<Bool, any Error>? = status.withLock { s in
+                let result: Result<Bool, any Error>? = status.withLockedValue { s in
                     if s.state != .open { return .failure(ConnectionClosed(received: s.closeReceived, sent: s.closeSent)) }
                     guard s.canWrite else {
                         s.writabilityWaiters.append(continuation)
@@ -284,7 +285,7 @@ public final class WebSocket: Sendable {
     func update(_ body: (inout Status) -> Void) {
         let waiters: [CheckedContinuation<Bool, any Error>]
         let outcome: Result<Bool, any Error>?
-        (waiters, outcome) = status.withLock { s in
+        (waiters, outcome) = status.withLockedValue { s in
             body(&s)
             if s.state != .open {
                 defer { s.writabilityWaiters = [] }
@@ -326,7 +327,7 @@ public func broadcast(_ message: Message, to connections: some Sequence<WebSocke
     var sent = 0
     for ws in connections {
         let size = message.payloadSize
-        let skip: String? = ws.status.withLock { s in
+        let skip: String? = ws.status.withLockedValue { s in
             if s.state != .open { return "connection is \(s.state)" }
             // Writability covers what the channel holds; messages still on their way to the
             // event loop count too, or a fast broadcaster could queue without bound.

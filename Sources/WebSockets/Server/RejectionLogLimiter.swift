@@ -1,5 +1,5 @@
 import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Caps `connection_rejected` records per second for one server, so that a flood of bad
 /// handshakes (scanners, a misconfigured client retrying in a loop) cannot flood the log. What is
@@ -15,7 +15,7 @@ final class RejectionLogLimiter: Sendable {
 
     let limit: Int
     let interval: TimeAmount
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     private struct State {
         var windowStart = NIODeadline.uptimeNanoseconds(0)
@@ -30,7 +30,7 @@ final class RejectionLogLimiter: Sendable {
     }
 
     func admit(now: NIODeadline = .now()) -> Decision {
-        state.withLock { s in
+        state.withLockedValue { s in
             if now - s.windowStart >= interval {
                 s.windowStart = now
                 s.logged = 0
@@ -48,7 +48,7 @@ final class RejectionLogLimiter: Sendable {
 
     /// The number suppressed since the last report, reset to zero.
     func takeSuppressed() -> Int {
-        state.withLock { s in
+        state.withLockedValue { s in
             defer {
                 s.suppressed = 0
                 s.reportPending = false

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -107,15 +108,15 @@ public final class WebSocketServer: Sendable {
     public var port: Int { localAddress.port ?? 0 }
 
     /// The connections open right now (for ``broadcast(_:to:logger:)``).
-    public var openConnections: [WebSocket] { connections.sockets.withLock { Array($0.values) } }
+    public var openConnections: [WebSocket] { connections.sockets.withLockedValue { Array($0.values) } }
 
     /// The server's connection bookkeeping: channels (for shutdown), open sockets (for
     /// broadcast) and the handler tasks.
     final class Connections: Sendable {
         let handler: @Sendable (WebSocket) async throws -> Void
         let log: WebSocketEventLogger
-        let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
-        let sockets = Mutex<[ConnectionID: WebSocket]>([:])
+        let channels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+        let sockets = NIOLockedValueBox<[ConnectionID: WebSocket]>([:])
         let handlers = Atomic<Int>(0)
         let stopping = Atomic<Bool>(false)
 
@@ -126,16 +127,16 @@ public final class WebSocketServer: Sendable {
 
         func track(_ channel: any Channel) {
             let key = ObjectIdentifier(channel)
-            channels.withLock { $0[key] = channel }
+            channels.withLockedValue { $0[key] = channel }
             channel.closeFuture.whenComplete { [weak self] _ in
-                self?.channels.withLock { _ = $0.removeValue(forKey: key) }
+                self?.channels.withLockedValue { _ = $0.removeValue(forKey: key) }
             }
             if stopping.load(ordering: .relaxed) { channel.close(promise: nil) }
         }
 
         func run(_ ws: WebSocket) {
             handlers.add(1, ordering: .relaxed)
-            sockets.withLock { $0[ws.id] = ws }
+            sockets.withLockedValue { $0[ws.id] = ws }
             let log = self.log.with(connection: ws.logContext)
             let handler = self.handler
             Task {
@@ -149,7 +150,7 @@ public final class WebSocketServer: Sendable {
                     }
                     await ws.close(code: .internalError)
                 }
-                self.sockets.withLock { _ = $0.removeValue(forKey: ws.id) }
+                self.sockets.withLockedValue { _ = $0.removeValue(forKey: ws.id) }
                 self.handlers.add(-1, ordering: .relaxed)
             }
         }
@@ -164,7 +165,7 @@ public final class WebSocketServer: Sendable {
         }
         log.emit(.serverClosing)
         try? await channel.close()
-        let open = connections.channels.withLock { Array($0.values) }
+        let open = connections.channels.withLockedValue { Array($0.values) }
         for child in open {
             child.eventLoop.execute {
                 try? child.pipeline.syncOperations.handler(type: WebSocketChannelHandler.self).shutdown()
