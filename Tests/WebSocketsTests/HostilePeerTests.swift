@@ -42,6 +42,12 @@ struct HostilePeerTests {
         BadRequest(name: "POST", request: "POST /echo HTTP/1.1\r\nHost: x\r\n\r\n", status: "405 Method Not Allowed"),
         BadRequest(name: "version 8", request: handshake.replacingOccurrences(of: "Version: 13", with: "Version: 8"), status: "426 Upgrade Required"),
         BadRequest(name: "9000-byte target", request: "GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\n\r\n", status: "414 URI Too Long"),
+        BadRequest(name: "obsolete line folding (RFC 9112 §5.2)", request: handshake.replacingOccurrences(of: "Host: x\r\n", with: "Host: x\r\n folded\r\n"),
+                   status: "400 Bad Request"),
+        BadRequest(name: "two Sec-WebSocket-Key headers", request: handshake.replacingOccurrences(of: "Host: x\r\n", with: "Host: x\r\nSec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==\r\n"),
+                   status: "400 Bad Request"),
+        BadRequest(name: "no Sec-WebSocket-Key", request: handshake.replacingOccurrences(of: "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", with: ""),
+                   status: "400 Bad Request"),
         BadRequest(name: "200 headers", request: "GET / HTTP/1.1\r\n" + String(repeating: "X-A: b\r\n", count: 200) + "\r\n",
                    status: "431 Request Header Fields Too Large"),
     ]
@@ -60,6 +66,20 @@ struct HostilePeerTests {
         await waitFor { records(logs).contains { $0["event"] as? String == "connection_rejected" } }
         let rejected = records(logs).first { $0["event"] as? String == "connection_rejected" }
         #expect(rejected?["level"] as? String == "info")
+        await server.shutdown()
+    }
+
+    @Test("§4.2.1 header names and tokens in any case, spread over lines: accepted over a socket")
+    func caseVariations() async throws {
+        let server = try await startTestServer()
+        let raw = try RawSocket(port: server.port)
+        raw.send("GET /echo HTTP/1.1\r\nhOsT: x\r\nuPgRaDe: WebSocket\r\nconnection: keep-alive\r\nCONNECTION: UPGRADE\r\n"
+            + "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nSEC-WEBSOCKET-VERSION: 13\r\n\r\n")
+        let head = String(decoding: try await bounded(10, "101") { await raw.readHeadAsync() }, as: UTF8.self)
+        #expect(head.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"), "\(head)")
+        #expect(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"))
+        raw.shutdownBoth()
+        try await expectStillServing(server)
         await server.shutdown()
     }
 
