@@ -66,13 +66,16 @@ public struct LogLine: Sendable {
 
     /// Appends `value` with `digits` zero-padded digits.
     mutating func append(padded value: Int, digits: Int) {
-        var divisor = 1
-        for _ in 1..<digits { divisor *= 10 }
+        var scratch: (UInt64, UInt64) = (0, 0)  // up to 16 digits on the stack, appended at once
         var v = value
-        while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") &+ UInt8(v / divisor % 10))
-            v %= divisor
-            divisor /= 10
+        withUnsafeMutableBytes(of: &scratch) { d in
+            var i = digits
+            while i > 0 {
+                i -= 1
+                d[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
+                v /= 10
+            }
+            bytes.append(contentsOf: d[..<digits])
         }
     }
 
@@ -106,6 +109,11 @@ public struct LogLine: Sendable {
     }
 
     mutating func appendJSONEscaped(_ utf8: UnsafeBufferPointer<UInt8>, limit: Int) {
+        // Fast path: most values need no escaping and fit; copy them in one go.
+        if utf8.count <= limit && !utf8.contains(where: Self.needsJSONEscape) {
+            bytes.append(contentsOf: utf8)
+            return
+        }
         let end = Self.cutPoint(utf8, limit: limit)
         let start = bytes.count
         var cut = false
@@ -134,6 +142,12 @@ public struct LogLine: Sendable {
             i += 1
         }
         if cut || end < utf8.count { append("…") }
+    }
+
+    /// Bytes the JSON writer rewrites: controls, `"`, `\\`, DEL, and 0xE2 (which starts U+2028/2029).
+    @inline(__always)
+    static func needsJSONEscape(_ c: UInt8) -> Bool {
+        c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c == 0x7F || c == 0xE2
     }
 
     mutating func appendUnicodeEscape(_ v: UInt16) {
@@ -178,6 +192,14 @@ public struct LogLine: Sendable {
         s.withUTF8 { utf8 in
             let needsQuotes = quoteIfNeeded && (utf8.isEmpty || utf8.contains { $0 == 0x20 || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") })
             if needsQuotes { bytes.append(UInt8(ascii: "\"")) }
+            // Fast path: nothing to escape and within the limit.
+            if utf8.count <= limit && !utf8.contains(where: { c in
+                c < 0x20 || c == UInt8(ascii: "\\") || c == 0x7F || c == 0xE2 || c == 0xC2 || (needsQuotes && c == UInt8(ascii: "\""))
+            }) {
+                bytes.append(contentsOf: utf8)
+                if needsQuotes { bytes.append(UInt8(ascii: "\"")) }
+                return
+            }
             let end = Self.cutPoint(utf8, limit: limit)
             let start = bytes.count
             var cut = false
