@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 SHARED="$(cd .. && pwd)/shared/bench"
 CONNS="${1:-10000}"
 HOLD="${2:-20s}"
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true   # each process needs one descriptor per connection
+[ "$(ulimit -n)" -gt $((CONNS + 500)) ] || { echo "ulimit -n is $(ulimit -n): too low for $CONNS connections"; exit 2; }
 swift build -c release --product websockets >&2
 BIN="$(swift build -c release --show-bin-path)/websockets"
 WSLOAD=/tmp/wsload
