@@ -12,8 +12,8 @@ public struct FrameEncoder: Sendable {
 
     /// - Parameters:
     ///   - role: the sending side; `.client` masks.
-    ///   - generator: the source of masking keys (`SystemRandomNumberGenerator` in production).
-    public init(role: Role, generator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()) {
+    ///   - generator: the source of masking keys (the system CSPRNG, buffered, in production).
+    public init(role: Role, generator: any RandomNumberGenerator & Sendable = BufferedSystemRandomNumberGenerator()) {
         self.role = role
         self.generator = generator
     }

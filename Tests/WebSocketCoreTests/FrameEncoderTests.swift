@@ -97,3 +97,27 @@ struct MaskingKeyTests {
         #expect(pieces == Array(whole.readableBytesView))
     }
 }
+
+@Suite("BufferedSystemRandomNumberGenerator")
+struct BufferedRandomTests {
+    @Test("values are random across refills: 1,000 draws, no repeats, every bit set somewhere and clear somewhere")
+    func randomAcrossRefills() {
+        var generator = BufferedSystemRandomNumberGenerator()
+        let values = (0..<1000).map { _ in generator.next() }
+        #expect(Set(values).count == 1000)
+        #expect(values.reduce(0, |) == .max)
+        #expect(values.reduce(.max, &) == 0)
+    }
+
+    @Test("the default client encoder uses a fresh key per frame")
+    func freshKeys() throws {
+        var encoder = FrameEncoder(role: .client)
+        var keys = Set<MaskingKey>()
+        for _ in 0..<200 {
+            var out = ByteBuffer()
+            let key = encoder.writeHeader(fin: true, opcode: .text, payloadLength: 0, into: &out)
+            keys.insert(try #require(key))
+        }
+        #expect(keys.count >= 199, "200 random 32-bit keys")
+    }
+}

@@ -91,7 +91,7 @@ public struct WebSocketEngine: Sendable {
     ///     `.open` when the I/O layer completed it elsewhere.
     ///   - generator: masking-key source for a client; the system CSPRNG by default.
     public init(role: Role, configuration: EngineConfiguration = .init(), state: ConnectionState = .connecting,
-                generator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()) {
+                generator: any RandomNumberGenerator & Sendable = BufferedSystemRandomNumberGenerator()) {
         precondition(state == .connecting || state == .open, "an engine starts CONNECTING or OPEN")
         self.role = role
         self.configuration = configuration
