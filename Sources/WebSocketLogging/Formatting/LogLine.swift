@@ -30,6 +30,11 @@ public struct LogLine: Sendable {
     /// Appends bytes.
     public mutating func append(contentsOf other: [UInt8]) { bytes.append(contentsOf: other) }
 
+    /// Appends raw bytes.
+    public mutating func append(contentsOf other: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: other)
+    }
+
     /// Appends `s` unescaped (the caller knows it needs no escaping).
     public mutating func appendRaw(_ s: String) {
         var s = s

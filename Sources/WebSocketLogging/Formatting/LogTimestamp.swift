@@ -42,25 +42,37 @@ public struct LogTimestamp: Sendable, Hashable, Comparable {
         return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 
-    /// Writes `YYYY-MM-DDTHH:MM:SS.ffffffZ` (exactly 6 fraction digits).
+    /// Writes `YYYY-MM-DDTHH:MM:SS.ffffffZ` (exactly 6 fraction digits), composed on the stack
+    /// and appended in one go.
     public func write(into line: inout LogLine) {
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secOfDay = seconds - days * 86400
         let (y, m, d) = Self.civil(days: days)
-        line.append(padded: y, digits: 4)
-        line.append(UInt8(ascii: "-"))
-        line.append(padded: m, digits: 2)
-        line.append(UInt8(ascii: "-"))
-        line.append(padded: d, digits: 2)
-        line.append(UInt8(ascii: "T"))
-        line.append(padded: secOfDay / 3600, digits: 2)
-        line.append(UInt8(ascii: ":"))
-        line.append(padded: secOfDay / 60 % 60, digits: 2)
-        line.append(UInt8(ascii: ":"))
-        line.append(padded: secOfDay % 60, digits: 2)
-        line.append(UInt8(ascii: "."))
-        line.append(padded: microseconds, digits: 6)
-        line.append(UInt8(ascii: "Z"))
+        var text: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 27 bytes used
+        withUnsafeMutableBytes(of: &text) { t in
+            func put(_ value: Int, at offset: Int, digits: Int) {
+                var v = value
+                for i in stride(from: offset + digits - 1, through: offset, by: -1) {
+                    t[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
+                    v /= 10
+                }
+            }
+            put(y, at: 0, digits: 4)
+            t[4] = UInt8(ascii: "-")
+            put(m, at: 5, digits: 2)
+            t[7] = UInt8(ascii: "-")
+            put(d, at: 8, digits: 2)
+            t[10] = UInt8(ascii: "T")
+            put(secOfDay / 3600, at: 11, digits: 2)
+            t[13] = UInt8(ascii: ":")
+            put(secOfDay / 60 % 60, at: 14, digits: 2)
+            t[16] = UInt8(ascii: ":")
+            put(secOfDay % 60, at: 17, digits: 2)
+            t[19] = UInt8(ascii: ".")
+            put(microseconds, at: 20, digits: 6)
+            t[26] = UInt8(ascii: "Z")
+            line.append(contentsOf: UnsafeRawBufferPointer(rebasing: t[..<27]))
+        }
     }
 
     /// The RFC 3339 text.
