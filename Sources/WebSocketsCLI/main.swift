@@ -72,10 +72,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Trust this many proxy hops in front of the server, whatever their address.") var trustedHops = 0
     @Option(help: "Forwarding header read from trusted proxies: xff (X-Forwarded-For) or forwarded (RFC 7239).")
     var forwardedHeader: ForwardedHeader = .xff
+    @Option(help: "Event loop threads (default: the CPUs this process may run on, e.g. 1 under `taskset -c 0`).")
+    var threads: Int?
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         logging.bootstrap(sink: .standardOutput)
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads ?? availableCPUs()))
         var configuration = ServerConfiguration()
         configuration.connection.maxMessageSize = maxSize
         if compression == .none { configuration.compression = nil }
@@ -97,9 +100,9 @@ struct Serve: AsyncParsableCommand {
         }
         let server: WebSocketServer
         if let unix {
-            server = try await WebSocketServer.serve(unixPath: unix, configuration: configuration, handler: echo)
+            server = try await WebSocketServer.serve(unixPath: unix, configuration: configuration, group: eventLoops, handler: echo)
         } else {
-            server = try await WebSocketServer.serve(host: host, port: port, configuration: configuration, handler: echo)
+            server = try await WebSocketServer.serve(host: host, port: port, configuration: configuration, group: eventLoops, handler: echo)
         }
         // SIGINT/SIGTERM → graceful shutdown (1001 to every connection), then exit 0.
         var groupLogger = Logger(label: "websockets.lifecycle")
@@ -172,3 +175,15 @@ func stdinLines() -> AsyncStream<String> {
     }
 }
 
+/// The CPUs this process may run on (its affinity mask): NIO's core count follows cgroup
+/// limits but not `taskset`, and more event loop threads than CPUs only adds context switches.
+func availableCPUs() -> Int {
+    // /proc/self/status: "Cpus_allowed:\tff,ffffffff" (a hex mask, comma-separated words).
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }) else {
+        return System.coreCount
+    }
+    let mask = line.dropFirst("Cpus_allowed:".count).filter(\.isHexDigit)
+    let count = mask.reduce(0) { $0 + (Int(String($1), radix: 16) ?? 0).nonzeroBitCount }
+    return count > 0 ? min(count, System.coreCount) : System.coreCount
+}

@@ -222,6 +222,26 @@ struct ServerClientTests {
         await server.shutdown()
     }
 
+    @Test("handlers run on their channel's event loop by default, on the cooperative pool when asked", arguments: [true, false])
+    func handlerExecutor(onEventLoop: Bool) async throws {
+        var configuration = ServerConfiguration()
+        configuration.runHandlersOnEventLoop = onEventLoop
+        configuration.logger = Logger(label: "websockets.server") { JSONLogHandler(label: $0, sink: MemorySink()) }
+        let server = try await WebSocketServer.serve(port: 0, configuration: configuration) { ws in
+            try await ws.send("\(ws.eventLoop.inEventLoop)")
+            for try await message in ws.messages {
+                try await ws.send("\(ws.eventLoop.inEventLoop) \(message)")   // still there after each await
+            }
+        }
+        let client = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/")
+        var replies = client.messages.makeAsyncIterator()
+        #expect(try await replies.next() == .text("\(onEventLoop)"))
+        try await client.send("x")
+        #expect(try await replies.next() == .text("\(onEventLoop) text(1 bytes)"))
+        await client.close()
+        await server.shutdown()
+    }
+
     @Test("broadcast bounds the bytes it queues for a connection by the write buffer's high mark, before the channel sees them")
     func broadcastQueueBound() async throws {
         let logs = MemorySink()

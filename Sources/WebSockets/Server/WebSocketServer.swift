@@ -54,7 +54,8 @@ public final class WebSocketServer: Sendable {
                       handler: @escaping @Sendable (WebSocket) async throws -> Void) async throws -> WebSocketServer {
         // Created before bind: a connection accepted the instant the socket listens must
         // already find its handler.
-        let connections = Connections(handler: handler, log: configuration.eventLogger)
+        let connections = Connections(handler: handler, log: configuration.eventLogger,
+                                      handlersOnEventLoop: configuration.runHandlersOnEventLoop)
         let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
         let options = configuration.connection
         let base = configuration.eventLogger
@@ -120,9 +121,12 @@ public final class WebSocketServer: Sendable {
         let handlers = Atomic<Int>(0)
         let stopping = Atomic<Bool>(false)
 
-        init(handler: @escaping @Sendable (WebSocket) async throws -> Void, log: WebSocketEventLogger) {
+        let handlersOnEventLoop: Bool
+
+        init(handler: @escaping @Sendable (WebSocket) async throws -> Void, log: WebSocketEventLogger, handlersOnEventLoop: Bool) {
             self.handler = handler
             self.log = log
+            self.handlersOnEventLoop = handlersOnEventLoop
         }
 
         func track(_ channel: any Channel) {
@@ -139,7 +143,8 @@ public final class WebSocketServer: Sendable {
             sockets.withLockedValue { $0[ws.id] = ws }
             let log = self.log.with(connection: ws.logContext)
             let handler = self.handler
-            Task {
+            let executor = handlersOnEventLoop ? EventLoopTaskExecutor(ws.eventLoop) : nil
+            Task(executorPreference: executor) {
                 do {
                     try await ConnectionContext.$current.withValue(ws.logContext) { try await handler(ws) }
                     await ws.close(code: .normalClosure)
