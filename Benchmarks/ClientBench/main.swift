@@ -40,7 +40,7 @@ let cpuStart = cpuSeconds()
 let started = ContinuousClock.now
 await withTaskGroup(of: Void.self) { group in
     for ws in sockets {
-        group.addTask {
+        group.addTask(executorPreference: ws.taskExecutor) {   // no thread hop per message
             var replies = ws.messages.makeAsyncIterator()
             var n = 0
             while ContinuousClock.now < deadline {

@@ -91,6 +91,13 @@ public final class WebSocket: Sendable {
         self.closed = closed
     }
 
+    /// A task executor that runs on this connection's event loop. Code that reads and writes
+    /// one connection runs with no thread hop per message when started with it, e.g.
+    /// `Task(executorPreference: ws.taskExecutor) { for try await m in ws.messages { … } }` —
+    /// what the server does for its handlers (``ServerConfiguration/runHandlersOnEventLoop``).
+    /// Do not block in such code.
+    public var taskExecutor: any TaskExecutor { EventLoopTaskExecutor(eventLoop) }
+
     // MARK: - State
 
     /// The connection state.
