@@ -18,7 +18,7 @@ status=0
 for harness in "${HARNESSES[@]}"; do
     scratch="/tmp/fuzz-new/$harness"
     mkdir -p "$scratch"
-    log="/tmp/fuzz-$harness.log"
+    log="/tmp/fuzz-$harness-$$.log"
     if "$BIN/$harness" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="crash-$harness-" "$scratch" "Corpus/$harness" >"$log" 2>&1; then
         result="ok"
