@@ -174,6 +174,7 @@ let package = Package(
         .testTarget(
             name: "WebSocketCoreTests",
             dependencies: [
+                "WebSocketTestSupport",
                 "WebSocketCore",
                 "WebSocketCompression",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -93,8 +93,7 @@ struct ExamplesTests {
         defer { nginx.stop() }
         // A client on 127.0.0.2 that claims to be 6.6.6.6.
         let raw = try RawSocket(port: nginx.port, localAddress: "127.0.0.2")
-        raw.send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Forwarded-For: 6.6.6.6\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        raw.send(upgradeRequest(path: "/", extraHeaders: "X-Forwarded-For: 6.6.6.6\r\n"))
         let head = String(decoding: try await bounded(10, "101 through nginx") { await raw.readHeadAsync() }, as: UTF8.self)
         #expect(head.hasPrefix("HTTP/1.1 101"), "\(head)")
         let frame = try await bounded(10, "greeting") { await raw.readAsync(count: 2) }
@@ -122,14 +121,12 @@ struct ExamplesTests {
         try await run.waitForOutput("server_listening")
         // 404 for anything but /rooms/NAME.
         let stray = try RawSocket(port: port)
-        stray.send("GET /elsewhere HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        stray.send(upgradeRequest(path: "/elsewhere"))
         #expect(String(decoding: try await bounded(10, "404") { await stray.readHeadAsync() }, as: UTF8.self).hasPrefix("HTTP/1.1 404"))
 
         // The staller: joins from 127.0.0.2 and never reads.
         let staller = try RawSocket(port: port, localAddress: "127.0.0.2", receiveBufferSize: 4096)
-        staller.send("GET /rooms/a HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        staller.send(upgradeRequest(path: "/rooms/a"))
         #expect(String(decoding: try await bounded(10, "staller joins") { await staller.readHeadAsync() }, as: UTF8.self).hasPrefix("HTTP/1.1 101"))
         let reader = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/rooms/a")
         let sender = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/rooms/a")

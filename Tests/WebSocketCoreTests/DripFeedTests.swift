@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import WebSocketTestSupport
 @testable import WebSocketCore
 
 /// Every sample, valid and invalid, fed one byte at a time must give exactly the same events,

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import WebSocketTestSupport
 @testable import WebSocketCore
 
 /// The closing handshake: RFC 6455 §5.5.1, §7.1.1–§7.1.5.

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import WebSocketTestSupport
 @testable import WebSocketCore
 
 /// The typed DEBUG records the logging pipeline renders (`=`, `<`, `>`, `x`, `!`).

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import WebSocketTestSupport
 @testable import WebSocketCore
 
 /// Every RFC 6455 MUST an endpoint enforces on received data, each asserting the exact close

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import WebSocketTestSupport
 @testable import WebSocketCore
 
 /// RFC 6455 §5.2 (base framing) and §5.7 (examples), parsed.

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import Testing
+import WebSocketTestSupport
 @testable import WebSocketCore
 
 func upgradeRequest(_ extra: [(String, String)] = [], removing: Set<String> = [], method: HTTPMethod = .GET,

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import WebSocketTestSupport
 @testable import WebSocketCore
 
 /// A deterministic generator (SplitMix64) so random tests are reproducible from their seed.
@@ -23,33 +24,6 @@ struct FixedGenerator: RandomNumberGenerator, Sendable {
 
 func buffer(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
 func buffer(_ string: String) -> ByteBuffer { ByteBuffer(string: string) }
-
-/// Builds a raw frame byte by byte, including illegal ones (reserved bits, non-minimal or
-/// top-bit lengths), which the encoder cannot produce.
-func rawFrame(fin: Bool = true, rsv: UInt8 = 0, opcode: UInt8, mask: [UInt8]? = nil,
-              payload: [UInt8] = [], declaredLength: UInt64? = nil, lengthForm: Int? = nil) -> [UInt8] {
-    var out: [UInt8] = [(fin ? 0x80 : 0) | (rsv << 4) | opcode]
-    let length = declaredLength ?? UInt64(payload.count)
-    let maskBit: UInt8 = mask == nil ? 0 : 0x80
-    let form = lengthForm ?? (length <= 125 ? 7 : (length <= 0xFFFF ? 16 : 64))
-    switch form {
-    case 7: out.append(maskBit | UInt8(length))
-    case 16: out.append(maskBit | 126); out += withUnsafeBytes(of: UInt16(length).bigEndian, Array.init)
-    default: out.append(maskBit | 127); out += withUnsafeBytes(of: length.bigEndian, Array.init)
-    }
-    if let mask {
-        out += mask
-        out += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
-    } else {
-        out += payload
-    }
-    return out
-}
-
-/// A frame as a client sends it to a server: masked with a fixed key.
-func clientFrame(fin: Bool = true, rsv: UInt8 = 0, opcode: UInt8, payload: [UInt8] = []) -> [UInt8] {
-    rawFrame(fin: fin, rsv: rsv, opcode: opcode, mask: [0x0A, 0xB1, 0x5C, 0xE3], payload: payload)
-}
 
 func closePayload(_ code: UInt16, _ reason: String = "") -> [UInt8] {
     [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8)

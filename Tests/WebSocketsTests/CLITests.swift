@@ -21,13 +21,8 @@ struct CLITests {
         kill(server.pid, SIGTERM)
         try await bounded(15, "closed by the server") { await ws.waitUntilClosed() }
         #expect(ws.closeCode == .goingAway)
-        var status: Int32 = 0
-        var exited = false
-        for _ in 0..<200 where !exited {  // bounded: 10 s
-            exited = waitpid(server.pid, &status, WNOHANG) == server.pid
-            if !exited { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        #expect(exited && (status & 0x7F) == 0 && (status >> 8) & 0xFF == 0, "exit status \(status)")
+        let status = await server.waitForExit(seconds: 10)
+        #expect(status == 0, "exit status \(String(describing: status))")
         let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map { String($0) + "\n" }
         #expect(lines.last?.contains("\"event\":\"server_closed\"") == true)
         let result = try await validateWithSchema(lines)

@@ -25,10 +25,8 @@ struct DeflateInteropTests {
     @Test("our client inflates a compressed message that arrives in the same read as the 101")
     func messageBehindTheHandshake() async throws {
         let port = freePort()
-        let log = NSTemporaryDirectory() + "ws-eager-\(getpid())-\(port).log"
-        let python = try ChildProcess("/usr/bin/env", ["python3", peers + "/py_eager_server.py", String(port)], output: log)
-        defer { python.stop() }
-        await waitFor({ (try? String(contentsOfFile: log, encoding: .utf8))?.contains("listening") == true }, seconds: 15)
+        let python = try await startPythonPeer("py_eager_server.py", [String(port)])
+        defer { python.process.stop() }
         let ws = try await bounded(15, "connect") { try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/") }
         let first = try await bounded(10, "the first message") { () -> Message? in
             for try await message in ws.messages { return message }
@@ -36,17 +34,15 @@ struct DeflateInteropTests {
         }
         #expect(first == .text("hello, eager client"))
         await ws.close()
-        await waitFor({ (try? String(contentsOfFile: log, encoding: .utf8))?.contains("ok") == true }, seconds: 10)
-        #expect((try? String(contentsOfFile: log, encoding: .utf8))?.contains("ok") == true)
+        await waitFor({ python.output.contains("ok") }, seconds: 10)
+        #expect(python.output.contains("ok"))
     }
 
     @Test("our client → Python server", arguments: ["deflate", "deflate:10", "deflate:9", "deflate::nocontext"])
     func pythonServer(spec: String) async throws {
         let port = freePort()
-        let log = NSTemporaryDirectory() + "ws-pydeflate-\(getpid())-\(port).log"
-        let python = try ChildProcess("/usr/bin/env", ["COMPRESSION=\(spec)", "python3", peers + "/py_server.py", String(port)], output: log)
-        defer { python.stop() }
-        await waitFor({ (try? String(contentsOfFile: log, encoding: .utf8))?.contains("listening") == true }, seconds: 15)
+        let python = try await startPythonPeer("py_server.py", [String(port)], environment: ["COMPRESSION=\(spec)"])
+        defer { python.process.stop() }
         var options = ClientConfiguration(subprotocols: ["chat"])
         options.connection.maxMessageSize = 8 << 20
         let configuration = options

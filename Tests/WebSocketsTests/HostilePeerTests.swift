@@ -26,8 +26,7 @@ struct HostilePeerTests {
         try await bounded(15, "close") { await ws.close() }
     }
 
-    static let handshake = "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    static let handshake = upgradeRequest()
 
     struct BadRequest: Sendable, CustomTestStringConvertible {
         var name: String
@@ -141,24 +140,9 @@ struct HostilePeerTests {
         return (head[0], payload)
     }
 
-    /// A masked client frame.
-    static func clientFrame(_ first: UInt8, _ payload: [UInt8]) -> [UInt8] {
-        var frame: [UInt8] = [first]
-        if payload.count < 126 {
-            frame.append(0x80 | UInt8(payload.count))
-        } else if payload.count <= 0xFFFF {
-            frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
-        } else {
-            frame.append(0x80 | 127)
-            frame += (0..<8).reversed().map { UInt8((payload.count >> ($0 * 8)) & 0xFF) }
-        }
-        let key: [UInt8] = [0x11, 0x22, 0x33, 0x44]
-        return frame + key + payload.enumerated().map { $0.element ^ key[$0.offset % 4] }
-    }
-
     func openRaw(_ server: WebSocketServer, extraHeaders: String = "", receiveBufferSize: Int32? = nil) async throws -> (RawSocket, String) {
         let raw = try RawSocket(port: server.port, receiveBufferSize: receiveBufferSize)
-        raw.send(Self.handshake.replacingOccurrences(of: "\r\n\r\n", with: "\r\n" + extraHeaders + "\r\n"))
+        raw.send(upgradeRequest(extraHeaders: extraHeaders))
         let head = String(decoding: try await bounded(10, "read the 101") { await raw.readHeadAsync() }, as: UTF8.self)
         try #require(head.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"), "\(head)")
         return (raw, head)
@@ -194,14 +178,13 @@ struct HostilePeerTests {
         let (raw, _) = try await openRaw(server)
         var frames: [UInt8] = []
         for i in 0..<10_000 {
-            let first: UInt8 = (i == 9_999 ? 0x80 : 0) | (i == 0 ? 0x1 : 0x0)
-            frames += Self.clientFrame(first, [0x61])
+            frames += clientFrame(fin: i == 9_999, opcode: i == 0 ? 0x1 : 0x0, payload: [0x61])
         }
         raw.send(frames)
         let (opcode, payload) = try await readFrame(raw)
         #expect(opcode == 0x81)
         #expect(payload.count == 10_000 && payload.allSatisfy { $0 == 0x61 })
-        raw.send(Self.clientFrame(0x88, [0x03, 0xE8]))
+        raw.send(clientFrame(opcode: 0x8, payload: [0x03, 0xE8]))
         let (closeOpcode, _) = try await readFrame(raw)
         #expect(closeOpcode == 0x88)
         await waitFor { records(logs).contains { $0["event"] as? String == "connection_closed" } }
@@ -216,9 +199,9 @@ struct HostilePeerTests {
         let logs = MemorySink()
         let server = try await startTestServer(logSink: logs) { $0.connection.closeTimeout = .seconds(1) }
         let raw = try RawSocket(port: server.port)
-        raw.send(Self.handshake.replacingOccurrences(of: "GET /echo", with: "GET /close/4001"))
+        raw.send(upgradeRequest(path: "/close/4001"))
         _ = try await bounded(10, "101") { await raw.readHeadAsync() }
-        raw.send(Self.clientFrame(0x81, Array("bye".utf8)))    // the route closes after one message
+        raw.send(clientFrame(opcode: 0x1, payload: Array("bye".utf8)))    // the route closes after one message
         let (opcode, payload) = try await readFrame(raw)
         #expect(opcode == 0x88 && Array(payload.prefix(2)) == [0x0F, 0xA1])
         let rest = try await bounded(15, "EOF at the close timeout") { await raw.readAllAsync() }
@@ -249,7 +232,7 @@ struct HostilePeerTests {
             for try await message in ws.messages { try await ws.send(message) }
         }
         let raw = try RawSocket(port: server.port, receiveBufferSize: 4096)
-        raw.send(Self.handshake.replacingOccurrences(of: "GET /echo", with: "GET /flood"))
+        raw.send(upgradeRequest(path: "/flood"))
         _ = try await bounded(10, "101") { await raw.readHeadAsync() }
         // Wait until sending stalls: the same count over 1 s (bounded: 10 s).
         var last = -1
@@ -281,7 +264,7 @@ struct HostilePeerTests {
             if i < 15 { bomb.writeBytes([0, 0, 0xFF, 0xFF]) }
         }
         #expect(bomb.readableBytes < 64 << 10)
-        raw.send(Self.clientFrame(0xC2, Array(bomb.readableBytesView)))
+        raw.send(clientFrame(rsv: 0b100, opcode: 0x2, payload: Array(bomb.readableBytesView)))
         let (opcode, payload) = try await readFrame(raw)
         #expect(opcode == 0x88 && Array(payload.prefix(2)) == [0x03, 0xF1], "close 1009: \(payload)")
         await waitFor { records(logs).contains { $0["event"] as? String == "connection_closed" } }

@@ -36,10 +36,8 @@ struct InteropTests {
     @Test("our client → Python websockets server: sizes, fragments, ping, subprotocol, server close")
     func pythonServer() async throws {
         let port = freePort()
-        let log = NSTemporaryDirectory() + "ws-pyserver-\(getpid()).log"
-        let python = try ChildProcess("/usr/bin/env", ["python3", peers + "/py_server.py", String(port)], output: log)
-        defer { python.stop() }
-        await waitFor({ (try? String(contentsOfFile: log, encoding: .utf8))?.contains("listening") == true }, seconds: 15)
+        let python = try await startPythonPeer("py_server.py", [String(port)])
+        defer { python.process.stop() }
         var configuration = ClientConfiguration(subprotocols: ["chat"])
         configuration.connection.maxMessageSize = 8 << 20
         let ws = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/echo", configuration: configuration)
@@ -105,10 +103,8 @@ struct InteropTests {
         await server.shutdown()
 
         let port = freePort()
-        let log = NSTemporaryDirectory() + "ws-pytls-\(getpid()).log"
-        let python = try ChildProcess("/usr/bin/env", ["python3", peers + "/py_server.py", String(port), cert, key], output: log)
-        defer { python.stop() }
-        await waitFor({ (try? String(contentsOfFile: log, encoding: .utf8))?.contains("listening") == true }, seconds: 15)
+        let python = try await startPythonPeer("py_server.py", [String(port), cert, key])
+        defer { python.process.stop() }
         let toPython = try await WebSocketClient.connect(to: "wss://127.0.0.1:\(port)/echo", configuration: trusting)
         try await toPython.send("tls to python")
         var it2 = toPython.messages.makeAsyncIterator()

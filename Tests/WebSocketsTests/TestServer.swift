@@ -5,6 +5,7 @@ import NIOHTTP1
 import Testing
 import WebSocketCore
 import WebSocketLogging
+import WebSocketTestSupport
 import WebSockets
 
 struct HandlerFailure: Error, CustomStringConvertible {
@@ -50,4 +51,21 @@ func waitFor(_ condition: () -> Bool, seconds: Double = 5) async {
     for _ in 0..<Int(seconds * 100) where !condition() {
         try? await Task.sleep(for: .milliseconds(10))
     }
+}
+
+/// A script of `Tests/Peers` running as a child process, its output in `log`.
+struct PythonPeer {
+    let process: ChildProcess
+    let log: String
+    var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+}
+
+/// Starts `python3 Tests/Peers/<script> <arguments>` (with `environment` assignments such as
+/// `COMPRESSION=deflate`) and waits, at most 15 s, until it prints "listening".
+func startPythonPeer(_ script: String, _ arguments: [String], environment: [String] = []) async throws -> PythonPeer {
+    let log = NSTemporaryDirectory() + "ws-\(script)-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
+    let process = try ChildProcess("/usr/bin/env", environment + ["python3", peers + "/" + script] + arguments, output: log)
+    let peer = PythonPeer(process: process, log: log)
+    await waitFor({ peer.output.contains("listening") }, seconds: 15)
+    return peer
 }
