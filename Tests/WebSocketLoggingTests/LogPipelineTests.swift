@@ -126,7 +126,7 @@ struct HandlerTests {
     }
 
     @Test("a logger's own connection wins over the ambient one of the task that logs (a broadcast skip names the skipped connection)")
-    func loggerConnectionBeatsAmbient() async throws {
+    func loggerConnectionBeatsAmbient() throws {
         let sink = MemorySink()
         var rng = FixedRNG()
         let broadcaster = ConnectionContext(id: ConnectionID(using: &rng), peerAddress: "127.0.0.1", peerPort: 1111)
@@ -134,7 +134,7 @@ struct HandlerTests {
         let logger = Logger(label: "websockets.server") {
             JSONLogHandler(label: $0, sink: sink, metadataProvider: ConnectionContext.metadataProvider)
         }
-        await ConnectionContext.$current.withValue(broadcaster) {
+        ConnectionContext.$current.withValue(broadcaster) {
             WebSocketEventLogger(logger: logger).with(connection: skipped).emit(.broadcastSkipped(reason: "write buffer above high mark"))
             logger.info("the handler's own line")
         }

@@ -72,15 +72,20 @@ public struct LogLine: Sendable {
     /// Appends `value` with `digits` zero-padded digits.
     mutating func append(padded value: Int, digits: Int) {
         var scratch: (UInt64, UInt64) = (0, 0)  // up to 16 digits on the stack, appended at once
-        var v = value
         withUnsafeMutableBytes(of: &scratch) { d in
-            var i = digits
-            while i > 0 {
-                i -= 1
-                d[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
-                v /= 10
-            }
+            Self.putDigits(value, digits, into: d, at: 0)
             bytes.append(contentsOf: d[..<digits])
+        }
+    }
+
+    /// Writes the last `digits` decimal digits of `value` (zero-padded) into `buffer` at `offset`.
+    static func putDigits(_ value: Int, _ digits: Int, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) {
+        var v = value
+        var i = offset + digits
+        while i > offset {
+            i -= 1
+            buffer[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
+            v /= 10
         }
     }
 
@@ -155,6 +160,13 @@ public struct LogLine: Sendable {
         c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c == 0x7F || c == 0xE2
     }
 
+    /// Bytes the plain writer rewrites: controls, `\\`, DEL, 0xE2 (U+2028/2029), 0xC2 (NEL), and
+    /// `"` inside a quoted value.
+    @inline(__always)
+    static func needsPlainEscape(_ c: UInt8, quoted: Bool) -> Bool {
+        c < 0x20 || c == UInt8(ascii: "\\") || c == 0x7F || c == 0xE2 || c == 0xC2 || (quoted && c == UInt8(ascii: "\""))
+    }
+
     mutating func appendUnicodeEscape(_ v: UInt16) {
         append("\\u")
         for shift in stride(from: 12, through: 0, by: -4) {
@@ -198,9 +210,7 @@ public struct LogLine: Sendable {
             let needsQuotes = quoteIfNeeded && (utf8.isEmpty || utf8.contains { $0 == 0x20 || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") })
             if needsQuotes { bytes.append(UInt8(ascii: "\"")) }
             // Fast path: nothing to escape and within the limit.
-            if utf8.count <= limit && !utf8.contains(where: { c in
-                c < 0x20 || c == UInt8(ascii: "\\") || c == 0x7F || c == 0xE2 || c == 0xC2 || (needsQuotes && c == UInt8(ascii: "\""))
-            }) {
+            if utf8.count <= limit && !utf8.contains(where: { Self.needsPlainEscape($0, quoted: needsQuotes) }) {
                 bytes.append(contentsOf: utf8)
                 if needsQuotes { bytes.append(UInt8(ascii: "\"")) }
                 return

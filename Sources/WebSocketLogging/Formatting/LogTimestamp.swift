@@ -50,13 +50,7 @@ public struct LogTimestamp: Sendable, Hashable, Comparable {
         let (y, m, d) = Self.civil(days: days)
         var text: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 27 bytes used
         withUnsafeMutableBytes(of: &text) { t in
-            func put(_ value: Int, at offset: Int, digits: Int) {
-                var v = value
-                for i in stride(from: offset + digits - 1, through: offset, by: -1) {
-                    t[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
-                    v /= 10
-                }
-            }
+            func put(_ value: Int, at offset: Int, digits: Int) { LogLine.putDigits(value, digits, into: t, at: offset) }
             put(y, at: 0, digits: 4)
             t[4] = UInt8(ascii: "-")
             put(m, at: 5, digits: 2)

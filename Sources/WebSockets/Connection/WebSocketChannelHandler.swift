@@ -420,8 +420,7 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
             }
         }
         if engine.pendingViolation != nil && violationTimer == nil {
-            deferViolation(context: context)
-            return
+            deferViolation(context: context)  // the rest still runs: what this read produced is flushed
         }
         if let sent = engine.closeSent {
             socket?.update { s in
