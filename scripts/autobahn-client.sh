@@ -8,13 +8,10 @@
 # Exit status 0 when no case FAILED, is UNIMPLEMENTED or MISSING and at most 3 are NON-STRICT. Reports: /tmp/autobahn-reports/client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-AUTOBAHN="$(cd .. && pwd)/shared/conformance/autobahn"
-[ -d "$AUTOBAHN" ] || { echo "autobahn: $AUTOBAHN not found (../shared is required)"; exit 2; }
-bash "$AUTOBAHN/setup.sh" >/tmp/autobahn-setup.log 2>&1 || { cat /tmp/autobahn-setup.log; exit 2; }
+source scripts/autobahn-setup.sh   # AUTOBAHN, PORT
 
 BIN="${AUTOBAHN_CLIENT_BIN:-$(swift build --show-bin-path)/AutobahnClient}"
 [ -x "$BIN" ] || { echo "autobahn: $BIN missing (swift build first)"; exit 2; }
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export AUTOBAHN_AGENT=swift-websockets
 export AUTOBAHN_OUTDIR="${AUTOBAHN_OUTDIR:-/tmp/autobahn-reports/client}"
 case "${1:-fast}" in

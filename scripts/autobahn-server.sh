@@ -6,12 +6,9 @@
 # Exit status 0 when no case FAILED, is UNIMPLEMENTED or MISSING and at most 3 are NON-STRICT. Reports: /tmp/autobahn-reports/server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-AUTOBAHN="$(cd .. && pwd)/shared/conformance/autobahn"
-[ -d "$AUTOBAHN" ] || { echo "autobahn: $AUTOBAHN not found (../shared is required)"; exit 2; }
-bash "$AUTOBAHN/setup.sh" >/tmp/autobahn-setup.log 2>&1 || { cat /tmp/autobahn-setup.log; exit 2; }
+source scripts/autobahn-setup.sh   # AUTOBAHN, PORT
 
 BIN="${WEBSOCKETS_BIN:-$(swift build --show-bin-path)/websockets}"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$BIN" serve --host 127.0.0.1 --port "$PORT" --max-size 16777216 --log-level warning >/tmp/autobahn-server.log 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
