@@ -214,6 +214,9 @@ public final class RawSocket: @unchecked Sendable {
     /// Shuts the connection down both ways (the peer sees EOF); the descriptor is closed by deinit.
     public func shutdownBoth() { shutdown(fd, Int32(SHUT_RDWR)) }
 
+    /// Half-closes: the peer sees EOF, and this side can still read what the peer sends.
+    public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
     deinit { close(fd) }
 }
 

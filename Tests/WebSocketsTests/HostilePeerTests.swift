@@ -215,6 +215,43 @@ struct HostilePeerTests {
         await server.shutdown()
     }
 
+    @Test("§7.1.1 half-close: a close frame followed by FIN still gets its close reply, and the close is clean")
+    func closeThenHalfClose() async throws {
+        let logs = MemorySink()
+        let server = try await startTestServer(logSink: logs)
+        let (raw, _) = try await openRaw(server)
+        raw.send(clientFrame(opcode: 0x8, payload: [0x0F, 0xA2] + Array("done".utf8)))   // close 4002 "done"
+        raw.shutdownWrite()
+        let reply = try await bounded(10, "read until the server closes") { await raw.readAllAsync() }
+        #expect(reply == [0x88, 0x06, 0x0F, 0xA2] + Array("done".utf8), "the close echoed, then EOF: \(reply)")
+        await waitFor { records(logs).contains { $0["event"] as? String == "connection_closed" } }
+        let closed = records(logs).first { $0["event"] as? String == "connection_closed" }?["event_data"] as? [String: Any]
+        #expect(closed?["close_code_received"] as? Int == 4002)
+        #expect(closed?["close_code_sent"] as? Int == 4002)
+        #expect(closed?["initiator"] as? String == "remote")
+        try await expectStillServing(server)
+        await server.shutdown()
+    }
+
+    @Test("§7.1.5 FIN without a close frame: closed as 1006 (abnormal), nothing sent, logged")
+    func halfCloseWithoutCloseFrame() async throws {
+        let logs = MemorySink()
+        let server = try await startTestServer(logSink: logs)
+        let (raw, _) = try await openRaw(server)
+        raw.shutdownWrite()
+        let reply = try await bounded(10, "read until the server closes") { await raw.readAllAsync() }
+        #expect(reply.isEmpty, "1006 is never sent on the wire: \(reply)")
+        await waitFor { records(logs).contains { $0["event"] as? String == "connection_closed" } }
+        let closed = records(logs).first { $0["event"] as? String == "connection_closed" }
+        #expect(closed?["level"] as? String == "info")
+        let data = closed?["event_data"] as? [String: Any]
+        #expect(data?["close_code"] as? Int == 1006)
+        #expect(data?["initiator"] as? String == "abnormal")
+        #expect(data?["close_code_sent"] == nil)
+        try await expectStillServing(server)
+        await server.shutdown()
+    }
+
     @Test("a client that never reads: send suspends at the write buffer's high mark, memory stays bounded")
     func clientNeverReads() async throws {
         let sent = Atomic<Int>(0)
