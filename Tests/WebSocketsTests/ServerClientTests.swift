@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import Testing
@@ -249,12 +250,17 @@ struct ServerClientTests {
         let client = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/echo")
         await waitFor { server.openConnections.count == 1 }
         let ws = try #require(server.openConnections.first)
-        // On the connection's own event loop nothing queued can reach the channel until the loop
-        // is done, so writability alone would let all 100 through (3.2 MiB queued).
+        // From another thread while the connection's event loop is busy: nothing queued can reach
+        // the channel until the loop is free, so writability alone would let all 100 through
+        // (3.2 MiB queued).
         let chunk = ByteBuffer(repeating: 0x2A, count: 32 << 10)
-        let sent = try await ws.eventLoop.submit {
-            (0..<100).reduce(0) { n, _ in n + broadcast(.binary(chunk), to: [ws]) }
-        }.get()
+        let sent = await offPool {
+            let blocked = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+            ws.eventLoop.execute { blocked.signal(); release.wait() }
+            blocked.wait()
+            defer { release.signal() }
+            return (0..<100).reduce(0) { n, _ in n + broadcast(.binary(chunk), to: [ws]) }
+        }
         #expect(sent == 2, "64 KiB high mark / 32 KiB messages")
         var replies = client.messages.makeAsyncIterator()
         #expect(try await replies.next() == .binary(chunk))
@@ -264,6 +270,23 @@ struct ServerClientTests {
         let skips = records(logs).filter { $0["event"] as? String == "broadcast_skipped" }
         #expect(skips.count >= 98)
         #expect(skips.allSatisfy { ($0["event_data"] as? [String: Any])?["connection_id"] as? String == ws.id.description })
+        await client.close()
+        await server.shutdown()
+    }
+
+    @Test("on the connection's event loop a send goes into the channel at once: nothing is left in flight")
+    func sendOnEventLoopIsDirect() async throws {
+        let server = try await startTestServer()
+        let client = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/echo")
+        await waitFor { server.openConnections.count == 1 }
+        let ws = try #require(server.openConnections.first)
+        let (sent, inFlight) = try await ws.eventLoop.submit {
+            (broadcast(.text("now"), to: [ws]), ws.status.withLockedValue { $0.bytesInFlight })
+        }.get()
+        #expect(sent == 1)
+        #expect(inFlight == 0, "the message reached the channel before broadcast returned")
+        var replies = client.messages.makeAsyncIterator()
+        #expect(try await replies.next() == .text("now"))
         await client.close()
         await server.shutdown()
     }

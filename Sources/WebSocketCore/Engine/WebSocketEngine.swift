@@ -498,6 +498,7 @@ public struct WebSocketEngine: Sendable {
 
     /// Whether the transport is expected to close soon: the I/O layer arms its close timeout
     /// while this is true (Python websockets' `close_expected()`).
+    @inlinable  // read after every read and send: a call across modules would copy the whole engine
     public var closeExpected: Bool { state == .closing || transportCloseRequested }
 
     /// The close code that describes how the connection ended, once CLOSED: the code the peer

@@ -36,6 +36,7 @@ public struct WebSocketEventLogger: Sendable {
 
     /// Whether protocol traces would be logged: set `engine.isTracing` from this (it follows
     /// runtime changes of the logger's level).
+    @inlinable  // read on every socket read: a call across modules would copy the logger
     public var wantsTraces: Bool { logger.logLevel <= levels.traceLevel }
 
     /// Whether `event` would be logged right now.

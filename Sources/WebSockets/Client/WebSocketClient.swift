@@ -44,6 +44,7 @@ public enum WebSocketClient {
         let bootstrap = ClientBootstrap(group: loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.autoRead, value: false)
+            .channelOption(.recvAllocator, value: options.receiveAllocator)
             .channelOption(.writeBufferWaterMark, value: .init(low: options.writeBuffer.low, high: options.writeBuffer.high))
             .connectTimeout(options.openTimeout.map(TimeAmount.init) ?? .seconds(10))
             .channelInitializer { channel in

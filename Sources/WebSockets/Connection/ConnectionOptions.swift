@@ -1,3 +1,4 @@
+import NIOCore
 import WebSocketCore
 
 /// Limits and timeouts of a connection, shared by server and client. Defaults follow Python
@@ -26,15 +27,20 @@ public struct ConnectionOptions: Sendable, Hashable {
     public var httpLimits: HTTPHeadLimits
     /// Deliver large messages fragment by fragment (``WebSocket/fragments``) instead of whole.
     public var streamFragments: Bool
+    /// The socket read buffer, bytes: a connection starts with `initial` and grows (up to
+    /// `maximum`) while reads fill it. Each connection keeps its read buffer while idle, so
+    /// `initial` is most of an idle connection's buffer memory; NIO's default is 2,048.
+    public var readBuffer: (initial: Int, maximum: Int)
 
     /// Creates options; each parameter sets the property of the same name (defaults in the README's limits table).
     public init(maxMessageSize: Int = 1 << 20, maxFrameSize: Int? = nil, openTimeout: Duration? = .seconds(10),
                 pingInterval: Duration? = .seconds(20), pingTimeout: Duration? = .seconds(20),
                 closeTimeout: Duration = .seconds(10), inboundQueue: (high: Int, low: Int) = (16, 4),
                 writeBuffer: (high: Int, low: Int) = (64 << 10, 16 << 10), httpLimits: HTTPHeadLimits = .init(),
-                streamFragments: Bool = false) {
+                streamFragments: Bool = false, readBuffer: (initial: Int, maximum: Int) = (512, 64 << 10)) {
         precondition(inboundQueue.low >= 0 && inboundQueue.low <= inboundQueue.high && inboundQueue.high >= 1, "invalid inbound queue marks")
         precondition(writeBuffer.low <= writeBuffer.high, "invalid write buffer marks")
+        precondition(readBuffer.initial >= 64 && readBuffer.initial <= readBuffer.maximum, "invalid read buffer sizes")
         self.maxMessageSize = maxMessageSize
         self.maxFrameSize = maxFrameSize
         self.openTimeout = openTimeout
@@ -45,18 +51,24 @@ public struct ConnectionOptions: Sendable, Hashable {
         self.writeBuffer = writeBuffer
         self.httpLimits = httpLimits
         self.streamFragments = streamFragments
+        self.readBuffer = readBuffer
     }
 
     public static func == (a: Self, b: Self) -> Bool {
         a.maxMessageSize == b.maxMessageSize && a.maxFrameSize == b.maxFrameSize && a.openTimeout == b.openTimeout
             && a.pingInterval == b.pingInterval && a.pingTimeout == b.pingTimeout && a.closeTimeout == b.closeTimeout
             && a.inboundQueue == b.inboundQueue && a.writeBuffer == b.writeBuffer && a.httpLimits == b.httpLimits
-            && a.streamFragments == b.streamFragments
+            && a.streamFragments == b.streamFragments && a.readBuffer == b.readBuffer
     }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(maxMessageSize)
         hasher.combine(closeTimeout)
+    }
+
+    /// NIO's adaptive read-buffer sizing with ``readBuffer``'s bounds.
+    var receiveAllocator: AdaptiveRecvByteBufferAllocator {
+        AdaptiveRecvByteBufferAllocator(minimum: 64, initial: readBuffer.initial, maximum: readBuffer.maximum)
     }
 
     var engineConfiguration: EngineConfiguration {

@@ -81,9 +81,7 @@ public final class WebSocket: Sendable {
         self.response = response
         self.subprotocol = subprotocol
         self.extensions = extensions
-        var tagged = logger
-        tagged[metadataKey: ConnectionContext.metadataKey] = .stringConvertible(logContext)
-        self.logger = tagged
+        self.logger = logger  // already tagged with `logContext` by the handler: shared, not copied
         self.eventLoop = eventLoop
         self.handler = handler
         self.status = NIOLockedValueBox(Status(highMark: writeBufferHighMark))
@@ -138,10 +136,11 @@ public final class WebSocket: Sendable {
             let socket: WebSocket
             public mutating func next() async throws -> Message? {
                 guard let base else { throw WebSocketError(.alreadyIterating, "messages can be iterated only once") }
-                while let item = try await { socket.noteItemRequested(); return try await base.next() }() {
+                while true {
+                    socket.noteItemRequested()
+                    guard let item = try await base.next() else { return nil }
                     if case .message(let m) = item { return m }
                 }
-                return nil
             }
         }
     }
@@ -159,10 +158,11 @@ public final class WebSocket: Sendable {
             let socket: WebSocket
             public mutating func next() async throws -> MessageFragment? {
                 guard let base else { throw WebSocketError(.alreadyIterating, "fragments can be iterated only once") }
-                while let item = try await { socket.noteItemRequested(); return try await base.next() }() {
-                    if case .fragment(let f) = item { return f }
+                while true {
+                    socket.noteItemRequested()
+                    guard let item = try await base.next() else { return nil }
+                    if case .fragment(let m) = item { return m }
                 }
-                return nil
             }
         }
     }
@@ -202,14 +202,23 @@ public final class WebSocket: Sendable {
     /// while the write buffer is above its high mark.
     public func send(_ message: Message) async throws {
         let size = message.payloadSize
-        try await reserveWrite(size)
+        if try !tryReserve(size) { try await reserveWrite(size) }  // no async call while there is room
         enqueue(size) { $0.send(message) }
     }
 
     /// Runs `body` on the event loop with the handler, then releases the `size` bytes that
     /// ``reserveWrite(_:)`` counted: by then they are in the channel, whose writability covers them.
+    ///
+    /// Already on the event loop (a server handler runs there by default) it runs at once: no
+    /// task-queue hop. Order is kept: a task on the loop never has earlier sends still queued,
+    /// since its every send takes this path once it runs there.
     func enqueue(_ size: Int, _ body: @escaping @Sendable (WebSocketChannelHandler) -> Void) {
         let handler = self.handler
+        if eventLoop.inEventLoop {
+            body(handler.value)
+            update { $0.bytesInFlight -= size }
+            return
+        }
         eventLoop.execute {
             body(handler.value)
             self.update { $0.bytesInFlight -= size }
@@ -272,6 +281,7 @@ public final class WebSocket: Sendable {
     /// on its way to the event loop is below the high mark), then counts `size` bytes in flight.
     func reserveWrite(_ size: Int) async throws {
         while true {
+            if try tryReserve(size) { return }  // the common case: no continuation
             let reserved = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
                 let result: Result<Bool, any Error>? = status.withLockedValue { s in
                     if s.state != .open { return .failure(ConnectionClosed(received: s.closeReceived, sent: s.closeSent)) }
@@ -285,6 +295,17 @@ public final class WebSocket: Sendable {
                 if let result { continuation.resume(with: result) }
             }
             if reserved { return }
+        }
+    }
+
+    /// Counts `size` bytes in flight if the connection can take more now; `false` if it cannot yet.
+    /// - Throws: ``ConnectionClosed`` once the connection is no longer open.
+    private func tryReserve(_ size: Int) throws -> Bool {
+        try status.withLockedValue { s in
+            if s.state != .open { throw ConnectionClosed(received: s.closeReceived, sent: s.closeSent) }
+            guard s.canWrite else { return false }
+            s.bytesInFlight += size
+            return true
         }
     }
 

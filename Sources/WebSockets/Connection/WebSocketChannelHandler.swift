@@ -15,10 +15,21 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    struct ServerSide {
-        var configuration: ServerConfiguration
-        var rejectionLog: RejectionLogLimiter?
-        var onOpen: @Sendable (WebSocket) -> Void
+    /// What every connection of one server shares, made once per server: a handler holds a
+    /// reference, not a copy of the configuration (an idle connection's memory counts).
+    final class ServerSide: Sendable {
+        let configuration: ServerConfiguration
+        /// ``ServerConfiguration/effectiveHandshake``, computed once.
+        let handshake: ServerHandshakeOptions
+        let rejectionLog: RejectionLogLimiter?
+        let onOpen: @Sendable (WebSocket) -> Void
+
+        init(configuration: ServerConfiguration, rejectionLog: RejectionLogLimiter?, onOpen: @escaping @Sendable (WebSocket) -> Void) {
+            self.configuration = configuration
+            self.handshake = configuration.effectiveHandshake
+            self.rejectionLog = rejectionLog
+            self.onOpen = onOpen
+        }
     }
 
     struct ClientSide {
@@ -187,7 +198,7 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
             }
             guard let head else { return }
             if buffer.readableBytes > 0 { engine.receive(buffer) }
-            serverReceived(head, configuration: server.configuration, context: context)
+            serverReceived(head, server: server, context: context)
         case .client(let client):
             let head: HTTPResponseHead?
             do {
@@ -228,7 +239,8 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         }
     }
 
-    private func serverReceived(_ head: HTTPRequestHead, configuration: ServerConfiguration, context: ChannelHandlerContext) {
+    private func serverReceived(_ head: HTTPRequestHead, server: ServerSide, context: ChannelHandlerContext) {
+        let configuration = server.configuration
         request = head
         let (address, source) = configuration.clientAddress(peer: logContext.peerAddress, headers: head.headers)
         logContext = logContext.with(clientAddress: address, source: source, requestHeaders: head.headers)
@@ -244,7 +256,7 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
             return
         }
         guard let hook = configuration.processRequest else {
-            accept(head, configuration: configuration, context: context)
+            accept(head, server: server, context: context)
             return
         }
         phase = .processingRequest
@@ -257,7 +269,7 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
             case .success(let response?):
                 handler.respond(response, request: head, context: context)
             case .success(nil):
-                handler.accept(head, configuration: configuration, context: context)
+                handler.accept(head, server: server, context: context)
             case .failure(let error):
                 handler.log.emit(.internalError(description: "processRequest failed: \(error)"), error: error)
                 handler.reject(HandshakeRejection(kind: .refused, status: .internalServerError, reason: "internal server error"),
@@ -266,14 +278,14 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         }
     }
 
-    private func accept(_ head: HTTPRequestHead, configuration: ServerConfiguration, context: ChannelHandlerContext) {
+    private func accept(_ head: HTTPRequestHead, server: ServerSide, context: ChannelHandlerContext) {
         engine.isTracing = log.wantsTraces
-        switch engine.accept(head, options: configuration.effectiveHandshake) {
+        switch engine.accept(head, options: server.handshake) {
         case .failure(let rejection):
             drainTraces()
             reject(rejection, path: head.uri, request: head, context: context, alreadyTraced: true)
         case .success(var accepted):
-            configuration.processResponse?(head, &accepted.response)
+            server.configuration.processResponse?(head, &accepted.response)
             openTimer?.cancel()
             var buffer = context.channel.allocator.buffer(capacity: 256)
             buffer.writeHTTPResponseHead(accepted.response)
@@ -388,7 +400,7 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         if case .server = side { role = .server } else { role = .client }
         let ws = WebSocket(id: logContext.id, role: role, remoteAddress: context.channel.remoteAddress, logContext: logContext,
                            request: request, response: response, subprotocol: subprotocol, extensions: extensions,
-                           logger: baseLogger.logger, eventLoop: context.eventLoop,
+                           logger: log.logger, eventLoop: context.eventLoop,
                            handler: NIOLoopBound(self, eventLoop: context.eventLoop), inbound: sequence.sequence,
                            closed: context.channel.closeFuture, writeBufferHighMark: options.writeBuffer.high)
         socket = ws
@@ -402,8 +414,9 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
 
     // MARK: - Open connection
 
-    /// Writes what the engine produced, delivers its events and logs its traces.
-    private func pump(context: ChannelHandlerContext) {
+    /// Writes what the engine produced, delivers its events and logs its traces. Writes are
+    /// flushed at once, or with `flush: .whenBatchEnds` once the application's batch is answered.
+    private func pump(context: ChannelHandlerContext, flush: FlushPolicy = .now) {
         var wrote = false
         while let bytes = engine.nextOutput() {
             context.write(wrapOutboundOut(bytes), promise: nil)
@@ -428,7 +441,9 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
                 if s.state == .open { s.state = .closing }
             }
         }
-        if wrote { context.flush() }
+        if wrote {
+            if flush == .now || !applicationHasMore { context.flush() } else { queueFlush(context: context) }
+        }
         if engine.closeExpected && closeTimer == nil {
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             closeTimer = context.eventLoop.scheduleTask(in: TimeAmount(options.closeTimeout)) {
@@ -443,6 +458,35 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
             // Close once every queued write has gone out (writes complete in order).
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in bound.value.context?.close(promise: nil) }
+        }
+    }
+
+    enum FlushPolicy {
+        case now
+        /// While the application still has inbound items it has not asked for, it is working
+        /// through a batch and will answer again before it waits: its replies share one flush
+        /// (one `writev`) when it answers the last one. A queued flush bounds the wait in case it
+        /// does something else instead.
+        case whenBatchEnds
+    }
+
+    /// A flush queued on the event loop by ``pump(context:flush:)``.
+    private var flushQueued = false
+
+    /// Whether inbound items handed to the application's sequence were not asked for yet.
+    private var applicationHasMore: Bool {
+        guard let socket else { return false }
+        return itemsYielded > socket.itemsRequested.load(ordering: .relaxed)
+    }
+
+    private func queueFlush(context: ChannelHandlerContext) {
+        guard !flushQueued else { return }
+        flushQueued = true
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let handler = bound.value
+            handler.flushQueued = false
+            handler.context?.flush()
         }
     }
 
@@ -516,7 +560,7 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         } catch {
             return  // closed meanwhile: `send` already reported the state it saw
         }
-        pump(context: context)
+        pump(context: context, flush: .whenBatchEnds)
     }
 
     func sendFragment(_ bytes: ByteBuffer, text: Bool, first: Bool, fin: Bool) {

@@ -60,11 +60,13 @@ public final class WebSocketServer: Sendable {
         let options = configuration.connection
         let base = configuration.eventLogger
         let rejectionLog = configuration.rejectionLogLimit.map { RejectionLogLimiter(limit: $0) }
+        let side = WebSocketChannelHandler.ServerSide(configuration: configuration, rejectionLog: rejectionLog) { ws in connections.run(ws) }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.recvAllocator, value: options.receiveAllocator)
             .childChannelOption(.writeBufferWaterMark,
                                 value: .init(low: options.writeBuffer.low, high: options.writeBuffer.high))
             .childChannelInitializer { channel in
@@ -74,7 +76,6 @@ public final class WebSocketServer: Sendable {
                     if let sslContext {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
                     }
-                    let side = WebSocketChannelHandler.ServerSide(configuration: configuration, rejectionLog: rejectionLog) { ws in connections.run(ws) }
                     try channel.pipeline.syncOperations.addHandler(
                         WebSocketChannelHandler(side: .server(side), options: options, logger: base, logContext: context))
                     connections.track(channel)
@@ -141,7 +142,6 @@ public final class WebSocketServer: Sendable {
         func run(_ ws: WebSocket) {
             handlers.add(1, ordering: .relaxed)
             sockets.withLockedValue { $0[ws.id] = ws }
-            let log = self.log.with(connection: ws.logContext)
             let handler = self.handler
             let executor = handlersOnEventLoop ? EventLoopTaskExecutor(ws.eventLoop) : nil
             Task(executorPreference: executor) {
@@ -150,7 +150,7 @@ public final class WebSocketServer: Sendable {
                     await ws.close(code: .normalClosure)
                 } catch {
                     if !(error is ConnectionClosed) {
-                        log.emit(.handlerFailed(errorType: String(reflecting: type(of: error)), description: String(describing: error)),
+                        self.log.with(connection: ws.logContext).emit(.handlerFailed(errorType: String(reflecting: type(of: error)), description: String(describing: error)),
                                  error: error)
                     }
                     await ws.close(code: .internalError)
