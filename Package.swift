@@ -83,6 +83,7 @@ let package = Package(
             dependencies: [
                 "WebSockets",
                 "WebSocketCore",
+                "WebSocketCompression",
                 "WebSocketLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
