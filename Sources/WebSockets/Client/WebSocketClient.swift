@@ -58,7 +58,7 @@ public enum WebSocketClient {
                     let context = ConnectionContext(peerAddress: peer?.logHost ?? url.host, peerPort: peer?.port ?? url.port)
                     try channel.pipeline.syncOperations.addHandler(
                         WebSocketChannelHandler(side: .client(.init(handshake: handshake, promise: promise,
-                                                                    compression: configuration.compression)), options: options,
+                                                                    compression: configuration.compression, options: options)),
                                                 logger: base, logContext: context))
                 }
             }

@@ -32,10 +32,21 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         }
     }
 
-    struct ClientSide {
-        var handshake: ClientHandshake
-        var promise: EventLoopPromise<WebSocket>
-        var compression: PerMessageDeflateConfiguration?
+    /// One client connection's handshake and options (a reference, like ``ServerSide``: the
+    /// handler's `side` stays one word).
+    final class ClientSide {
+        let handshake: ClientHandshake
+        let promise: EventLoopPromise<WebSocket>
+        let compression: PerMessageDeflateConfiguration?
+        let options: ConnectionOptions
+
+        init(handshake: ClientHandshake, promise: EventLoopPromise<WebSocket>, compression: PerMessageDeflateConfiguration?,
+             options: ConnectionOptions) {
+            self.handshake = handshake
+            self.promise = promise
+            self.compression = compression
+            self.options = options
+        }
     }
 
     enum Side {
@@ -51,8 +62,6 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
     }
 
     private let side: Side
-    private let options: ConnectionOptions
-    private let baseLogger: WebSocketEventLogger
     private var log: WebSocketEventLogger
     private var logContext: ConnectionContext
     private var engine: WebSocketEngine
@@ -83,17 +92,26 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
     private var shuttingDown = false
     private var clientPromise: EventLoopPromise<WebSocket>?
 
-    init(side: Side, options: ConnectionOptions, logger: WebSocketEventLogger, logContext: ConnectionContext) {
+    init(side: Side, logger: WebSocketEventLogger, logContext: ConnectionContext) {
         self.side = side
-        self.options = options
-        self.baseLogger = logger
         self.logContext = logContext
         self.log = logger.with(connection: logContext)
-        let role: Role
-        if case .server = side { role = .server } else { role = .client }
+        let (role, options): (Role, ConnectionOptions)
+        switch side {
+        case .server(let server): (role, options) = (.server, server.configuration.connection)
+        case .client(let client): (role, options) = (.client, client.options)
+        }
         self.engine = WebSocketEngine(role: role, configuration: options.engineConfiguration)
         self.headParser = HTTPHeadParser(limits: options.httpLimits)
         if case .client(let client) = side { clientPromise = client.promise }
+    }
+
+    /// The connection's limits and timeouts: the server's (shared by its connections) or the client's.
+    private var options: ConnectionOptions {
+        switch side {
+        case .server(let server): server.configuration.connection
+        case .client(let client): client.options
+        }
     }
 
     // MARK: - Channel events
@@ -244,7 +262,7 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         request = head
         let (address, source) = configuration.clientAddress(peer: logContext.peerAddress, headers: head.headers)
         logContext = logContext.with(clientAddress: address, source: source, requestHeaders: head.headers)
-        log = baseLogger.with(connection: logContext)
+        log = log.with(connection: logContext)  // replaces the context the logger carried
         if shuttingDown {
             reject(HandshakeRejection(kind: .shuttingDown, status: .serviceUnavailable, reason: "server shutting down"),
                    path: head.uri, request: head, context: context)

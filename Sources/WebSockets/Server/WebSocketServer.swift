@@ -77,7 +77,7 @@ public final class WebSocketServer: Sendable {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
                     }
                     try channel.pipeline.syncOperations.addHandler(
-                        WebSocketChannelHandler(side: .server(side), options: options, logger: base, logContext: context))
+                        WebSocketChannelHandler(side: .server(side), logger: base, logContext: context))
                     connections.track(channel)
                 }
             }
