@@ -244,6 +244,70 @@ struct ExamplesTests {
     }
 }
 
+/// The README's jq cookbook, run as written against a real `websockets serve` log: a recipe the
+/// log format no longer fits fails here, not in an operator's terminal.
+@Suite("README", .serialized, .timeLimit(.minutes(2)))
+struct ReadmeTests {
+    /// The `jq` lines of the README's cookbook block.
+    static func cookbook() throws -> [String] {
+        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let section = try #require(readme.components(separatedBy: "### jq cookbook").dropFirst().first)
+        let block = try #require(section.components(separatedBy: "```sh\n").dropFirst().first?.components(separatedBy: "```").first)
+        return block.split(separator: "\n").map(String.init).filter { $0.hasPrefix("jq ") }
+    }
+
+    @Test("every jq cookbook recipe runs against real server output and finds what it is for")
+    func jqCookbook() async throws {
+        let recipes = try Self.cookbook()
+        #expect(recipes.count == 6, "\(recipes)")
+        // A log with what the recipes look for: a normal close, a rejected handshake, an abnormal close.
+        let port = freePort()
+        let run = try ExampleRun(binary: ExampleRun.binary("websockets"), ["serve", "--port", String(port), "--log-format", "json"])
+        try await run.waitForOutput("server_listening")
+        let ws = try await bounded(10, "connect") { try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/") }
+        try await ws.send("hi")
+        var replies = ws.messages.makeAsyncIterator()
+        #expect(try await replies.next() == .text("hi"))
+        await ws.close()
+        let garbage = try RawSocket(port: port)
+        garbage.send("garbage\r\n\r\n")
+        _ = await garbage.readAllAsync()
+        let dropped = try RawSocket(port: port)
+        dropped.send(upgradeRequest())
+        _ = await dropped.readHeadAsync()
+        dropped.shutdownBoth()
+        try await run.waitForOutput("connection_closed", count: 2)
+        try await run.waitForOutput("connection_rejected")
+        kill(run.process.pid, SIGTERM)
+        #expect(await run.process.waitForExit(seconds: 10) == 0)
+
+        let records = try await run.validJSONRecords()
+        let log = NSTemporaryDirectory() + "ws-readme-\(getpid()).jsonl"
+        try run.output.write(toFile: log, atomically: true, encoding: .utf8)
+        defer { unlink(log) }
+        let opened = records.filter { $0["event"] as? String == "connection_open" }
+            .compactMap { ($0["event_data"] as? [String: Any])?["connection_id"] as? String }
+        let id = try #require(opened.first)
+
+        var outputs: [String] = []
+        for recipe in recipes {
+            let command = recipe.replacingOccurrences(of: "ws.jsonl", with: log)
+                .replacing(#/--arg id [0-9a-f-]{36}/#, with: "--arg id \(id)")
+            let (status, output) = try await runCommand("/bin/sh", ["-c", command], timeout: 30)
+            #expect(status == 0, "\(recipe): \(output)")
+            outputs.append(output)
+        }
+        guard outputs.count == 6 else { return }
+        #expect(outputs[0].contains("connection_open") && outputs[0].contains("connection_closed"), "follow: \(outputs[0])")
+        #expect(outputs[1].contains(" 1000") && outputs[1].contains(" 1006"), "closes by code: \(outputs[1])")
+        #expect(Double(outputs[2].trimmingCharacters(in: .whitespacesAndNewlines)) != nil, "p99 duration: \(outputs[2])")
+        #expect(outputs[3].split(separator: "\n").count == opened.count && outputs[3].contains("\"ms\":"), "handshakes: \(outputs[3])")
+        #expect(outputs[4].contains("127.0.0.1"), "top addresses: \(outputs[4])")
+        #expect(outputs[5].contains("connection_rejected") && outputs[5].contains("1006"), "problems: \(outputs[5])")
+        #expect(!outputs[5].contains("\"close_code\":1000"), "a normal close is not a problem: \(outputs[5])")
+    }
+}
+
 /// An example program running as a child process, its stdout and stderr in a temporary file.
 final class ExampleRun {
     let process: ChildProcess
