@@ -26,6 +26,12 @@ struct HostilePeerTests {
         try await bounded(15, "close") { await ws.close() }
     }
 
+    /// The `connection_closed` record, once it is logged (waits at most 5 s).
+    func closedRecord(_ logs: MemorySink) async -> [String: Any]? {
+        await waitFor { records(logs).contains { $0["event"] as? String == "connection_closed" } }
+        return records(logs).first { $0["event"] as? String == "connection_closed" }
+    }
+
     static let handshake = upgradeRequest()
 
     struct BadRequest: Sendable, CustomTestStringConvertible {
@@ -187,8 +193,7 @@ struct HostilePeerTests {
         raw.send(clientFrame(opcode: 0x8, payload: [0x03, 0xE8]))
         let (closeOpcode, _) = try await readFrame(raw)
         #expect(closeOpcode == 0x88)
-        await waitFor { records(logs).contains { $0["event"] as? String == "connection_closed" } }
-        let closed = records(logs).first { $0["event"] as? String == "connection_closed" }?["event_data"] as? [String: Any]
+        let closed = await closedRecord(logs)?["event_data"] as? [String: Any]
         #expect(closed?["messages_in"] as? Int == 1 && closed?["close_code"] as? Int == 1000)
         try await expectStillServing(server)
         await server.shutdown()
@@ -206,8 +211,7 @@ struct HostilePeerTests {
         #expect(opcode == 0x88 && Array(payload.prefix(2)) == [0x0F, 0xA1])
         let rest = try await bounded(15, "EOF at the close timeout") { await raw.readAllAsync() }
         #expect(rest.isEmpty, "nothing after the close frame, then EOF")
-        await waitFor { records(logs).contains { $0["event"] as? String == "connection_closed" } }
-        let closed = records(logs).first { $0["event"] as? String == "connection_closed" }?["event_data"] as? [String: Any]
+        let closed = await closedRecord(logs)?["event_data"] as? [String: Any]
         #expect(closed?["close_code_sent"] as? Int == 4001)
         #expect(closed?["close_code_received"] == nil)
         #expect(closed?["initiator"] as? String == "local")
@@ -224,8 +228,7 @@ struct HostilePeerTests {
         raw.shutdownWrite()
         let reply = try await bounded(10, "read until the server closes") { await raw.readAllAsync() }
         #expect(reply == [0x88, 0x06, 0x0F, 0xA2] + Array("done".utf8), "the close echoed, then EOF: \(reply)")
-        await waitFor { records(logs).contains { $0["event"] as? String == "connection_closed" } }
-        let closed = records(logs).first { $0["event"] as? String == "connection_closed" }?["event_data"] as? [String: Any]
+        let closed = await closedRecord(logs)?["event_data"] as? [String: Any]
         #expect(closed?["close_code_received"] as? Int == 4002)
         #expect(closed?["close_code_sent"] as? Int == 4002)
         #expect(closed?["initiator"] as? String == "remote")
@@ -241,8 +244,7 @@ struct HostilePeerTests {
         raw.shutdownWrite()
         let reply = try await bounded(10, "read until the server closes") { await raw.readAllAsync() }
         #expect(reply.isEmpty, "1006 is never sent on the wire: \(reply)")
-        await waitFor { records(logs).contains { $0["event"] as? String == "connection_closed" } }
-        let closed = records(logs).first { $0["event"] as? String == "connection_closed" }
+        let closed = await closedRecord(logs)
         #expect(closed?["level"] as? String == "info")
         let data = closed?["event_data"] as? [String: Any]
         #expect(data?["close_code"] as? Int == 1006)
@@ -304,8 +306,7 @@ struct HostilePeerTests {
         raw.send(clientFrame(rsv: 0b100, opcode: 0x2, payload: Array(bomb.readableBytesView)))
         let (opcode, payload) = try await readFrame(raw)
         #expect(opcode == 0x88 && Array(payload.prefix(2)) == [0x03, 0xF1], "close 1009: \(payload)")
-        await waitFor { records(logs).contains { $0["event"] as? String == "connection_closed" } }
-        let closed = records(logs).first { $0["event"] as? String == "connection_closed" }?["event_data"] as? [String: Any]
+        let closed = await closedRecord(logs)?["event_data"] as? [String: Any]
         #expect(closed?["close_code"] as? Int == 1009)
         #expect((closed?["payload_bytes_in"] as? Int ?? .max) == 0, "the bomb was never delivered")
         try await expectStillServing(server)
