@@ -161,6 +161,53 @@ struct JSONFormatterTests {
     }
 }
 
+@Suite("LogLine")
+struct LogLineTests {
+    /// The byte-by-byte definition the word-at-a-time scan must match.
+    static func reference(_ bytes: [UInt8]) -> Bool { bytes.contains(where: LogLine.needsJSONEscape) }
+
+    @Test("the word-at-a-time escape scan agrees with the byte check: every byte value at every position, and random text")
+    func escapeScan() {
+        for length in 0...24 {
+            for position in 0..<max(length, 1) where length > 0 {
+                for value in 0...255 {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    bytes[position] = UInt8(value)
+                    let fast = bytes.withUnsafeBufferPointer(LogLine.mayNeedJSONEscape)
+                    #expect(fast == Self.reference(bytes), "byte \(value) at \(position) of \(length)")
+                    if fast != Self.reference(bytes) { return }
+                }
+            }
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 0...40, using: &generator)
+            // Mostly printable ASCII, sometimes anything: words with and without suspects.
+            let bytes = (0..<length).map { _ in
+                Int.random(in: 0..<10, using: &generator) == 0 ? UInt8.random(in: 0...255, using: &generator)
+                    : UInt8.random(in: 0x20...0x7E, using: &generator)
+            }
+            let fast = bytes.withUnsafeBufferPointer(LogLine.mayNeedJSONEscape)
+            #expect(fast == Self.reference(bytes), "\(bytes)")
+            if fast != Self.reference(bytes) { return }
+        }
+    }
+
+    @Test("copies of a line do not share writes (copy on write), and truncate keeps the rest")
+    func valueSemantics() {
+        var a = LogLine(capacity: 4)
+        a.append("hello")
+        var b = a
+        b.append(" world")
+        a.append(UInt8(ascii: "!"))
+        #expect(String(decoding: a.bytes, as: UTF8.self) == "hello!")
+        #expect(String(decoding: b.bytes, as: UTF8.self) == "hello world")
+        b.truncate(to: 5)
+        #expect(b.bytes == Array("hello".utf8))
+        #expect(a.withUnsafeBytes { Array($0) } == Array("hello!".utf8))
+    }
+}
+
 @Suite("PlainFormatter")
 struct PlainFormatterTests {
     @Test("without a connection there is no bracket part")

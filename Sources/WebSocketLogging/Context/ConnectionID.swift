@@ -27,13 +27,26 @@ public struct ConnectionID: Sendable, Hashable, CustomStringConvertible {
     }
 
     func write(into line: inout LogLine) {
-        for (i, word) in [high, low].enumerated() {
-            for nibble in 0..<16 {
-                if (i == 0 && (nibble == 8 || nibble == 12)) || (i == 1 && (nibble == 0 || nibble == 4)) {
-                    line.append(UInt8(ascii: "-"))
+        line.withWriter { write(into: &$0) }
+    }
+
+    func write(into line: inout LogLine.Writer) {
+        var text: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)  // 36 bytes used
+        withUnsafeMutableBytes(of: &text) { t in
+            var o = 0
+            func put(_ word: UInt64, dashesBefore first: Int, _ second: Int) {
+                for nibble in 0..<16 {
+                    if nibble == first || nibble == second {
+                        t[o] = UInt8(ascii: "-")
+                        o += 1
+                    }
+                    t[o] = LogLine.hex[Int((word >> UInt64(60 - nibble * 4)) & 0xF)]
+                    o += 1
                 }
-                line.append(LogLine.hex[Int((word >> UInt64(60 - nibble * 4)) & 0xF)])
             }
+            put(high, dashesBefore: 8, 12)
+            put(low, dashesBefore: 0, 4)
+            line.append(UnsafeRawBufferPointer(rebasing: t[..<36]))
         }
     }
 }

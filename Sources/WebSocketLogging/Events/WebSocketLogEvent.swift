@@ -261,8 +261,7 @@ extension WebSocketLogEvent: CustomStringConvertible {
     /// The event name followed by its fields as `key=value`: how handlers that do not know this
     /// type (e.g. swift-log's `StreamLogHandler`) print the `ws.event` metadata value.
     public var description: String {
-        var out = PlainFieldWriter()
-        visitFields(&out)
-        return out.text.isEmpty ? name : "\(name) \(out.text)"
+        let fields = PlainFieldWriter.text { visitFields(&$0) }
+        return fields.isEmpty ? name : "\(name) \(fields)"
     }
 }

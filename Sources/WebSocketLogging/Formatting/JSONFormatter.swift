@@ -24,11 +24,12 @@ public struct JSONFormatter: LogFormatter {
     }
 
     public func format(_ record: LogRecord, into line: inout LogLine) {
-        line.appendFitting(maxLength: maxLineLength, { line, limit in render(record, into: &line, limit: limit) },
-                           fallback: { line in renderMinimal(record, into: &line) })
+        // Each attempt is one writer session: one uniqueness check per record, not per append.
+        line.appendFitting(maxLength: maxLineLength, { line, limit in line.withWriter { render(record, into: &$0, limit: limit) } },
+                           fallback: { line in line.withWriter { renderMinimal(record, into: &$0) } })
     }
 
-    func renderHead(_ record: LogRecord, into line: inout LogLine, limit: Int) {
+    func renderHead(_ record: LogRecord, into line: inout LogLine.Writer, limit: Int) {
         line.append("{\"timestamp\":\"")
         record.timestamp.write(into: &line)
         line.append("\",\"level\":\"")
@@ -47,31 +48,28 @@ public struct JSONFormatter: LogFormatter {
         }
     }
 
-    func render(_ record: LogRecord, into line: inout LogLine, limit: Int) {
+    func render(_ record: LogRecord, into line: inout LogLine.Writer, limit: Int) {
         renderHead(record, into: &line, limit: limit)
         if let connection = record.connection {
             line.append(",\"event_data\":{")
-            line.append(contentsOf: connection.jsonFields)
+            connection.jsonFields.withUnsafeBytes { line.append($0) }
             if let event = record.event {
-                // Swap the buffer in and out: copying it would make the first append copy-on-write.
-                var writer = JSONFieldWriter(line: LogLine(capacity: 0), limit: limit, first: false)
-                swap(&writer.line, &line)
+                var writer = JSONFieldWriter(line: line, limit: limit, first: false)
                 event.visitFields(&writer)
-                swap(&writer.line, &line)
+                line = writer.line
             }
             line.append(UInt8(ascii: "}"))
         } else if let event = record.event {
-            var writer = JSONFieldWriter(line: LogLine(capacity: 0), limit: limit, first: true)
-            swap(&writer.line, &line)
-            let mark = writer.line.count
-            writer.line.append(",\"fields\":{")
+            let mark = line.count
+            line.append(",\"fields\":{")
+            var writer = JSONFieldWriter(line: line, limit: limit, first: true)
             event.visitFields(&writer)
+            line = writer.line
             if writer.first {
-                writer.line.bytes.removeSubrange(mark...)  // no fields: no object
+                line.truncate(to: mark)  // no fields: no object
             } else {
-                writer.line.append(UInt8(ascii: "}"))
+                line.append(UInt8(ascii: "}"))
             }
-            swap(&writer.line, &line)
         }
         if !record.metadata.isEmpty {
             line.append(",\"metadata\":")
@@ -89,6 +87,10 @@ public struct JSONFormatter: LogFormatter {
     }
 
     func renderMinimal(_ record: LogRecord, into line: inout LogLine) {
+        line.withWriter { renderMinimal(record, into: &$0) }
+    }
+
+    func renderMinimal(_ record: LogRecord, into line: inout LogLine.Writer) {
         renderHead(record, into: &line, limit: 64)
         if let connection = record.connection {
             line.append(",\"event_data\":{\"connection_id\":\"")
@@ -98,7 +100,7 @@ public struct JSONFormatter: LogFormatter {
         line.append(",\"truncated\":true}\n")
     }
 
-    static func write(metadata: Logger.Metadata, into line: inout LogLine, limit: Int, depth: Int) {
+    static func write(metadata: Logger.Metadata, into line: inout LogLine.Writer, limit: Int, depth: Int) {
         line.append(UInt8(ascii: "{"))
         var first = true
         for key in metadata.keys.sorted() {
@@ -111,7 +113,7 @@ public struct JSONFormatter: LogFormatter {
         line.append(UInt8(ascii: "}"))
     }
 
-    static func write(value: Logger.MetadataValue, into line: inout LogLine, limit: Int, depth: Int) {
+    static func write(value: Logger.MetadataValue, into line: inout LogLine.Writer, limit: Int, depth: Int) {
         guard depth < 16 else { line.append("null"); return }
         switch value {
         case .string(let s):
@@ -138,7 +140,7 @@ public struct JSONFormatter: LogFormatter {
 
 /// Writes event fields as `,"key":value` JSON members.
 struct JSONFieldWriter: LogFieldVisitor {
-    var line: LogLine
+    var line: LogLine.Writer
     var limit: Int
     var first: Bool
 

@@ -38,10 +38,19 @@ func errorFields(_ error: any Error) -> (type: String, message: String) {
 
 /// Writes event fields as ` key=value` pairs (the plain format, and `description`).
 struct PlainFieldWriter: LogFieldVisitor {
-    var line = LogLine(capacity: 64)
+    var line: LogLine.Writer
     var limit = Int.max
 
-    var text: String { String(decoding: line.bytes.drop { $0 == 0x20 }, as: UTF8.self) }
+    /// The ` key=value` pairs `visit` writes, without the leading space.
+    static func text(_ visit: (inout PlainFieldWriter) -> Void) -> String {
+        var line = LogLine(capacity: 64)
+        line.withWriter { w in
+            var writer = PlainFieldWriter(line: w)
+            visit(&writer)
+            w = writer.line
+        }
+        return line.withUnsafeBytes { String(decoding: $0.drop { $0 == 0x20 }, as: UTF8.self) }
+    }
 
     mutating func key(_ k: StaticString) {
         line.append(UInt8(ascii: " "))

@@ -3,80 +3,110 @@
 /// Writers here never allocate beyond the buffer's own growth: numbers, timestamps and escaped
 /// strings are written byte by byte. Pipelines reuse one `LogLine` per thread, so in the
 /// steady state formatting a record allocates nothing.
-public struct LogLine: Sendable {
-    /// The line's bytes so far.
-    public var bytes: [UInt8]
+///
+/// The bytes live in a buffer of the line's own (copy on write, like `Array`). Each `append`
+/// checks once that the buffer is not shared; a formatter that writes a whole record inside
+/// ``withWriter(_:)`` checks once per record, and each write then costs a capacity check.
+public struct LogLine: @unchecked Sendable {  // value semantics: storage is copied before a shared one is written
+    /// The bytes; shared between copies of a line until one of them writes.
+    final class Storage {
+        var base: UnsafeMutablePointer<UInt8>
+        var capacity: Int
+
+        init(capacity: Int) {
+            self.capacity = max(capacity, 16)
+            base = .allocate(capacity: self.capacity)
+        }
+
+        /// Grows to at least `minimum` bytes (doubling), keeping the first `count`.
+        func grow(toAtLeast minimum: Int, keeping count: Int) {
+            let newCapacity = max(minimum, capacity * 2)
+            let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+            newBase.update(from: base, count: count)
+            base.deallocate()
+            base = newBase
+            capacity = newCapacity
+        }
+
+        deinit { base.deallocate() }
+    }
+
+    var storage: Storage
+    /// The number of bytes written.
+    public private(set) var count: Int
 
     /// An empty line with room for `capacity` bytes.
     public init(capacity: Int = 512) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        storage = Storage(capacity: capacity)
+        count = 0
     }
 
-    /// The number of bytes written.
-    public var count: Int { bytes.count }
+    /// A copy of the line's bytes. Formatting and sinks use ``withUnsafeBytes(_:)``, which does
+    /// not copy; setting replaces the content.
+    public var bytes: [UInt8] {
+        get { Array(UnsafeBufferPointer(start: storage.base, count: count)) }
+        set {
+            removeAll()
+            append(contentsOf: newValue)
+        }
+    }
+
+    /// Calls `body` with the bytes written so far.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: storage.base, count: count))
+    }
+
     /// Empties the line, keeping its storage.
-    public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+    public mutating func removeAll() { count = 0 }
+
+    /// Drops the bytes from `count` on (what was written after a mark taken from ``count``).
+    public mutating func truncate(to count: Int) {
+        precondition(count >= 0 && count <= self.count, "truncate(to:) beyond the line")
+        self.count = count
+    }
+
+    /// Runs `body` with a writer over this line's buffer: one uniqueness check for everything
+    /// `body` writes (a formatter's whole record).
+    public mutating func withWriter<R>(_ body: (inout Writer) throws -> R) rethrows -> R {
+        if !isKnownUniquelyReferenced(&storage) {
+            let copy = Storage(capacity: storage.capacity)
+            copy.base.update(from: storage.base, count: count)
+            storage = copy
+        }
+        var writer = Writer(storage: storage, count: count)
+        defer { count = writer.count }
+        return try body(&writer)
+    }
+
+    // MARK: - Appending (each a short writer session)
 
     /// Appends one byte.
-    @inlinable public mutating func append(_ byte: UInt8) { bytes.append(byte) }
-
+    public mutating func append(_ byte: UInt8) { withWriter { $0.append(byte) } }
     /// Appends a literal's UTF-8 bytes.
-    @inlinable
-    public mutating func append(_ s: StaticString) {
-        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
-    }
-
+    public mutating func append(_ s: StaticString) { withWriter { $0.append(s) } }
     /// Appends bytes.
-    public mutating func append(contentsOf other: [UInt8]) { bytes.append(contentsOf: other) }
-
+    public mutating func append(contentsOf other: [UInt8]) { withWriter { w in other.withUnsafeBytes { w.append($0) } } }
     /// Appends raw bytes.
-    public mutating func append(contentsOf other: UnsafeRawBufferPointer) {
-        bytes.append(contentsOf: other)
-    }
-
+    public mutating func append(contentsOf other: UnsafeRawBufferPointer) { withWriter { $0.append(other) } }
     /// Appends `s` unescaped (the caller knows it needs no escaping).
-    public mutating func appendRaw(_ s: String) {
-        var s = s
-        s.withUTF8 { bytes.append(contentsOf: $0) }
-    }
-
+    public mutating func appendRaw(_ s: String) { withWriter { $0.appendRaw(s) } }
     /// Appends a decimal integer.
-    public mutating func append(int value: Int) {
-        if value < 0 {
-            bytes.append(UInt8(ascii: "-"))
-            append(uint: value.magnitude)
-        } else {
-            append(uint: UInt(value))
-        }
+    public mutating func append(int value: Int) { withWriter { $0.append(int: value) } }
+    /// Appends a JSON number: fixed notation with up to 6 decimals, trailing zeros trimmed.
+    /// NaN and infinities (not JSON) become `null`.
+    public mutating func append(jsonDouble value: Double) { withWriter { $0.append(jsonDouble: value) } }
+    /// Appends `s` as a JSON string with quotes, escaping `"`, `\`, every control character,
+    /// DEL and U+2028/U+2029, and cutting it (on a scalar boundary, marked with `…`) after
+    /// `limit` bytes.
+    public mutating func append(jsonString s: String, limit: Int = .max) { withWriter { $0.append(jsonString: s, limit: limit) } }
+    /// Appends `s` for the plain format: control characters, newlines and backslashes escaped
+    /// so that a record is always one line; quoted (`"a b"`) when `quoteIfNeeded` and the value
+    /// is empty or contains a space, `=` or `"`.
+    public mutating func append(plain s: String, quoteIfNeeded: Bool, limit: Int = .max) {
+        withWriter { $0.append(plain: s, quoteIfNeeded: quoteIfNeeded, limit: limit) }
     }
 
-    mutating func append(uint value: UInt) {
-        if value < 10 {
-            bytes.append(UInt8(ascii: "0") &+ UInt8(value))
-            return
-        }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch on the stack
-        var n = value
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { d in
-            while n > 0 {
-                d[23 - count] = UInt8(ascii: "0") &+ UInt8(n % 10)
-                n /= 10
-                count += 1
-            }
-            bytes.append(contentsOf: d[(24 - count)...])
-        }
-    }
-
-    /// Appends `value` with `digits` zero-padded digits.
-    mutating func append(padded value: Int, digits: Int) {
-        var scratch: (UInt64, UInt64) = (0, 0)  // up to 16 digits on the stack, appended at once
-        withUnsafeMutableBytes(of: &scratch) { d in
-            Self.putDigits(value, digits, into: d, at: 0)
-            bytes.append(contentsOf: d[..<digits])
-        }
-    }
+    // MARK: - Shared helpers
 
     /// Writes the last `digits` decimal digits of `value` (zero-padded) into `buffer` at `offset`.
     static func putDigits(_ value: Int, _ digits: Int, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) {
@@ -87,71 +117,6 @@ public struct LogLine: Sendable {
             buffer[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
             v /= 10
         }
-    }
-
-    /// Appends a JSON number: fixed notation with up to 6 decimals, trailing zeros trimmed.
-    /// NaN and infinities (not JSON) become `null`.
-    public mutating func append(jsonDouble value: Double) {
-        guard value.isFinite else { append("null"); return }
-        guard abs(value) < 1e15 else { appendRaw(value.description); return }
-        var v = value
-        if v < 0 { bytes.append(UInt8(ascii: "-")); v = -v }
-        var micros = (v * 1_000_000).rounded()
-        if micros >= 1e21 { micros = 0 }
-        let whole = UInt(micros / 1_000_000)
-        var frac = Int(micros - Double(whole) * 1_000_000)
-        append(uint: whole)
-        guard frac > 0 else { return }
-        bytes.append(UInt8(ascii: "."))
-        var width = 6
-        while frac % 10 == 0 { frac /= 10; width -= 1 }
-        append(padded: frac, digits: width)
-    }
-
-    /// Appends `s` as a JSON string with quotes, escaping `"`, `\`, every control character,
-    /// DEL and U+2028/U+2029, and cutting it (on a scalar boundary, marked with `…`) after
-    /// `limit` bytes.
-    public mutating func append(jsonString s: String, limit: Int = .max) {
-        bytes.append(UInt8(ascii: "\""))
-        var s = s
-        s.withUTF8 { appendJSONEscaped($0, limit: limit) }
-        bytes.append(UInt8(ascii: "\""))
-    }
-
-    mutating func appendJSONEscaped(_ utf8: UnsafeBufferPointer<UInt8>, limit: Int) {
-        // Fast path: most values need no escaping and fit; copy them in one go.
-        if utf8.count <= limit && !utf8.contains(where: Self.needsJSONEscape) {
-            bytes.append(contentsOf: utf8)
-            return
-        }
-        let end = Self.cutPoint(utf8, limit: limit)
-        let start = bytes.count
-        var cut = false
-        var i = 0
-        while i < end {
-            let c = utf8[i]
-            // The limit also bounds what is written: escapes make a value up to 6× longer.
-            if bytes.count - start >= limit && c & 0xC0 != 0x80 {
-                cut = true
-                break
-            }
-            switch c {
-            case UInt8(ascii: "\""): append("\\\"")
-            case UInt8(ascii: "\\"): append("\\\\")
-            case 0x0A: append("\\n")
-            case 0x0D: append("\\r")
-            case 0x09: append("\\t")
-            case 0x08: append("\\b")
-            case 0x0C: append("\\f")
-            case 0x00..<0x20, 0x7F: appendUnicodeEscape(UInt16(c))
-            case 0xE2 where i + 2 < end && utf8[i + 1] == 0x80 && (utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9):
-                appendUnicodeEscape(utf8[i + 2] == 0xA8 ? 0x2028 : 0x2029)
-                i += 2
-            default: bytes.append(c)
-            }
-            i += 1
-        }
-        if cut || end < utf8.count { append("…") }
     }
 
     /// Bytes the JSON writer rewrites: controls, `"`, `\\`, DEL, and 0xE2 (which starts U+2028/2029).
@@ -167,11 +132,32 @@ public struct LogLine: Sendable {
         c < 0x20 || c == UInt8(ascii: "\\") || c == 0x7F || c == 0xE2 || c == 0xC2 || (quoted && c == UInt8(ascii: "\""))
     }
 
-    mutating func appendUnicodeEscape(_ v: UInt16) {
-        append("\\u")
-        for shift in stride(from: 12, through: 0, by: -4) {
-            bytes.append(Self.hex[Int((v >> UInt16(shift)) & 0xF)])
+    /// Whether any byte of `utf8` is one ``needsJSONEscape(_:)`` rewrites, checked 8 bytes at a
+    /// time: a word with a control byte, `"`, `\\`, DEL or any non-ASCII byte is checked byte by
+    /// byte (only 0xE2 matters among the non-ASCII ones).
+    static func mayNeedJSONEscape(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = utf8.baseAddress else { return false }
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        /// Bytes of `x` equal to zero leave their high bit set (exact for any byte below 0x80).
+        @inline(__always) func zeroBytes(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+        var i = 0
+        while i + 8 <= utf8.count {
+            let x = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            let suspicious = (x & highs)                          // non-ASCII
+                | ((x &- ones &* 0x20) & ~x & highs)              // < 0x20
+                | zeroBytes(x ^ (ones &* 0x22))                   // "
+                | zeroBytes(x ^ (ones &* 0x5C))                   // \
+                | zeroBytes(x ^ (ones &* 0x7F))                   // DEL
+            if suspicious != 0 {
+                for j in i..<(i + 8) where needsJSONEscape(base[j]) { return true }
+            }
+            i += 8
         }
+        while i < utf8.count {
+            if needsJSONEscape(base[i]) { return true }
+            i += 1
+        }
+        return false
     }
 
     static let hex: [UInt8] = Array("0123456789abcdef".utf8)
@@ -193,60 +179,221 @@ public struct LogLine: Sendable {
     mutating func appendFitting(maxLength: Int, _ render: (inout LogLine, Int) -> Void, fallback: (inout LogLine) -> Void) {
         let start = count
         for limit in Self.valueLimits {
-            bytes.removeSubrange(start...)
+            truncate(to: start)
             render(&self, limit)
             if count - start <= maxLength { return }
         }
-        bytes.removeSubrange(start...)
+        truncate(to: start)
         fallback(&self)
     }
+}
 
-    /// Appends `s` for the plain format: control characters, newlines and backslashes escaped
-    /// so that a record is always one line; quoted (`"a b"`) when `quoteIfNeeded` and the value
-    /// is empty or contains a space, `=` or `"`.
-    public mutating func append(plain s: String, quoteIfNeeded: Bool, limit: Int = .max) {
-        var s = s
-        s.withUTF8 { utf8 in
-            let needsQuotes = quoteIfNeeded && (utf8.isEmpty || utf8.contains { $0 == 0x20 || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") })
-            if needsQuotes { bytes.append(UInt8(ascii: "\"")) }
-            // Fast path: nothing to escape and within the limit.
-            if utf8.count <= limit && !utf8.contains(where: { Self.needsPlainEscape($0, quoted: needsQuotes) }) {
-                bytes.append(contentsOf: utf8)
-                if needsQuotes { bytes.append(UInt8(ascii: "\"")) }
+extension LogLine {
+    /// Writes into a ``LogLine``'s buffer, which ``LogLine/withWriter(_:)`` made unique: each
+    /// write checks capacity and nothing else. The writing primitives of every formatter.
+    public struct Writer {
+        let storage: Storage
+        /// The line's length so far.
+        public internal(set) var count: Int
+
+        init(storage: Storage, count: Int) {
+            self.storage = storage
+            self.count = count
+        }
+
+        /// Room for `n` more bytes; returns where they go.
+        @inline(__always)
+        mutating func reserve(_ n: Int) -> UnsafeMutablePointer<UInt8> {
+            if _slowPath(count &+ n > storage.capacity) { storage.grow(toAtLeast: count &+ n, keeping: count) }
+            return storage.base + count
+        }
+
+        /// Drops the bytes from `count` on.
+        public mutating func truncate(to count: Int) {
+            precondition(count >= 0 && count <= self.count, "truncate(to:) beyond the line")
+            self.count = count
+        }
+
+        /// Appends one byte.
+        @inline(__always)
+        public mutating func append(_ byte: UInt8) {
+            reserve(1).pointee = byte
+            count &+= 1
+        }
+
+        /// Appends a literal's UTF-8 bytes.
+        @inline(__always)
+        public mutating func append(_ s: StaticString) {
+            let n = s.utf8CodeUnitCount
+            reserve(n).update(from: s.utf8Start, count: n)
+            count &+= n
+        }
+
+        /// Appends raw bytes.
+        public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+            guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+            reserve(bytes.count).update(from: source.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+            count &+= bytes.count
+        }
+
+        /// Appends bytes.
+        public mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) { append(UnsafeRawBufferPointer(bytes)) }
+
+        /// Appends `s` unescaped (the caller knows it needs no escaping).
+        public mutating func appendRaw(_ s: String) {
+            var s = s
+            s.withUTF8 { append($0) }
+        }
+
+        /// Appends a decimal integer.
+        public mutating func append(int value: Int) {
+            if value < 0 {
+                append(UInt8(ascii: "-"))
+                append(uint: value.magnitude)
+            } else {
+                append(uint: UInt(value))
+            }
+        }
+
+        mutating func append(uint value: UInt) {
+            if value < 10 {
+                append(UInt8(ascii: "0") &+ UInt8(value))
                 return
             }
-            let end = Self.cutPoint(utf8, limit: limit)
-            let start = bytes.count
+            var digits = 0
+            var n = value
+            while n > 0 { n /= 10; digits += 1 }
+            let out = reserve(digits)
+            n = value
+            for i in stride(from: digits - 1, through: 0, by: -1) {
+                out[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n % 10)
+                n /= 10
+            }
+            count &+= digits
+        }
+
+        /// Appends `value` with `digits` zero-padded digits.
+        mutating func append(padded value: Int, digits: Int) {
+            let out = reserve(digits)
+            LogLine.putDigits(value, digits, into: UnsafeMutableRawBufferPointer(start: out, count: digits), at: 0)
+            count &+= digits
+        }
+
+        /// Appends a JSON number: fixed notation with up to 6 decimals, trailing zeros trimmed.
+        /// NaN and infinities (not JSON) become `null`.
+        public mutating func append(jsonDouble value: Double) {
+            guard value.isFinite else { append("null"); return }
+            guard abs(value) < 1e15 else { appendRaw(value.description); return }
+            var v = value
+            if v < 0 { append(UInt8(ascii: "-")); v = -v }
+            var micros = (v * 1_000_000).rounded()
+            if micros >= 1e21 { micros = 0 }
+            let whole = UInt(micros / 1_000_000)
+            var frac = Int(micros - Double(whole) * 1_000_000)
+            append(uint: whole)
+            guard frac > 0 else { return }
+            append(UInt8(ascii: "."))
+            var width = 6
+            while frac % 10 == 0 { frac /= 10; width -= 1 }
+            append(padded: frac, digits: width)
+        }
+
+        /// Appends `s` as a JSON string with quotes (see ``LogLine/append(jsonString:limit:)``).
+        public mutating func append(jsonString s: String, limit: Int = .max) {
+            append(UInt8(ascii: "\""))
+            var s = s
+            s.withUTF8 { appendJSONEscaped($0, limit: limit) }
+            append(UInt8(ascii: "\""))
+        }
+
+        mutating func appendJSONEscaped(_ utf8: UnsafeBufferPointer<UInt8>, limit: Int) {
+            // Fast path: most values need no escaping and fit; copy them in one go.
+            if utf8.count <= limit && !LogLine.mayNeedJSONEscape(utf8) {
+                append(utf8)
+                return
+            }
+            let end = LogLine.cutPoint(utf8, limit: limit)
+            let start = count
             var cut = false
             var i = 0
             while i < end {
                 let c = utf8[i]
-                if bytes.count - start >= limit && c & 0xC0 != 0x80 {  // bound the escaped length too
+                // The limit also bounds what is written: escapes make a value up to 6× longer.
+                if count - start >= limit && c & 0xC0 != 0x80 {
                     cut = true
                     break
                 }
                 switch c {
+                case UInt8(ascii: "\""): append("\\\"")
+                case UInt8(ascii: "\\"): append("\\\\")
                 case 0x0A: append("\\n")
                 case 0x0D: append("\\r")
                 case 0x09: append("\\t")
-                case UInt8(ascii: "\\"): append("\\\\")
-                case UInt8(ascii: "\"") where needsQuotes: append("\\\"")
-                case 0x00..<0x20, 0x7F:
-                    append("\\x")
-                    bytes.append(Self.hex[Int(c >> 4)])
-                    bytes.append(Self.hex[Int(c & 0xF)])
+                case 0x08: append("\\b")
+                case 0x0C: append("\\f")
+                case 0x00..<0x20, 0x7F: appendUnicodeEscape(UInt16(c))
                 case 0xE2 where i + 2 < end && utf8[i + 1] == 0x80 && (utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9):
-                    append(utf8[i + 2] == 0xA8 ? "\\u2028" : "\\u2029")
+                    appendUnicodeEscape(utf8[i + 2] == 0xA8 ? 0x2028 : 0x2029)
                     i += 2
-                case 0xC2 where i + 1 < end && utf8[i + 1] == 0x85:  // NEL, a line break to some readers
-                    append("\\u0085")
-                    i += 1
-                default: bytes.append(c)
+                default: append(c)
                 }
                 i += 1
             }
             if cut || end < utf8.count { append("…") }
-            if needsQuotes { bytes.append(UInt8(ascii: "\"")) }
+        }
+
+        mutating func appendUnicodeEscape(_ v: UInt16) {
+            append("\\u")
+            for shift in stride(from: 12, through: 0, by: -4) {
+                append(LogLine.hex[Int((v >> UInt16(shift)) & 0xF)])
+            }
+        }
+
+        /// Appends `s` for the plain format (see ``LogLine/append(plain:quoteIfNeeded:limit:)``).
+        public mutating func append(plain s: String, quoteIfNeeded: Bool, limit: Int = .max) {
+            var s = s
+            s.withUTF8 { utf8 in
+                let needsQuotes = quoteIfNeeded && (utf8.isEmpty || utf8.contains { $0 == 0x20 || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") })
+                if needsQuotes { append(UInt8(ascii: "\"")) }
+                // Fast path: nothing to escape and within the limit.
+                if utf8.count <= limit && !utf8.contains(where: { LogLine.needsPlainEscape($0, quoted: needsQuotes) }) {
+                    append(utf8)
+                    if needsQuotes { append(UInt8(ascii: "\"")) }
+                    return
+                }
+                let end = LogLine.cutPoint(utf8, limit: limit)
+                let start = count
+                var cut = false
+                var i = 0
+                while i < end {
+                    let c = utf8[i]
+                    if count - start >= limit && c & 0xC0 != 0x80 {  // bound the escaped length too
+                        cut = true
+                        break
+                    }
+                    switch c {
+                    case 0x0A: append("\\n")
+                    case 0x0D: append("\\r")
+                    case 0x09: append("\\t")
+                    case UInt8(ascii: "\\"): append("\\\\")
+                    case UInt8(ascii: "\"") where needsQuotes: append("\\\"")
+                    case 0x00..<0x20, 0x7F:
+                        append("\\x")
+                        append(LogLine.hex[Int(c >> 4)])
+                        append(LogLine.hex[Int(c & 0xF)])
+                    case 0xE2 where i + 2 < end && utf8[i + 1] == 0x80 && (utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9):
+                        append(utf8[i + 2] == 0xA8 ? "\\u2028" : "\\u2029")
+                        i += 2
+                    case 0xC2 where i + 1 < end && utf8[i + 1] == 0x85:  // NEL, a line break to some readers
+                        append("\\u0085")
+                        i += 1
+                    default: append(c)
+                    }
+                    i += 1
+                }
+                if cut || end < utf8.count { append("…") }
+                if needsQuotes { append(UInt8(ascii: "\"")) }
+            }
         }
     }
 }

@@ -45,6 +45,11 @@ public struct LogTimestamp: Sendable, Hashable, Comparable {
     /// Writes `YYYY-MM-DDTHH:MM:SS.ffffffZ` (exactly 6 fraction digits), composed on the stack
     /// and appended in one go.
     public func write(into line: inout LogLine) {
+        line.withWriter { write(into: &$0) }
+    }
+
+    /// Writes the timestamp with a writer (a formatter's record session).
+    public func write(into line: inout LogLine.Writer) {
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secOfDay = seconds - days * 86400
         let (y, m, d) = Self.civil(days: days)
@@ -65,7 +70,7 @@ public struct LogTimestamp: Sendable, Hashable, Comparable {
             t[19] = UInt8(ascii: ".")
             put(microseconds, at: 20, digits: 6)
             t[26] = UInt8(ascii: "Z")
-            line.append(contentsOf: UnsafeRawBufferPointer(rebasing: t[..<27]))
+            line.append(UnsafeRawBufferPointer(rebasing: t[..<27]))
         }
     }
 

@@ -17,12 +17,13 @@ public struct PlainFormatter: LogFormatter {
     }
 
     public func format(_ record: LogRecord, into line: inout LogLine) {
+        // Each attempt is one writer session: one uniqueness check per record, not per append.
         line.appendFitting(maxLength: maxLineLength,
-                           { line, limit in render(record, into: &line, limit: limit, withFields: true) },
-                           fallback: { line in render(record, into: &line, limit: 24, withFields: false) })
+                           { line, limit in line.withWriter { render(record, into: &$0, limit: limit, withFields: true) } },
+                           fallback: { line in line.withWriter { render(record, into: &$0, limit: 24, withFields: false) } })
     }
 
-    func render(_ record: LogRecord, into line: inout LogLine, limit: Int, withFields: Bool) {
+    func render(_ record: LogRecord, into line: inout LogLine.Writer, limit: Int, withFields: Bool) {
         record.timestamp.write(into: &line)
         line.append(UInt8(ascii: " "))
         line.append(record.level.upperName)
@@ -30,13 +31,12 @@ public struct PlainFormatter: LogFormatter {
         line.append(plain: record.label, quoteIfNeeded: true, limit: min(limit, 128))
         if let connection = record.connection {
             line.append(UInt8(ascii: " "))
-            line.append(contentsOf: connection.plainTag)
+            connection.plainTag.withUnsafeBytes { line.append($0) }
         }
         line.append(UInt8(ascii: " "))
         line.append(plain: record.message, quoteIfNeeded: false, limit: limit)
         if withFields {
-            var writer = PlainFieldWriter(line: LogLine(capacity: 0), limit: limit)
-            swap(&writer.line, &line)
+            var writer = PlainFieldWriter(line: line, limit: limit)
             record.event?.visitFields(&writer)
             for key in record.metadata.keys.sorted() {
                 writer.line.append(UInt8(ascii: " "))
@@ -49,7 +49,7 @@ public struct PlainFormatter: LogFormatter {
                 writer.visit("error_type", string: type)
                 writer.visit("error_message", string: message)
             }
-            swap(&writer.line, &line)
+            line = writer.line
         } else {
             line.append(" truncated=true")
         }

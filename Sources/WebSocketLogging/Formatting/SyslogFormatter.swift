@@ -100,7 +100,7 @@ public struct SyslogFormatter: LogFormatter {
             }
             record.event?.visitFields(&writer)
             if writer.line.count == header {
-                writer.line.bytes.removeSubrange(mark...)
+                writer.line.truncate(to: mark)
             } else {
                 writer.line.append(UInt8(ascii: "]"))
                 wroteSD = true
@@ -140,13 +140,17 @@ struct SDWriter: LogFieldVisitor {
         line.append(UInt8(ascii: " "))
         // SD-NAME: printable US-ASCII except '=', ' ', ']', '"'; at most 32 characters.
         let safe = name.utf8.filter { $0 >= 33 && $0 <= 126 && $0 != UInt8(ascii: "=") && $0 != UInt8(ascii: "]") && $0 != UInt8(ascii: "\"") }
-        line.bytes.append(contentsOf: safe.prefix(32).isEmpty ? Array("_".utf8) : Array(safe.prefix(32)))
+        line.append(contentsOf: safe.prefix(32).isEmpty ? Array("_".utf8) : Array(safe.prefix(32)))
         line.append("=\"")
         var escaped = LogLine(capacity: value.utf8.count)
         escaped.append(plain: value, quoteIfNeeded: false, limit: limit)  // no line breaks or control bytes
-        for byte in escaped.bytes {
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "]") { line.append(UInt8(ascii: "\\")) }
-            line.append(byte)  // a backslash is already doubled by the plain escaping
+        escaped.withUnsafeBytes { escapedBytes in
+            line.withWriter { w in
+                for byte in escapedBytes {
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "]") { w.append(UInt8(ascii: "\\")) }
+                    w.append(byte)  // a backslash is already doubled by the plain escaping
+                }
+            }
         }
         line.append(UInt8(ascii: "\""))
     }

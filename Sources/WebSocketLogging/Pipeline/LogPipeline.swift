@@ -64,7 +64,7 @@ public final class LogPipeline: Sendable {
             line.removeAll()
             do {
                 try formatter.format(record, into: &line)
-                if !Self.isSingleLine(line.bytes) {
+                if !line.withUnsafeBytes(Self.isSingleLine) {
                     faults.add(1, ordering: .relaxed)
                     line.removeAll()
                     JSONFormatter().renderMinimal(record, into: &line)
@@ -74,12 +74,12 @@ public final class LogPipeline: Sendable {
                 line.removeAll()
                 JSONFormatter().renderMinimal(record, into: &line)
             }
-            line.bytes.withUnsafeBytes { isDropReport ? sink.writeDropReport($0) : sink.write($0) }
+            line.withUnsafeBytes { isDropReport ? sink.writeDropReport($0) : sink.write($0) }
         }
     }
 
     /// Exactly one `\n`, at the end, and no other line break.
-    static func isSingleLine(_ bytes: [UInt8]) -> Bool {
+    static func isSingleLine(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard bytes.last == 0x0A else { return false }
         return !bytes.dropLast().contains { $0 == 0x0A || $0 == 0x0D }
     }
