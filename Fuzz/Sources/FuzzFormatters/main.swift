@@ -29,7 +29,9 @@ public func fuzzFormatters(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
         .serverListening(address: piece(&input)),
     ]
     let event = input.byte() % 7 == 6 ? nil : events[Int(input.byte()) % events.count]
-    var metadata: Logger.Metadata = [piece(&input): .string(piece(&input)), "n": .stringConvertible(Int(input.byte()))]
+    // Keys come from the input and may repeat: assigned, not a literal (which traps on duplicates).
+    var metadata: Logger.Metadata = ["n": .stringConvertible(Int(input.byte()))]
+    metadata[piece(&input)] = .string(piece(&input))
     metadata[piece(&input)] = .array([.string(piece(&input)), .dictionary([piece(&input): .string(piece(&input))])])
     let record = LogRecord(level: .info, label: piece(&input), message: piece(&input) + input.string(input.bytes.count),
                            event: event, connection: input.byte() & 1 == 0 ? context : nil, metadata: metadata)
