@@ -161,7 +161,7 @@ public final class WebSocket: Sendable {
                 while true {
                     socket.noteItemRequested()
                     guard let item = try await base.next() else { return nil }
-                    if case .fragment(let m) = item { return m }
+                    if case .fragment(let f) = item { return f }
                 }
             }
         }

@@ -150,7 +150,8 @@ public final class WebSocketServer: Sendable {
                     await ws.close(code: .normalClosure)
                 } catch {
                     if !(error is ConnectionClosed) {
-                        self.log.with(connection: ws.logContext).emit(.handlerFailed(errorType: String(reflecting: type(of: error)), description: String(describing: error)),
+                        let log = self.log.with(connection: ws.logContext)  // made only when needed
+                        log.emit(.handlerFailed(errorType: String(reflecting: type(of: error)), description: String(describing: error)),
                                  error: error)
                     }
                     await ws.close(code: .internalError)
