@@ -312,32 +312,42 @@ extension LogLine {
                 append(utf8)
                 return
             }
+            appendEscaped(utf8, limit: limit) { w, utf8, i, end in
+                let c = utf8[i]
+                switch c {
+                case UInt8(ascii: "\""): w.append("\\\"")
+                case UInt8(ascii: "\\"): w.append("\\\\")
+                case 0x0A: w.append("\\n")
+                case 0x0D: w.append("\\r")
+                case 0x09: w.append("\\t")
+                case 0x08: w.append("\\b")
+                case 0x0C: w.append("\\f")
+                case 0x00..<0x20, 0x7F: w.appendUnicodeEscape(UInt16(c))
+                case 0xE2 where i + 2 < end && utf8[i + 1] == 0x80 && (utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9):
+                    w.appendUnicodeEscape(utf8[i + 2] == 0xA8 ? 0x2028 : 0x2029)
+                    return 3
+                default: w.append(c)
+                }
+                return 1
+            }
+        }
+
+        /// Copies `utf8` up to its cut point (``LogLine/cutPoint(_:limit:)``), writing each byte
+        /// with `escape`, which returns how many input bytes it consumed. Stops on a scalar
+        /// boundary once `limit` bytes are written (escapes make a value up to 6× longer) and
+        /// marks any cut with `…`. The frame both the JSON and the plain escaping share.
+        mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>, limit: Int,
+                                    _ escape: (inout Writer, UnsafeBufferPointer<UInt8>, _ at: Int, _ end: Int) -> Int) {
             let end = LogLine.cutPoint(utf8, limit: limit)
             let start = count
             var cut = false
             var i = 0
             while i < end {
-                let c = utf8[i]
-                // The limit also bounds what is written: escapes make a value up to 6× longer.
-                if count - start >= limit && c & 0xC0 != 0x80 {
+                if count - start >= limit && utf8[i] & 0xC0 != 0x80 {
                     cut = true
                     break
                 }
-                switch c {
-                case UInt8(ascii: "\""): append("\\\"")
-                case UInt8(ascii: "\\"): append("\\\\")
-                case 0x0A: append("\\n")
-                case 0x0D: append("\\r")
-                case 0x09: append("\\t")
-                case 0x08: append("\\b")
-                case 0x0C: append("\\f")
-                case 0x00..<0x20, 0x7F: appendUnicodeEscape(UInt16(c))
-                case 0xE2 where i + 2 < end && utf8[i + 1] == 0x80 && (utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9):
-                    appendUnicodeEscape(utf8[i + 2] == 0xA8 ? 0x2028 : 0x2029)
-                    i += 2
-                default: append(c)
-                }
-                i += 1
+                i += escape(&self, utf8, i, end)
             }
             if cut || end < utf8.count { append("…") }
         }
@@ -361,37 +371,28 @@ extension LogLine {
                     if needsQuotes { append(UInt8(ascii: "\"")) }
                     return
                 }
-                let end = LogLine.cutPoint(utf8, limit: limit)
-                let start = count
-                var cut = false
-                var i = 0
-                while i < end {
+                appendEscaped(utf8, limit: limit) { w, utf8, i, end in
                     let c = utf8[i]
-                    if count - start >= limit && c & 0xC0 != 0x80 {  // bound the escaped length too
-                        cut = true
-                        break
-                    }
                     switch c {
-                    case 0x0A: append("\\n")
-                    case 0x0D: append("\\r")
-                    case 0x09: append("\\t")
-                    case UInt8(ascii: "\\"): append("\\\\")
-                    case UInt8(ascii: "\"") where needsQuotes: append("\\\"")
+                    case 0x0A: w.append("\\n")
+                    case 0x0D: w.append("\\r")
+                    case 0x09: w.append("\\t")
+                    case UInt8(ascii: "\\"): w.append("\\\\")
+                    case UInt8(ascii: "\"") where needsQuotes: w.append("\\\"")
                     case 0x00..<0x20, 0x7F:
-                        append("\\x")
-                        append(LogLine.hex[Int(c >> 4)])
-                        append(LogLine.hex[Int(c & 0xF)])
+                        w.append("\\x")
+                        w.append(LogLine.hex[Int(c >> 4)])
+                        w.append(LogLine.hex[Int(c & 0xF)])
                     case 0xE2 where i + 2 < end && utf8[i + 1] == 0x80 && (utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9):
-                        append(utf8[i + 2] == 0xA8 ? "\\u2028" : "\\u2029")
-                        i += 2
+                        w.append(utf8[i + 2] == 0xA8 ? "\\u2028" : "\\u2029")
+                        return 3
                     case 0xC2 where i + 1 < end && utf8[i + 1] == 0x85:  // NEL, a line break to some readers
-                        append("\\u0085")
-                        i += 1
-                    default: append(c)
+                        w.append("\\u0085")
+                        return 2
+                    default: w.append(c)
                     }
-                    i += 1
+                    return 1
                 }
-                if cut || end < utf8.count { append("…") }
                 if needsQuotes { append(UInt8(ascii: "\"")) }
             }
         }
