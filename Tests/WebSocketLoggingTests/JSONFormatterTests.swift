@@ -168,17 +168,21 @@ struct LogLineTests {
 
     @Test("the word-at-a-time escape scan agrees with the byte check: every byte value at every position, and random text")
     func escapeScan() {
-        for length in 0...24 {
+        // Lengths up to 40 take every path: 1–3 bytes, 4–7, two words for 8–16, the loop with its
+        // overlapping last word beyond.
+        var mismatches: [String] = []
+        for length in 0...40 {
             for position in 0..<max(length, 1) where length > 0 {
                 for value in 0...255 {
                     var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
                     bytes[position] = UInt8(value)
-                    let fast = bytes.withUnsafeBufferPointer(LogLine.mayNeedJSONEscape)
-                    #expect(fast == Self.reference(bytes), "byte \(value) at \(position) of \(length)")
-                    if fast != Self.reference(bytes) { return }
+                    if bytes.withUnsafeBufferPointer(LogLine.mayNeedJSONEscape) != Self.reference(bytes) {
+                        mismatches.append("byte \(value) at \(position) of \(length)")
+                    }
                 }
             }
         }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<20_000 {
             let length = Int.random(in: 0...40, using: &generator)
@@ -191,6 +195,49 @@ struct LogLineTests {
             #expect(fast == Self.reference(bytes), "\(bytes)")
             if fast != Self.reference(bytes) { return }
         }
+    }
+
+    @Test("appends of every length up to 80 bytes copy exactly those bytes (the short copies use overlapping words)")
+    func shortCopies() {
+        var generator = SystemRandomNumberGenerator()
+        var line = LogLine(capacity: 16)
+        var expected: [UInt8] = []
+        for length in 0...80 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            bytes.withUnsafeBytes { line.append(contentsOf: $0) }
+            expected += bytes
+            #expect(line.bytes == expected, "after appending \(length) bytes")
+        }
+    }
+
+    @Test("JSON numbers: up to 6 decimals, trailing zeros trimmed, large values in Swift's shortest form", arguments: [
+        (0.0025, "0.0025"), (0.000812, "0.000812"), (1.0, "1"), (0.0, "0"), (-2.5, "-2.5"),
+        (0.0000004, "0"), (0.0000005, "0.000001"), (0.9999996, "1"), (123.456789, "123.456789"),
+        (999_999_999.5, "999999999.5"), (86_399.000001, "86399.000001"), (1e9, "1000000000.0"), (1e12 + 0.5, "1000000000000.5"), (-1e300, "-1e+300"),
+        (.nan, "null"), (.infinity, "null"),
+    ])
+    func jsonDoubles(value: Double, expected: String) {
+        var line = LogLine()
+        line.append(jsonDouble: value)
+        #expect(String(decoding: line.bytes, as: UTF8.self) == expected)
+    }
+
+    @Test("a reused line's cached timestamp text follows the second of each record")
+    func timestampCache() {
+        var line = LogLine()
+        let stamps = [LogTimestamp(seconds: 1_764_078_750, microseconds: 1), LogTimestamp(seconds: 1_764_078_750, microseconds: 999_999),
+                      LogTimestamp(seconds: 1_764_078_751, microseconds: 0), LogTimestamp(seconds: 0, microseconds: 42),
+                      LogTimestamp(seconds: 1_764_078_750, microseconds: 5)]
+        for stamp in stamps {
+            line.removeAll()
+            stamp.write(into: &line)
+            #expect(String(decoding: line.bytes, as: UTF8.self) == stamp.rfc3339)
+        }
+        line.removeAll()
+        stamps[2].write(into: &line)
+        #expect(String(decoding: line.bytes, as: UTF8.self) == "2025-11-25T13:52:31.000000Z")
+        // Microseconds out of range never index outside the digit table.
+        #expect(LogTimestamp(seconds: 0, microseconds: 1_000_001).rfc3339 == "1970-01-01T00:00:00.000001Z")
     }
 
     @Test("copies of a line do not share writes (copy on write), and truncate keeps the rest")

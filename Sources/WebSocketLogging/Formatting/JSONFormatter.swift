@@ -144,12 +144,18 @@ struct JSONFieldWriter: LogFieldVisitor {
     var limit: Int
     var first: Bool
 
+    /// `,"k":` (no comma before the first), in one reservation.
     mutating func key(_ k: StaticString) {
-        if !first { line.append(UInt8(ascii: ",")) }
+        let comma = first ? 0 : 1
         first = false
-        line.append(UInt8(ascii: "\""))
-        line.append(k)
-        line.append("\":")
+        let n = k.utf8CodeUnitCount
+        let out = line.reserve(n &+ 3 &+ comma)
+        out.pointee = UInt8(ascii: ",")
+        out[comma] = UInt8(ascii: "\"")
+        LogLine.copyBytes(from: k.utf8Start, to: out + comma + 1, count: n)
+        out[comma &+ n &+ 1] = UInt8(ascii: "\"")
+        out[comma &+ n &+ 2] = UInt8(ascii: ":")
+        line.count &+= n &+ 3 &+ comma
     }
 
     mutating func visit(_ k: StaticString, string: String) {

@@ -12,6 +12,11 @@ public struct LogLine: @unchecked Sendable {  // value semantics: storage is cop
     final class Storage {
         var base: UnsafeMutablePointer<UInt8>
         var capacity: Int
+        /// The second whose `YYYY-MM-DDTHH:MM:SS.` is in ``stampPrefix`` (a line is reused for
+        /// thousands of records per second: the date arithmetic runs once per second).
+        var stampSecond = Int.min
+        /// The first 20 bytes of the timestamp of ``stampSecond`` (24 bytes of room).
+        var stampPrefix: (UInt64, UInt64, UInt64) = (0, 0, 0)
 
         init(capacity: Int) {
             self.capacity = max(capacity, 16)
@@ -134,30 +139,99 @@ public struct LogLine: @unchecked Sendable {  // value semantics: storage is cop
 
     /// Whether any byte of `utf8` is one ``needsJSONEscape(_:)`` rewrites, checked 8 bytes at a
     /// time: a word with a control byte, `"`, `\\`, DEL or any non-ASCII byte is checked byte by
-    /// byte (only 0xE2 matters among the non-ASCII ones).
+    /// byte (only 0xE2 matters among the non-ASCII ones). The last word overlaps the one before
+    /// it (bytes checked twice are harmless); a value shorter than 8 bytes is padded with `A`.
+    @inline(__always)
     static func mayNeedJSONEscape(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let base = utf8.baseAddress else { return false }
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        /// Bytes of `x` equal to zero leave their high bit set (exact for any byte below 0x80).
-        @inline(__always) func zeroBytes(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+        let n = utf8.count
+        let p = UnsafeRawPointer(base)
+        switch n {
+        case 0:
+            return false
+        case 1...3:  // bytes 0, n/2 and n-1 cover them all; the rest padded with `A`
+            let word = UInt64(base[0]) | UInt64(base[n >> 1]) << 8 | UInt64(base[n - 1]) << 16 | 0x4141_4141_4100_0000
+            return wordMayNeedJSONEscape(word) && utf8.contains(where: needsJSONEscape)
+        case 4...7:  // two overlapping halves
+            let word = UInt64(p.loadUnaligned(as: UInt32.self)) | UInt64(p.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)) << 32
+            return wordMayNeedJSONEscape(word) && utf8.contains(where: needsJSONEscape)
+        case 8...16:  // two overlapping words
+            let first = p.loadUnaligned(as: UInt64.self), last = p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            return (wordMayNeedJSONEscape(first) || wordMayNeedJSONEscape(last)) && utf8.contains(where: needsJSONEscape)
+        default:
+            return wordsMayNeedJSONEscape(base, n)
+        }
+    }
+
+    /// ``mayNeedJSONEscape(_:)`` for more than 16 bytes.
+    static func wordsMayNeedJSONEscape(_ base: UnsafePointer<UInt8>, _ n: Int) -> Bool {
         var i = 0
-        while i + 8 <= utf8.count {
-            let x = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-            let suspicious = (x & highs)                          // non-ASCII
-                | ((x &- ones &* 0x20) & ~x & highs)              // < 0x20
-                | zeroBytes(x ^ (ones &* 0x22))                   // "
-                | zeroBytes(x ^ (ones &* 0x5C))                   // \
-                | zeroBytes(x ^ (ones &* 0x7F))                   // DEL
-            if suspicious != 0 {
+        while true {
+            if i + 8 > n { i = n - 8 }
+            let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            if wordMayNeedJSONEscape(word) {
                 for j in i..<(i + 8) where needsJSONEscape(base[j]) { return true }
             }
             i += 8
+            if i >= n { return false }
         }
-        while i < utf8.count {
-            if needsJSONEscape(base[i]) { return true }
-            i += 1
+    }
+
+    /// Whether a word of 8 bytes has a control byte, `"`, `\\`, DEL or a non-ASCII byte.
+    @inline(__always)
+    static func wordMayNeedJSONEscape(_ x: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        /// Bytes of `x` equal to zero leave their high bit set (exact for any byte below 0x80).
+        @inline(__always) func zeroBytes(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+        let suspicious = (x & highs)                          // non-ASCII
+            | ((x &- ones &* 0x20) & ~x & highs)              // < 0x20
+            | zeroBytes(x ^ (ones &* 0x22))                   // "
+            | zeroBytes(x ^ (ones &* 0x5C))                   // \
+            | zeroBytes(x ^ (ones &* 0x7F))                   // DEL
+        return suspicious != 0
+    }
+
+    /// Copies `count` bytes without calling `memcpy` for the short copies a log line is made
+    /// of (keys, addresses, timestamps): up to 32 bytes as overlapping 8-byte words.
+    @inline(__always)
+    static func copyBytes(from source: UnsafeRawPointer, to target: UnsafeMutableRawPointer, count n: Int) {
+        switch n {
+        case 8...16:
+            let a = source.loadUnaligned(as: UInt64.self)
+            let b = source.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            target.storeBytes(of: a, as: UInt64.self)
+            target.storeBytes(of: b, toByteOffset: n - 8, as: UInt64.self)
+        case 17...32:
+            let a = source.loadUnaligned(as: UInt64.self)
+            let b = source.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            let c = source.loadUnaligned(fromByteOffset: n - 16, as: UInt64.self)
+            let d = source.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            target.storeBytes(of: a, as: UInt64.self)
+            target.storeBytes(of: b, toByteOffset: 8, as: UInt64.self)
+            target.storeBytes(of: c, toByteOffset: n - 16, as: UInt64.self)
+            target.storeBytes(of: d, toByteOffset: n - 8, as: UInt64.self)
+        case 4..<8:
+            let a = source.loadUnaligned(as: UInt32.self)
+            let b = source.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+            target.storeBytes(of: a, as: UInt32.self)
+            target.storeBytes(of: b, toByteOffset: n - 4, as: UInt32.self)
+        case 0..<4:
+            for i in 0..<n { target.storeBytes(of: source.load(fromByteOffset: i, as: UInt8.self), toByteOffset: i, as: UInt8.self) }
+        default:
+            target.copyMemory(from: source, byteCount: n)
         }
-        return false
+    }
+
+    /// `00` to `99`: two decimal digits per lookup.
+    @inline(__always)
+    static var digitPairs: UnsafePointer<UInt8> {
+        ("00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899" as StaticString).utf8Start
+    }
+
+    /// Writes the two digits of `value` (0...99) at `target`.
+    @inline(__always)
+    static func putTwoDigits(_ value: Int, to target: UnsafeMutableRawPointer) {
+        target.copyMemory(from: digitPairs + 2 * value, byteCount: 2)
     }
 
     static let hex: [UInt8] = Array("0123456789abcdef".utf8)
@@ -225,14 +299,14 @@ extension LogLine {
         @inline(__always)
         public mutating func append(_ s: StaticString) {
             let n = s.utf8CodeUnitCount
-            reserve(n).update(from: s.utf8Start, count: n)
+            LogLine.copyBytes(from: s.utf8Start, to: reserve(n), count: n)
             count &+= n
         }
 
         /// Appends raw bytes.
         public mutating func append(_ bytes: UnsafeRawBufferPointer) {
             guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
-            reserve(bytes.count).update(from: source.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+            LogLine.copyBytes(from: source, to: reserve(bytes.count), count: bytes.count)
             count &+= bytes.count
         }
 
@@ -272,46 +346,57 @@ extension LogLine {
             count &+= digits
         }
 
-        /// Appends `value` with `digits` zero-padded digits.
-        mutating func append(padded value: Int, digits: Int) {
-            let out = reserve(digits)
-            LogLine.putDigits(value, digits, into: UnsafeMutableRawBufferPointer(start: out, count: digits), at: 0)
-            count &+= digits
-        }
-
         /// Appends a JSON number: fixed notation with up to 6 decimals, trailing zeros trimmed.
         /// NaN and infinities (not JSON) become `null`.
         public mutating func append(jsonDouble value: Double) {
             guard value.isFinite else { append("null"); return }
-            guard abs(value) < 1e15 else { appendRaw(value.description); return }
+            // Below 1e9 the microseconds (< 2^53) are exact; larger values in Swift's shortest form.
+            guard abs(value) < 1e9 else { appendRaw(value.description); return }
             var v = value
             if v < 0 { append(UInt8(ascii: "-")); v = -v }
-            var micros = (v * 1_000_000).rounded()
-            if micros >= 1e21 { micros = 0 }
-            let whole = UInt(micros / 1_000_000)
-            var frac = Int(micros - Double(whole) * 1_000_000)
+            let micros = UInt((v * 1_000_000).rounded())
+            let whole = micros / 1_000_000
+            let frac = Int(micros % 1_000_000)
             append(uint: whole)
             guard frac > 0 else { return }
-            append(UInt8(ascii: "."))
-            var width = 6
-            while frac % 10 == 0 { frac /= 10; width -= 1 }
-            append(padded: frac, digits: width)
+            // `.ffffff`, then the trailing zeros dropped.
+            let out = UnsafeMutableRawPointer(reserve(7))
+            out.storeBytes(of: UInt8(ascii: "."), as: UInt8.self)
+            LogLine.putTwoDigits(frac / 10_000, to: out + 1)
+            LogLine.putTwoDigits(frac / 100 % 100, to: out + 3)
+            LogLine.putTwoDigits(frac % 100, to: out + 5)
+            var length = 7
+            while out.load(fromByteOffset: length - 1, as: UInt8.self) == UInt8(ascii: "0") { length -= 1 }
+            count &+= length
         }
 
         /// Appends `s` as a JSON string with quotes (see ``LogLine/append(jsonString:limit:)``).
         public mutating func append(jsonString s: String, limit: Int = .max) {
+            // Native and small strings are contiguous: read in place, without a mutable copy.
+            let done: Void? = s.utf8.withContiguousStorageIfAvailable { appendQuotedJSON($0, limit: limit) }
+            if done == nil {
+                var s = s
+                s.withUTF8 { appendQuotedJSON($0, limit: limit) }
+            }
+        }
+
+        mutating func appendQuotedJSON(_ utf8: UnsafeBufferPointer<UInt8>, limit: Int) {
+            // Fast path: most values need no escaping and fit; quotes and bytes in one reservation.
+            if utf8.count <= limit && !LogLine.mayNeedJSONEscape(utf8) {
+                let n = utf8.count
+                let out = reserve(n &+ 2)
+                out.pointee = UInt8(ascii: "\"")
+                if let source = utf8.baseAddress { LogLine.copyBytes(from: source, to: out + 1, count: n) }
+                out[n &+ 1] = UInt8(ascii: "\"")
+                count &+= n &+ 2
+                return
+            }
             append(UInt8(ascii: "\""))
-            var s = s
-            s.withUTF8 { appendJSONEscaped($0, limit: limit) }
+            appendJSONEscaped(utf8, limit: limit)
             append(UInt8(ascii: "\""))
         }
 
         mutating func appendJSONEscaped(_ utf8: UnsafeBufferPointer<UInt8>, limit: Int) {
-            // Fast path: most values need no escaping and fit; copy them in one go.
-            if utf8.count <= limit && !LogLine.mayNeedJSONEscape(utf8) {
-                append(utf8)
-                return
-            }
             appendEscaped(utf8, limit: limit) { w, utf8, i, end in
                 let c = utf8[i]
                 switch c {

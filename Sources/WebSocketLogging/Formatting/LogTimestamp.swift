@@ -48,12 +48,31 @@ public struct LogTimestamp: Sendable, Hashable, Comparable {
         line.withWriter { write(into: &$0) }
     }
 
-    /// Writes the timestamp with a writer (a formatter's record session).
+    /// Writes the timestamp with a writer (a formatter's record session). The line keeps the
+    /// text of the last second it wrote, so only the microseconds are new for most records.
     public func write(into line: inout LogLine.Writer) {
+        let storage = line.storage
+        if storage.stampSecond != seconds {
+            storage.stampPrefix = Self.prefix(seconds: seconds)
+            storage.stampSecond = seconds
+        }
+        var prefix = storage.stampPrefix
+        let out = UnsafeMutableRawPointer(line.reserve(27))
+        withUnsafeBytes(of: &prefix) { LogLine.copyBytes(from: $0.baseAddress!, to: out, count: 20) }
+        let micros = Int(UInt(bitPattern: microseconds) % 1_000_000)  // in range whatever the caller built
+        LogLine.putTwoDigits(micros / 10_000 % 100, to: out + 20)
+        LogLine.putTwoDigits(micros / 100 % 100, to: out + 22)
+        LogLine.putTwoDigits(micros % 100, to: out + 24)
+        out.storeBytes(of: UInt8(ascii: "Z"), toByteOffset: 26, as: UInt8.self)
+        line.count &+= 27
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.` of `seconds` since the epoch (20 bytes in 24).
+    static func prefix(seconds: Int) -> (UInt64, UInt64, UInt64) {
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secOfDay = seconds - days * 86400
         let (y, m, d) = Self.civil(days: days)
-        var text: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 27 bytes used
+        var text: (UInt64, UInt64, UInt64) = (0, 0, 0)
         withUnsafeMutableBytes(of: &text) { t in
             func put(_ value: Int, at offset: Int, digits: Int) { LogLine.putDigits(value, digits, into: t, at: offset) }
             put(y, at: 0, digits: 4)
@@ -68,10 +87,8 @@ public struct LogTimestamp: Sendable, Hashable, Comparable {
             t[16] = UInt8(ascii: ":")
             put(secOfDay % 60, at: 17, digits: 2)
             t[19] = UInt8(ascii: ".")
-            put(microseconds, at: 20, digits: 6)
-            t[26] = UInt8(ascii: "Z")
-            line.append(UnsafeRawBufferPointer(rebasing: t[..<27]))
         }
+        return text
     }
 
     /// The RFC 3339 text.
