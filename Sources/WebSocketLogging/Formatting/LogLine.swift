@@ -158,12 +158,17 @@ public struct LogLine: @unchecked Sendable {  // value semantics: storage is cop
         case 8...16:  // two overlapping words
             let first = p.loadUnaligned(as: UInt64.self), last = p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
             return (wordMayNeedJSONEscape(first) || wordMayNeedJSONEscape(last)) && utf8.contains(where: needsJSONEscape)
+        case 17...32:  // four words, the last two overlapping the first two
+            let a = p.loadUnaligned(as: UInt64.self), b = p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            let c = p.loadUnaligned(fromByteOffset: n - 16, as: UInt64.self), d = p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            return (wordMayNeedJSONEscape(a) || wordMayNeedJSONEscape(b) || wordMayNeedJSONEscape(c) || wordMayNeedJSONEscape(d))
+                && utf8.contains(where: needsJSONEscape)
         default:
             return wordsMayNeedJSONEscape(base, n)
         }
     }
 
-    /// ``mayNeedJSONEscape(_:)`` for more than 16 bytes.
+    /// ``mayNeedJSONEscape(_:)`` for more than 32 bytes.
     static func wordsMayNeedJSONEscape(_ base: UnsafePointer<UInt8>, _ n: Int) -> Bool {
         var i = 0
         while true {
