@@ -46,6 +46,15 @@ struct LogPipelineTests {
         }
     }
 
+    @Test("a line is accepted only with one newline, at its end, and no carriage return", arguments: [
+        ("{}\n", true), ("\n", true), (String(repeating: "x", count: 5000) + "\n", true),
+        ("", false), ("{}", false), ("{}\r\n", false), ("a\nb\n", false), ("a\rb\n", false),
+        (String(repeating: "x", count: 4000) + "\r" + String(repeating: "x", count: 100) + "\n", false),
+    ])
+    func singleLineCheck(text: String, accepted: Bool) {
+        #expect(Array(text.utf8).withUnsafeBytes(LogPipeline.isSingleLine) == accepted)
+    }
+
     @Test("filters: level, label, events")
     func filters() {
         let sink = MemorySink()

@@ -37,10 +37,16 @@ public final class LogPipeline: Sendable {
 
     /// Runs `record` through the chain.
     public func log(_ record: LogRecord) {
+        guard !enrichers.isEmpty else { return pass(record) }  // no copy of the record to enrich
         var record = record
         for enricher in enrichers {
             do { try enricher.body(&record) } catch { faults.add(1, ordering: .relaxed) }
         }
+        pass(record)
+    }
+
+    /// Filters, then writes (after a report of what the sink dropped, if anything).
+    private func pass(_ record: LogRecord) {
         for filter in filters {
             do {
                 if try !filter.decide(record) { return }
@@ -78,10 +84,11 @@ public final class LogPipeline: Sendable {
         }
     }
 
-    /// Exactly one `\n`, at the end, and no other line break.
+    /// Exactly one `\n`, at the end, and no other line break (`memchr`: vectorised).
     static func isSingleLine(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard bytes.last == 0x0A else { return false }
-        return !bytes.dropLast().contains { $0 == 0x0A || $0 == 0x0D }
+        guard let base = bytes.baseAddress, bytes.last == 0x0A else { return false }
+        let body = bytes.count - 1
+        return memchr(base, 0x0A, body) == nil && memchr(base, 0x0D, body) == nil
     }
 }
 
