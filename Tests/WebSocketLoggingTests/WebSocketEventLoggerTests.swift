@@ -28,6 +28,46 @@ struct WebSocketEventLoggerTests {
         #expect(!events.wantsTraces)
     }
 
+    @Test("events reach a pipeline handler directly with the same record swift-log's route makes, and follow later changes of the logger")
+    func directRoute() throws {
+        let provider = Logger.MetadataProvider { ["request_id": "r-7", "attempt": .stringConvertible(3)] }
+        let directSink = MemorySink(), viaSwiftLogSink = MemorySink()
+        // A multiplexing handler is not a pipeline handler: its events take the swift-log route.
+        let direct = Logger(label: "websockets.server") { JSONLogHandler(label: $0, sink: directSink, metadataProvider: provider) }
+        let viaSwiftLog = Logger(label: "websockets.server") {
+            MultiplexLogHandler([JSONLogHandler(label: $0, sink: viaSwiftLogSink, metadataProvider: provider)])
+        }
+        var a = WebSocketEventLogger(logger: direct).with(connection: fixedContext())
+        var b = WebSocketEventLogger(logger: viaSwiftLog).with(connection: fixedContext())
+        #expect(a.route != nil && b.route == nil)
+        for events in [a, b] {
+            events.emit(.connectionOpen(.init(path: "/chat", subprotocol: "v2", handshakeDuration: 0.0025)))
+            events.emit(.handlerFailed(errorType: "E", description: "boom"), error: CancellationError())
+            events.emit(.stateChanged(.open))  // DEBUG: below the level, in both
+        }
+        // Later changes of the logger: a metadata key, then a lower level.
+        a.logger[metadataKey: "tenant"] = "blue"
+        b.logger[metadataKey: "tenant"] = "blue"
+        a.logger.logLevel = .debug
+        b.logger.logLevel = .debug
+        a.emit(.stateChanged(.closing))
+        b.emit(.stateChanged(.closing))
+        #expect(directSink.lines.count == 3)
+        func withoutTime(_ line: String) throws -> NSDictionary {
+            var object = try parseJSON(line)
+            #expect(object.removeValue(forKey: "timestamp") != nil)
+            return object as NSDictionary
+        }
+        #expect(directSink.lines.count == viaSwiftLogSink.lines.count)
+        for (x, y) in zip(directSink.lines, viaSwiftLogSink.lines) {
+            #expect(try withoutTime(x) == withoutTime(y), "\(x)\n\(y)")
+        }
+        let last = try parseJSON(directSink.lines[2])
+        #expect((last["metadata"] as? [String: Any])?["tenant"] as? String == "blue")
+        #expect((last["metadata"] as? [String: Any])?["attempt"] as? Int == 3)
+        #expect((last["event_data"] as? [String: Any])?["connection_id"] as? String == fixedContext().id.description)
+    }
+
     @Test("levels are configurable per event")
     func overrides() throws {
         let (events, sink) = setup(level: .info, levels: .lifecycleAtDebug)

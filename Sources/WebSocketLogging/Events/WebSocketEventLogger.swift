@@ -10,8 +10,14 @@ import WebSocketCore
 /// context as ``ConnectionContext/metadataKey``, set once per connection with
 /// ``with(connection:)``. Events are built only when their level is enabled.
 public struct WebSocketEventLogger: Sendable {
-    /// The swift-log logger records go to.
-    public var logger: Logger
+    /// The swift-log logger records go to. When its handler is one of this package's pipeline
+    /// handlers, events go straight to its pipeline (the same record, without swift-log's
+    /// metadata dictionary); any other handler gets them through `Logger.log`.
+    public var logger: Logger {
+        didSet { route = DirectPipelineRoute(logger) }
+    }
+    /// The pipeline handler behind ``logger``, if that is what it has (kept in step by `didSet`).
+    var route: DirectPipelineRoute?
     /// The level of each event.
     public var levels: EventLevels
     /// What is hidden in handshake lines and targets.
@@ -22,6 +28,7 @@ public struct WebSocketEventLogger: Sendable {
     /// An event logger over `logger`; see the properties for the other parameters.
     public init(logger: Logger, levels: EventLevels = .default, redaction: Redaction = .default, previewLength: Int = 75) {
         self.logger = logger
+        self.route = DirectPipelineRoute(logger)
         self.levels = levels
         self.redaction = redaction
         self.previewLength = max(previewLength, 8)
@@ -47,6 +54,10 @@ public struct WebSocketEventLogger: Sendable {
                      file: String = #fileID, function: String = #function, line: UInt = #line) {
         let level = levels.level(for: event)
         guard logger.logLevel <= level else { return }
+        if let route {
+            route.handler.log(typed: event, level: level, own: route.own, error: error, file: file, function: function, line: line)
+            return
+        }
         logger.log(level: level, "\(event.message)", error: error,
                    metadata: [webSocketEventMetadataKey: .stringConvertible(event)],
                    file: file, function: function, line: line)

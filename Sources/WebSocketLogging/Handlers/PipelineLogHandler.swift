@@ -39,30 +39,75 @@ extension PipelineLogHandler {
     }
 
     public func log(event: LogEvent) {
-        var user: Logger.Metadata = [:]
-        var typed: WebSocketLogEvent?
-        var connection: ConnectionContext?
-        var ambientConnection: ConnectionContext?
-        func absorb(_ m: Logger.Metadata, ambient: Bool = false) {
-            for (key, value) in m {
-                if case .stringConvertible(let c) = value {
-                    if key == webSocketEventMetadataKey, let e = c as? WebSocketLogEvent { typed = e; continue }
-                    if key == ConnectionContext.metadataKey, let ctx = c as? ConnectionContext {
-                        if ambient { ambientConnection = ctx } else { connection = ctx }
-                        continue
-                    }
-                }
-                user[key] = value
-            }
-        }
-        if !metadata.isEmpty { absorb(metadata) }
-        if let provided = metadataProvider?.get(), !provided.isEmpty { absorb(provided, ambient: true) }
-        if let callMetadata = event.metadata, !callMetadata.isEmpty { absorb(callMetadata) }
+        var parts = MetadataParts()
+        if !metadata.isEmpty { parts.absorb(metadata) }
+        if let provided = metadataProvider?.get(), !provided.isEmpty { parts.absorb(provided, ambient: true) }
+        if let callMetadata = event.metadata, !callMetadata.isEmpty { parts.absorb(callMetadata) }
         // The connection a logger or call names wins over the ambient one of the task that logs:
         // a broadcast from connection A that skips connection B is a record about B.
-        pipeline.log(LogRecord(level: event.level, label: label, message: event.message.description, event: typed,
-                               connection: connection ?? ambientConnection ?? ConnectionContext.current, metadata: user, error: event.error,
+        pipeline.log(LogRecord(level: event.level, label: label, message: event.message.description, event: parts.typed,
+                               connection: parts.connection ?? parts.ambientConnection ?? ConnectionContext.current,
+                               metadata: parts.user, error: event.error,
                                source: event.source, file: event.file, function: event.function, line: event.line))
+    }
+
+    /// The library's own events, straight into the pipeline (``WebSocketEventLogger`` takes
+    /// this route when its logger's handler is a pipeline handler): the record it makes is the
+    /// one ``log(event:)`` would make from swift-log's call, without the metadata dictionary,
+    /// the boxed event and the casts back. `own` is this handler's metadata, split once.
+    func log(typed event: WebSocketLogEvent, level: Logger.Level, own: MetadataParts, error: (any Error)?,
+             file: String, function: String, line: UInt) {
+        var parts = own
+        if let provided = metadataProvider?.get(), !provided.isEmpty { parts.absorb(provided, ambient: true) }
+        pipeline.log(LogRecord(level: level, label: label, message: event.message, event: event,
+                               connection: parts.connection ?? parts.ambientConnection ?? ConnectionContext.current,
+                               metadata: parts.user, error: error,
+                               source: MetadataParts.module(fileID: file), file: file, function: function, line: line))
+    }
+}
+
+/// Metadata split into what the library reads back by type (its event, the connection) and
+/// the user's own keys, which pass through with their types.
+struct MetadataParts: Sendable {
+    var user: Logger.Metadata = [:]
+    var typed: WebSocketLogEvent?
+    var connection: ConnectionContext?
+    var ambientConnection: ConnectionContext?
+
+    /// Adds `m`; later keys win. A connection from a metadata provider is `ambient`.
+    mutating func absorb(_ m: Logger.Metadata, ambient: Bool = false) {
+        for (key, value) in m {
+            if case .stringConvertible(let c) = value {
+                if key == webSocketEventMetadataKey, let e = c as? WebSocketLogEvent { typed = e; continue }
+                if key == ConnectionContext.metadataKey, let ctx = c as? ConnectionContext {
+                    if ambient { ambientConnection = ctx } else { connection = ctx }
+                    continue
+                }
+            }
+            user[key] = value
+        }
+    }
+
+    /// swift-log's `source` for a call from `fileID`: the module, the part before the `/`.
+    static func module(fileID: String) -> String {
+        let utf8 = fileID.utf8
+        guard let slash = utf8.firstIndex(of: UInt8(ascii: "/")) else { return "n/a" }
+        return String(fileID[..<slash])
+    }
+}
+
+/// The handler of a logger whose handler is a ``PipelineLogHandler``, with its metadata split:
+/// what ``WebSocketEventLogger`` needs to skip swift-log's dictionary for its own events.
+struct DirectPipelineRoute: Sendable {
+    let handler: any PipelineLogHandler
+    let own: MetadataParts
+
+    init?(_ logger: Logger) {
+        guard let handler = logger.handler as? any PipelineLogHandler else { return nil }
+        self.handler = handler
+        var own = MetadataParts()
+        if !handler.metadata.isEmpty { own.absorb(handler.metadata) }
+        self.own = own
     }
 }
 
