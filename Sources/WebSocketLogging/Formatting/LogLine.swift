@@ -139,8 +139,9 @@ public struct LogLine: @unchecked Sendable {  // value semantics: storage is cop
 
     /// Whether any byte of `utf8` is one ``needsJSONEscape(_:)`` rewrites, checked 8 bytes at a
     /// time: a word with a control byte, `"`, `\\`, DEL or any non-ASCII byte is checked byte by
-    /// byte (only 0xE2 matters among the non-ASCII ones). The last word overlaps the one before
-    /// it (bytes checked twice are harmless); a value shorter than 8 bytes is padded with `A`.
+    /// byte (only 0xE2 matters among the non-ASCII ones). Values up to 32 bytes take one to four
+    /// overlapping loads and no loop (bytes checked twice are harmless); longer ones a loop whose
+    /// last word overlaps the one before it.
     @inline(__always)
     static func mayNeedJSONEscape(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let base = utf8.baseAddress else { return false }
