@@ -97,8 +97,9 @@ public struct LogLine: @unchecked Sendable {  // value semantics: storage is cop
     public mutating func appendRaw(_ s: String) { withWriter { $0.appendRaw(s) } }
     /// Appends a decimal integer.
     public mutating func append(int value: Int) { withWriter { $0.append(int: value) } }
-    /// Appends a JSON number: fixed notation with up to 6 decimals, trailing zeros trimmed.
-    /// NaN and infinities (not JSON) become `null`.
+    /// Appends a JSON number: below 10^9, fixed notation with up to 6 decimals, trailing zeros
+    /// trimmed; from 10^9 on, Swift's shortest round-trip form (`1000000000.0`, `1e+300`). NaN
+    /// and infinities (not JSON) become `null`.
     public mutating func append(jsonDouble value: Double) { withWriter { $0.append(jsonDouble: value) } }
     /// Appends `s` as a JSON string with quotes, escaping `"`, `\`, every control character,
     /// DEL and U+2028/U+2029, and cutting it (on a scalar boundary, marked with `…`) after
@@ -352,8 +353,7 @@ extension LogLine {
             count &+= digits
         }
 
-        /// Appends a JSON number: fixed notation with up to 6 decimals, trailing zeros trimmed.
-        /// NaN and infinities (not JSON) become `null`.
+        /// Appends a JSON number (see ``LogLine/append(jsonDouble:)``).
         public mutating func append(jsonDouble value: Double) {
             guard value.isFinite else { append("null"); return }
             // Below 1e9 the microseconds (< 2^53) are exact; larger values in Swift's shortest form.
