@@ -37,9 +37,11 @@ struct WebSocketEventLoggerTests {
         let viaSwiftLog = Logger(label: "websockets.server") {
             MultiplexLogHandler([JSONLogHandler(label: $0, sink: viaSwiftLogSink, metadataProvider: provider)])
         }
-        var a = WebSocketEventLogger(logger: direct).with(connection: fixedContext())
+        let base = WebSocketEventLogger(logger: direct)
+        var a = base.with(connection: fixedContext())
         var b = WebSocketEventLogger(logger: viaSwiftLog).with(connection: fixedContext())
         #expect(a.route != nil && b.route == nil)
+        #expect(a.route === base.route, "connections share the server's route")
         for events in [a, b] {
             events.emit(.connectionOpen(.init(path: "/chat", subprotocol: "v2", handshakeDuration: 0.0025)))
             events.emit(.handlerFailed(errorType: "E", description: "boom"), error: CancellationError())

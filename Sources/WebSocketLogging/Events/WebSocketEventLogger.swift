@@ -14,10 +14,20 @@ public struct WebSocketEventLogger: Sendable {
     /// handlers, events go straight to its pipeline (the same record, without swift-log's
     /// metadata dictionary); any other handler gets them through `Logger.log`.
     public var logger: Logger {
-        didSet { route = DirectPipelineRoute(logger) }
+        get { storedLogger }
+        set {
+            storedLogger = newValue
+            route = DirectPipelineRoute(newValue)  // its metadata now holds any connection
+            routeConnection = nil
+        }
     }
-    /// The pipeline handler behind ``logger``, if that is what it has (kept in step by `didSet`).
+    @usableFromInline var storedLogger: Logger
+    /// The pipeline handler behind ``logger``, if that is what it has (kept in step by the
+    /// setter). Shared by every connection's copy: ``with(connection:)`` does not rebuild it.
     var route: DirectPipelineRoute?
+    /// The connection ``with(connection:)`` attached, for the direct route (the logger's
+    /// metadata has it too, for the swift-log route).
+    var routeConnection: ConnectionContext?
     /// The level of each event.
     public var levels: EventLevels
     /// What is hidden in handshake lines and targets.
@@ -27,7 +37,7 @@ public struct WebSocketEventLogger: Sendable {
 
     /// An event logger over `logger`; see the properties for the other parameters.
     public init(logger: Logger, levels: EventLevels = .default, redaction: Redaction = .default, previewLength: Int = 75) {
-        self.logger = logger
+        self.storedLogger = logger
         self.route = DirectPipelineRoute(logger)
         self.levels = levels
         self.redaction = redaction
@@ -37,14 +47,15 @@ public struct WebSocketEventLogger: Sendable {
     /// A copy whose records carry `connection`.
     public func with(connection: ConnectionContext) -> WebSocketEventLogger {
         var copy = self
-        copy.logger[metadataKey: ConnectionContext.metadataKey] = .stringConvertible(connection)
+        copy.storedLogger[metadataKey: ConnectionContext.metadataKey] = .stringConvertible(connection)
+        copy.routeConnection = connection  // the shared route stays: no object per connection
         return copy
     }
 
     /// Whether protocol traces would be logged: set `engine.isTracing` from this (it follows
     /// runtime changes of the logger's level).
     @inlinable  // read on every socket read: a call across modules would copy the logger
-    public var wantsTraces: Bool { logger.logLevel <= levels.traceLevel }
+    public var wantsTraces: Bool { storedLogger.logLevel <= levels.traceLevel }
 
     /// Whether `event` would be logged right now.
     public func isEnabled(_ event: WebSocketLogEvent) -> Bool { logger.logLevel <= levels.level(for: event) }
@@ -55,7 +66,7 @@ public struct WebSocketEventLogger: Sendable {
         let level = levels.level(for: event)
         guard logger.logLevel <= level else { return }
         if let route {
-            route.handler.log(typed: event, level: level, own: route.own, error: error, file: file, function: function, line: line)
+            route.log(event, level: level, connection: routeConnection, error: error, file: file, function: function, line: line)
             return
         }
         logger.log(level: level, "\(event.message)", error: error,

@@ -50,20 +50,6 @@ extension PipelineLogHandler {
                                metadata: parts.user, error: event.error,
                                source: event.source, file: event.file, function: event.function, line: event.line))
     }
-
-    /// The library's own events, straight into the pipeline (``WebSocketEventLogger`` takes
-    /// this route when its logger's handler is a pipeline handler): the record it makes is the
-    /// one ``log(event:)`` would make from swift-log's call, without the metadata dictionary,
-    /// the boxed event and the casts back. `own` is this handler's metadata, split once.
-    func log(typed event: WebSocketLogEvent, level: Logger.Level, own: MetadataParts, error: (any Error)?,
-             file: String, function: String, line: UInt) {
-        var parts = own
-        if let provided = metadataProvider?.get(), !provided.isEmpty { parts.absorb(provided, ambient: true) }
-        pipeline.log(LogRecord(level: level, label: label, message: event.message, event: event,
-                               connection: parts.connection ?? parts.ambientConnection ?? ConnectionContext.current,
-                               metadata: parts.user, error: error,
-                               source: MetadataParts.module(fileID: file), file: file, function: function, line: line))
-    }
 }
 
 /// Metadata split into what the library reads back by type (its event, the connection) and
@@ -96,18 +82,42 @@ struct MetadataParts: Sendable {
     }
 }
 
-/// The handler of a logger whose handler is a ``PipelineLogHandler``, with its metadata split:
-/// what ``WebSocketEventLogger`` needs to skip swift-log's dictionary for its own events.
-struct DirectPipelineRoute: Sendable {
-    let handler: any PipelineLogHandler
-    let own: MetadataParts
+/// What ``WebSocketEventLogger`` keeps of a logger whose handler is a ``PipelineLogHandler``:
+/// its pipeline, label and metadata provider, and its metadata split once. Events then go
+/// straight into the pipeline as the record ``PipelineLogHandler/log(event:)`` would make from
+/// swift-log's call, without the metadata dictionary, the boxed event and the casts back. A
+/// class shared by every connection's copy of the event logger (which carries its connection
+/// beside it).
+final class DirectPipelineRoute: Sendable {
+    let pipeline: LogPipeline
+    let label: String
+    let metadataProvider: Logger.MetadataProvider?
+    /// The handler's own metadata without the connection.
+    let user: Logger.Metadata
+    /// The connection in the handler's metadata.
+    let connection: ConnectionContext?
 
     init?(_ logger: Logger) {
         guard let handler = logger.handler as? any PipelineLogHandler else { return nil }
-        self.handler = handler
+        pipeline = handler.pipeline
+        label = handler.label
+        metadataProvider = handler.metadataProvider
         var own = MetadataParts()
         if !handler.metadata.isEmpty { own.absorb(handler.metadata) }
-        self.own = own
+        user = own.user
+        connection = own.connection
+    }
+
+    /// Writes `event` at `level`, as the handler would with `connection` (if any) in its metadata.
+    func log(_ event: WebSocketLogEvent, level: Logger.Level, connection: ConnectionContext?, error: (any Error)?,
+             file: String, function: String, line: UInt) {
+        var parts = MetadataParts(user: user, connection: connection ?? self.connection)
+        if let provided = metadataProvider?.get(), !provided.isEmpty { parts.absorb(provided, ambient: true) }
+        // As in log(event:): the logger's connection wins over the ambient one.
+        pipeline.log(LogRecord(level: level, label: label, message: event.message, event: event,
+                               connection: parts.connection ?? parts.ambientConnection ?? ConnectionContext.current,
+                               metadata: parts.user, error: error,
+                               source: MetadataParts.module(fileID: file), file: file, function: function, line: line))
     }
 }
 
