@@ -87,7 +87,9 @@ struct MetadataParts: Sendable {
 /// straight into the pipeline as the record ``PipelineLogHandler/log(event:)`` would make from
 /// swift-log's call, without the metadata dictionary, the boxed event and the casts back. A
 /// class shared by every connection's copy of the event logger (which carries its connection
-/// beside it).
+/// beside it). The handler's metadata is read when the logger is set (as a `Logger` copies its
+/// value-type handler); a class handler that changes its metadata behind the logger's back would
+/// need the event logger's `logger` set again.
 final class DirectPipelineRoute: Sendable {
     let pipeline: LogPipeline
     let label: String
