@@ -241,6 +241,14 @@ public struct LogLine: @unchecked Sendable {  // value semantics: storage is cop
         target.copyMemory(from: digitPairs + 2 * value, byteCount: 2)
     }
 
+    /// Writes the six digits of `value` (0..<1_000_000, zero-padded) at `target`: microseconds.
+    @inline(__always)
+    static func putSixDigits(_ value: Int, to target: UnsafeMutableRawPointer) {
+        putTwoDigits(value / 10_000, to: target)
+        putTwoDigits(value / 100 % 100, to: target + 2)
+        putTwoDigits(value % 100, to: target + 4)
+    }
+
     static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// The largest prefix length ≤ `limit` that ends on a scalar boundary.
@@ -368,9 +376,7 @@ extension LogLine {
             // `.ffffff`, then the trailing zeros dropped.
             let out = UnsafeMutableRawPointer(reserve(7))
             out.storeBytes(of: UInt8(ascii: "."), as: UInt8.self)
-            LogLine.putTwoDigits(frac / 10_000, to: out + 1)
-            LogLine.putTwoDigits(frac / 100 % 100, to: out + 3)
-            LogLine.putTwoDigits(frac % 100, to: out + 5)
+            LogLine.putSixDigits(frac, to: out + 1)
             var length = 7
             while out.load(fromByteOffset: length - 1, as: UInt8.self) == UInt8(ascii: "0") { length -= 1 }
             count &+= length

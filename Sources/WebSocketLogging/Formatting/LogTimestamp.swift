@@ -60,9 +60,7 @@ public struct LogTimestamp: Sendable, Hashable, Comparable {
         let out = UnsafeMutableRawPointer(line.reserve(27))
         withUnsafeBytes(of: &prefix) { LogLine.copyBytes(from: $0.baseAddress!, to: out, count: 20) }
         let micros = Int(UInt(bitPattern: microseconds) % 1_000_000)  // in range whatever the caller built
-        LogLine.putTwoDigits(micros / 10_000 % 100, to: out + 20)
-        LogLine.putTwoDigits(micros / 100 % 100, to: out + 22)
-        LogLine.putTwoDigits(micros % 100, to: out + 24)
+        LogLine.putSixDigits(micros, to: out + 20)
         out.storeBytes(of: UInt8(ascii: "Z"), toByteOffset: 26, as: UInt8.self)
         line.count &+= 27
     }

@@ -43,11 +43,8 @@ extension PipelineLogHandler {
         if !metadata.isEmpty { parts.absorb(metadata) }
         if let provided = metadataProvider?.get(), !provided.isEmpty { parts.absorb(provided, ambient: true) }
         if let callMetadata = event.metadata, !callMetadata.isEmpty { parts.absorb(callMetadata) }
-        // The connection a logger or call names wins over the ambient one of the task that logs:
-        // a broadcast from connection A that skips connection B is a record about B.
         pipeline.log(LogRecord(level: event.level, label: label, message: event.message.description, event: parts.typed,
-                               connection: parts.connection ?? parts.ambientConnection ?? ConnectionContext.current,
-                               metadata: parts.user, error: event.error,
+                               connection: parts.recordConnection, metadata: parts.user, error: event.error,
                                source: event.source, file: event.file, function: event.function, line: event.line))
     }
 }
@@ -73,6 +70,10 @@ struct MetadataParts: Sendable {
             user[key] = value
         }
     }
+
+    /// The record's connection. The one a logger or call names wins over the ambient one of the
+    /// task that logs: a broadcast from connection A that skips connection B is a record about B.
+    var recordConnection: ConnectionContext? { connection ?? ambientConnection ?? ConnectionContext.current }
 
     /// swift-log's `source` for a call from `fileID`: the module, the part before the `/`.
     static func module(fileID: String) -> String {
@@ -115,10 +116,8 @@ final class DirectPipelineRoute: Sendable {
              file: String, function: String, line: UInt) {
         var parts = MetadataParts(user: user, connection: connection ?? self.connection)
         if let provided = metadataProvider?.get(), !provided.isEmpty { parts.absorb(provided, ambient: true) }
-        // As in log(event:): the logger's connection wins over the ambient one.
         pipeline.log(LogRecord(level: level, label: label, message: event.message, event: event,
-                               connection: parts.connection ?? parts.ambientConnection ?? ConnectionContext.current,
-                               metadata: parts.user, error: error,
+                               connection: parts.recordConnection, metadata: parts.user, error: error,
                                source: MetadataParts.module(fileID: file), file: file, function: function, line: line))
     }
 }
