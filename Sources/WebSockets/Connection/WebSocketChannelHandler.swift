@@ -462,7 +462,10 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         if wrote {
             if flush == .now || !applicationHasMore { context.flush() } else { queueFlush(context: context) }
         }
-        if engine.closeExpected && closeTimer == nil {
+        // The stored fields, not `engine.closeExpected`: reading a computed property of the
+        // engine through this class's stored property copied the whole engine (664 B, every
+        // reference retained and released) on each pump.
+        if (engine.state == .closing || engine.transportCloseRequested) && closeTimer == nil {
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             closeTimer = context.eventLoop.scheduleTask(in: TimeAmount(options.closeTimeout)) {
                 let handler = bound.value
