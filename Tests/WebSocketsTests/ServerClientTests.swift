@@ -128,6 +128,29 @@ struct ServerClientTests {
         await #expect(throws: (any Error).self) { _ = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/echo") }
     }
 
+    @Test("a server released without shutdown stops listening (no leaked socket, no trap on its promise)")
+    func releasedWithoutShutdown() async throws {
+        var server: WebSocketServer? = try await startTestServer()
+        let port = try #require(server?.port)
+        let ws = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/echo")
+        try await ws.send("before")
+        server = nil  // the error path of a test or program that never reaches shutdown()
+        // The open connection goes on; new ones are refused once the listening socket is closed.
+        #expect(try await ws.messages.first { _ in true } == .text("before"))
+        var refused = false
+        for _ in 0..<100 where !refused {
+            do {
+                let late = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/echo")
+                await late.close()
+                try await Task.sleep(for: .milliseconds(10))
+            } catch {
+                refused = true
+            }
+        }
+        #expect(refused, "the released server still accepts connections")
+        await ws.close()
+    }
+
     @Test("connection_closed reports codes, initiator, counts and bytes")
     func closedRecord() async throws {
         let logs = MemorySink()

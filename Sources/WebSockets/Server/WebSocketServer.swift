@@ -106,6 +106,17 @@ public final class WebSocketServer: Sendable {
         self.stopped = channel.eventLoop.makePromise()
     }
 
+    /// A server released without ``shutdown()`` (a forgotten call, an error thrown between
+    /// start and shutdown) stops listening instead of leaking its socket; open connections go on
+    /// until they close. Its `stopped` promise is completed here, where NIO would otherwise trap
+    /// on a leaked promise in debug builds.
+    deinit {
+        if !connections.stopping.load(ordering: .relaxed) {
+            channel.close(promise: nil)
+            stopped.succeed()
+        }
+    }
+
     /// The bound port.
     public var port: Int { localAddress.port ?? 0 }
 
