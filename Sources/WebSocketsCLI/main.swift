@@ -77,7 +77,18 @@ struct Serve: AsyncParsableCommand {
     var forwardedHeader: ForwardedHeader = .xff
     @Option(help: "Event loop threads (default: the CPUs this process may run on, e.g. 1 under `taskset -c 0`).")
     var threads: Int?
+    @Option(help: "How connections are handled: callbacks (on the event loop, no task per connection) or task (a handler task per connection iterating ws.messages).")
+    var handler: HandlerStyle = .callbacks
     @OptionGroup var logging: LoggingOptions
+
+    enum HandlerStyle: String, ExpressibleByArgument {
+        case callbacks, task
+    }
+
+    /// The echo as callbacks: each message written back as it arrives.
+    struct EchoCallbacks: WebSocketCallbacks {
+        func received(_ message: Message, on ws: WebSocket) throws { try ws.write(message) }
+    }
 
     func run() async throws {
         logging.bootstrap(sink: .standardOutput)
@@ -103,9 +114,14 @@ struct Serve: AsyncParsableCommand {
             for try await message in ws.messages { try await ws.send(message) }
         }
         let server: WebSocketServer
-        if let unix {
+        switch (handler, unix) {
+        case (.callbacks, let unix?):
+            server = try await WebSocketServer.serve(unixPath: unix, configuration: configuration, group: eventLoops, callbacks: EchoCallbacks())
+        case (.callbacks, nil):
+            server = try await WebSocketServer.serve(host: host, port: port, configuration: configuration, group: eventLoops, callbacks: EchoCallbacks())
+        case (.task, let unix?):
             server = try await WebSocketServer.serve(unixPath: unix, configuration: configuration, group: eventLoops, handler: echo)
-        } else {
+        case (.task, nil):
             server = try await WebSocketServer.serve(host: host, port: port, configuration: configuration, group: eventLoops, handler: echo)
         }
         // SIGINT/SIGTERM → graceful shutdown (1001 to every connection), then exit 0.

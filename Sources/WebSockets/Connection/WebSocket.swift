@@ -37,7 +37,8 @@ public final class WebSocket: Sendable {
     let eventLoop: any EventLoop
     let handler: NIOLoopBound<WebSocketChannelHandler>
     let status: NIOLockedValueBox<Status>
-    let inbound: Inbound
+    /// The messages for a handler task to iterate; `nil` when the server's callbacks get them.
+    let inbound: Inbound?
     let iterating = Atomic<Bool>(false)
     let closed: EventLoopFuture<Void>
 
@@ -70,7 +71,7 @@ public final class WebSocket: Sendable {
 
     init(id: ConnectionID, role: Role, remoteAddress: SocketAddress?, logContext: ConnectionContext, request: HTTPRequestHead,
          response: HTTPResponseHead, subprotocol: String?, extensions: [ExtensionOffer], logger: Logger,
-         eventLoop: any EventLoop, handler: NIOLoopBound<WebSocketChannelHandler>, inbound: Inbound,
+         eventLoop: any EventLoop, handler: NIOLoopBound<WebSocketChannelHandler>, inbound: Inbound?,
          closed: EventLoopFuture<Void>, writeBufferHighMark: Int) {
         self.id = id
         self.role = role
@@ -135,7 +136,7 @@ public final class WebSocket: Sendable {
             var base: Inbound.AsyncIterator?
             let socket: WebSocket
             public mutating func next() async throws -> Message? {
-                guard let base else { throw WebSocketError(.alreadyIterating, "messages can be iterated only once") }
+                guard let base else { throw socket.noIteratorError }
                 while true {
                     socket.noteItemRequested()
                     guard let item = try await base.next() else { return nil }
@@ -157,7 +158,7 @@ public final class WebSocket: Sendable {
             var base: Inbound.AsyncIterator?
             let socket: WebSocket
             public mutating func next() async throws -> MessageFragment? {
-                guard let base else { throw WebSocketError(.alreadyIterating, "fragments can be iterated only once") }
+                guard let base else { throw socket.noIteratorError }
                 while true {
                     socket.noteItemRequested()
                     guard let item = try await base.next() else { return nil }
@@ -183,7 +184,15 @@ public final class WebSocket: Sendable {
     }
 
     func makeInboundIterator() -> Inbound.AsyncIterator? {
-        iterating.exchange(true, ordering: .relaxed) ? nil : inbound.makeAsyncIterator()
+        guard let inbound else { return nil }
+        return iterating.exchange(true, ordering: .relaxed) ? nil : inbound.makeAsyncIterator()
+    }
+
+    /// Why there is no iterator: iterated already, or the messages go to callbacks.
+    var noIteratorError: WebSocketError {
+        inbound == nil
+            ? WebSocketError(.alreadyIterating, "this connection's messages go to the server's WebSocketCallbacks")
+            : WebSocketError(.alreadyIterating, "messages can be iterated only once")
     }
 
     // MARK: - Sending
@@ -230,6 +239,37 @@ public final class WebSocket: Sendable {
             body(handler.value)
             self.update { $0.bytesInFlight -= size }
         }
+    }
+
+    /// Queues a message without waiting, from any thread: what ``WebSocketCallbacks`` use,
+    /// since they run on the event loop and cannot suspend.
+    ///
+    /// Unlike ``send(_:)-(Message)`` it does not wait while the write buffer is above its high
+    /// mark. A server handled by callbacks stops reading from a connection while its buffer is
+    /// above the mark, which bounds what replies can queue; elsewhere, prefer `send`.
+    /// - Throws: ``ConnectionClosed`` once the connection is closing or closed.
+    public func write(_ message: Message) throws {
+        try status.withLockedValue { s in
+            if s.state != .open { throw ConnectionClosed(received: s.closeReceived, sent: s.closeSent) }
+        }
+        if eventLoop.inEventLoop {
+            handler.value.send(message)
+            return
+        }
+        let size = message.payloadSize
+        status.withLockedValue { $0.bytesInFlight += size }  // released by `enqueue` once in the channel
+        enqueue(size) { $0.send(message) }
+    }
+
+    /// Starts the closing handshake without waiting for it (for ``WebSocketCallbacks``);
+    /// ``WebSocketCallbacks/closed(_:)`` follows when the connection is closed. Idempotent.
+    public func beginClose(code: CloseCode = .normalClosure, reason: String = "") {
+        if eventLoop.inEventLoop {
+            handler.value.closeLocally(code: code, reason: reason)
+            return
+        }
+        let handler = self.handler
+        eventLoop.execute { handler.value.closeLocally(code: code, reason: reason) }
     }
 
     /// Sends a binary message from bytes.

@@ -22,13 +22,20 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         /// ``ServerConfiguration/effectiveHandshake``, computed once.
         let handshake: ServerHandshakeOptions
         let rejectionLog: RejectionLogLimiter?
+        /// The server's callbacks, when it has no handler task per connection.
+        let callbacks: (any WebSocketCallbacks)?
         let onOpen: @Sendable (WebSocket) -> Void
+        /// Called when a connection handled by callbacks closes.
+        let onClose: @Sendable (WebSocket) -> Void
 
-        init(configuration: ServerConfiguration, rejectionLog: RejectionLogLimiter?, onOpen: @escaping @Sendable (WebSocket) -> Void) {
+        init(configuration: ServerConfiguration, rejectionLog: RejectionLogLimiter?, callbacks: (any WebSocketCallbacks)?,
+             onOpen: @escaping @Sendable (WebSocket) -> Void, onClose: @escaping @Sendable (WebSocket) -> Void) {
             self.configuration = configuration
             self.handshake = configuration.effectiveHandshake
             self.rejectionLog = rejectionLog
+            self.callbacks = callbacks
             self.onOpen = onOpen
+            self.onClose = onClose
         }
     }
 
@@ -104,6 +111,26 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         self.engine = WebSocketEngine(role: role, configuration: options.engineConfiguration)
         self.headParser = HTTPHeadParser(limits: options.httpLimits)
         if case .client(let client) = side { clientPromise = client.promise }
+    }
+
+    /// The server's callbacks, if its connections are handled by callbacks.
+    private var callbacks: (any WebSocketCallbacks)? {
+        if case .server(let server) = side { server.callbacks } else { nil }
+    }
+
+    /// Calls a callback; one that throws closes the connection with 1011 and an ERROR
+    /// `handler_failed` record, as a throwing handler task does.
+    private func callBack(_ body: (any WebSocketCallbacks, WebSocket) throws -> Void) {
+        guard let callbacks, let socket else { return }
+        do {
+            try body(callbacks, socket)
+        } catch {
+            if !(error is ConnectionClosed) {
+                log.emit(.handlerFailed(errorType: String(reflecting: type(of: error)), description: String(describing: error)),
+                         error: error)
+            }
+            closeLocally(code: .internalError, reason: "")
+        }
     }
 
     /// The connection's limits and timeouts: the server's (shared by its connections) or the client's.
@@ -182,6 +209,9 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         let writable = context.channel.isWritable
         socket?.update { $0.writable = writable }
+        if callbacks != nil && phase == .open {  // callbacks cannot wait to send: reading waits instead
+            if writable { resumeReading() } else { readAllowed = false }
+        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -407,19 +437,23 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
                       context: ChannelHandlerContext) {
         phase = .open
         handshakeDuration = Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
-        let box = NIOLoopBoundBox<WebSocketChannelHandler?>(self, eventLoop: context.eventLoop)
-        delegateBox = box
-        let sequence = WebSocket.Inbound.makeSequence(
-            elementType: WebSocket.InboundItem.self, failureType: (any Error).self,
-            backPressureStrategy: .init(lowWatermark: options.inboundQueue.low, highWatermark: options.inboundQueue.high),
-            finishOnDeinit: false, delegate: InboundDelegate(eventLoop: context.eventLoop, handler: box))
-        source = sequence.source
+        var inbound: WebSocket.Inbound?
+        if callbacks == nil {  // a handler task iterates the messages; callbacks get them from `pump`
+            let box = NIOLoopBoundBox<WebSocketChannelHandler?>(self, eventLoop: context.eventLoop)
+            delegateBox = box
+            let sequence = WebSocket.Inbound.makeSequence(
+                elementType: WebSocket.InboundItem.self, failureType: (any Error).self,
+                backPressureStrategy: .init(lowWatermark: options.inboundQueue.low, highWatermark: options.inboundQueue.high),
+                finishOnDeinit: false, delegate: InboundDelegate(eventLoop: context.eventLoop, handler: box))
+            source = sequence.source
+            inbound = sequence.sequence
+        }
         let role: Role
         if case .server = side { role = .server } else { role = .client }
         let ws = WebSocket(id: logContext.id, role: role, remoteAddress: context.channel.remoteAddress, logContext: logContext,
                            request: request, response: response, subprotocol: subprotocol, extensions: extensions,
                            logger: log.logger, eventLoop: context.eventLoop,
-                           handler: NIOLoopBound(self, eventLoop: context.eventLoop), inbound: sequence.sequence,
+                           handler: NIOLoopBound(self, eventLoop: context.eventLoop), inbound: inbound,
                            closed: context.channel.closeFuture, writeBufferHighMark: options.writeBuffer.high)
         socket = ws
         // Both roles: one INFO record when the connection opens, one when it closes.
@@ -427,7 +461,10 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
                                                     extensions: extensions.isEmpty ? nil : extensions.map(\.description).joined(separator: ", "),
                                                     handshakeDuration: handshakeDuration)))
         startKeepalive(context: context)
-        if case .server(let server) = side { server.onOpen(ws) }
+        if case .server(let server) = side {
+            server.onOpen(ws)
+            callBack { try $0.opened($1) }
+        }
     }
 
     // MARK: - Open connection
@@ -435,7 +472,29 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
     /// Writes what the engine produced, delivers its events and logs its traces. Writes are
     /// flushed at once, or with `flush: .whenBatchEnds` once the application's batch is answered.
     private func pump(context: ChannelHandlerContext, flush: FlushPolicy = .now) {
+        // A callback that sends or closes calls back in here: the running pump goes round again
+        // instead (no recursion per message, replies written in order behind what is queued).
+        if pumping {
+            pumpAgain = true
+            return
+        }
+        pumping = true
+        defer { pumping = false }
         var wrote = false
+        repeat {
+            pumpAgain = false
+            pumpOnce(context: context, flush: flush, wrote: &wrote)
+        } while pumpAgain
+    }
+
+    /// Whether ``pump(context:flush:)`` is running, and whether it must go round again.
+    private var pumping = false
+    private var pumpAgain = false
+
+    /// One round of ``pump(context:flush:)``. The flush, the close timer and the transport's
+    /// close wait for the last round: a callback may have queued replies or a close frame that
+    /// must reach the channel before it closes.
+    private func pumpOnce(context: ChannelHandlerContext, flush: FlushPolicy, wrote: inout Bool) {
         while let bytes = engine.nextOutput() {
             context.write(wrapOutboundOut(bytes), promise: nil)
             wrote = true
@@ -459,6 +518,7 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
                 if s.state == .open { s.state = .closing }
             }
         }
+        if pumpAgain { return }
         if wrote {
             if flush == .now || !applicationHasMore { context.flush() } else { queueFlush(context: context) }
         }
@@ -544,6 +604,10 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
     }
 
     private func deliver(_ item: WebSocket.InboundItem) {
+        if callbacks != nil {
+            if case .message(let m) = item { callBack { try $0.received(m, on: $1) } }
+            return
+        }
         guard let source else { return }
         itemsYielded += 1
         switch source.yield(item) {
@@ -705,6 +769,10 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
             if closed.isNormal { source.finish() } else { source.finish(closed) }
         }
         source = nil
+        if wasOpen, case .server(let server) = side, server.callbacks != nil, let socket {
+            server.onClose(socket)
+            callBack { callbacks, ws in callbacks.closed(ws) }
+        }
         if wasOpen {
             let duration = Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
             let latency = socket?.latency.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }

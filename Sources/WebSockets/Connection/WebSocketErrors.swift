@@ -37,6 +37,7 @@ public struct WebSocketError: Error, Hashable, Sendable, CustomStringConvertible
         case timeout = "timeout"
         case connectionClosed = "connection_closed"
         case alreadyIterating = "already_iterating"
+        case invalidConfiguration = "invalid_configuration"
     }
 
     /// What went wrong.

@@ -21,6 +21,9 @@ import WebSocketLogging
 /// set so that log calls inside it carry the connection's context. When it returns the
 /// connection closes with 1000; when it throws, with 1011 and an ERROR `handler_failed` record
 /// (the error is never sent to the peer).
+///
+/// A server can instead handle its connections with ``WebSocketCallbacks`` on their event
+/// loops, with no task per connection: less memory per connection and less CPU per message.
 public final class WebSocketServer: Sendable {
     /// The address the server listens on (the real port when 0 was asked for).
     public let localAddress: SocketAddress
@@ -35,14 +38,40 @@ public final class WebSocketServer: Sendable {
     public static func serve(host: String = "127.0.0.1", port: Int = 8765, configuration: ServerConfiguration = .init(),
                              group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                              handler: @escaping @Sendable (WebSocket) async throws -> Void) async throws -> WebSocketServer {
-        try await serve(address: .host(host, port), configuration: configuration, group: group, handler: handler)
+        try await serve(address: .host(host, port), configuration: configuration, group: group, handling: .task(handler))
+    }
+
+    /// Binds `host:port` and handles every connection with `callbacks`, on the connection's
+    /// event loop, with no task per connection (see ``WebSocketCallbacks``).
+    /// - Throws: ``WebSocketError`` (`invalid_configuration`) with
+    ///   ``ConnectionOptions/streamFragments``, which callbacks do not support; bind errors.
+    public static func serve(host: String = "127.0.0.1", port: Int = 8765, configuration: ServerConfiguration = .init(),
+                             group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                             callbacks: some WebSocketCallbacks) async throws -> WebSocketServer {
+        try await serve(address: .host(host, port), configuration: configuration, group: group, handling: .callbacks(callbacks))
     }
 
     /// Binds a Unix domain socket at `path` (an existing socket file is replaced).
     public static func serve(unixPath path: String, configuration: ServerConfiguration = .init(),
                              group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                              handler: @escaping @Sendable (WebSocket) async throws -> Void) async throws -> WebSocketServer {
-        try await serve(address: .unix(path), configuration: configuration, group: group, handler: handler)
+        try await serve(address: .unix(path), configuration: configuration, group: group, handling: .task(handler))
+    }
+
+    /// Binds a Unix domain socket at `path` and handles every connection with `callbacks`
+    /// (see ``serve(host:port:configuration:group:callbacks:)``).
+    public static func serve(unixPath path: String, configuration: ServerConfiguration = .init(),
+                             group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                             callbacks: some WebSocketCallbacks) async throws -> WebSocketServer {
+        try await serve(address: .unix(path), configuration: configuration, group: group, handling: .callbacks(callbacks))
+    }
+
+    /// How a server's connections are handled.
+    enum Handling: Sendable {
+        /// A handler per connection, in its own task.
+        case task(@Sendable (WebSocket) async throws -> Void)
+        /// Callbacks on the connection's event loop.
+        case callbacks(any WebSocketCallbacks)
     }
 
     enum BindAddress {
@@ -51,16 +80,24 @@ public final class WebSocketServer: Sendable {
     }
 
     static func serve(address: BindAddress, configuration: ServerConfiguration, group: any EventLoopGroup,
-                      handler: @escaping @Sendable (WebSocket) async throws -> Void) async throws -> WebSocketServer {
+                      handling: Handling) async throws -> WebSocketServer {
+        var callbacks: (any WebSocketCallbacks)?
+        if case .callbacks(let c) = handling {
+            guard !configuration.connection.streamFragments else {
+                throw WebSocketError(.invalidConfiguration, "streamFragments is not available with callbacks: they receive whole messages")
+            }
+            callbacks = c
+        }
         // Created before bind: a connection accepted the instant the socket listens must
         // already find its handler.
-        let connections = Connections(handler: handler, log: configuration.eventLogger,
+        let connections = Connections(handling: handling, log: configuration.eventLogger,
                                       handlersOnEventLoop: configuration.runHandlersOnEventLoop)
         let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
         let options = configuration.connection
         let base = configuration.eventLogger
         let rejectionLog = configuration.rejectionLogLimit.map { RejectionLogLimiter(limit: $0) }
-        let side = WebSocketChannelHandler.ServerSide(configuration: configuration, rejectionLog: rejectionLog) { ws in connections.run(ws) }
+        let side = WebSocketChannelHandler.ServerSide(configuration: configuration, rejectionLog: rejectionLog, callbacks: callbacks,
+                                                      onOpen: { ws in connections.run(ws) }, onClose: { ws in connections.closed(ws) })
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -126,7 +163,7 @@ public final class WebSocketServer: Sendable {
     /// The server's connection bookkeeping: channels (for shutdown), open sockets (for
     /// broadcast) and the handler tasks.
     final class Connections: Sendable {
-        let handler: @Sendable (WebSocket) async throws -> Void
+        let handling: Handling
         let log: WebSocketEventLogger
         let channels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
         let sockets = NIOLockedValueBox<[ConnectionID: WebSocket]>([:])
@@ -135,8 +172,8 @@ public final class WebSocketServer: Sendable {
 
         let handlersOnEventLoop: Bool
 
-        init(handler: @escaping @Sendable (WebSocket) async throws -> Void, log: WebSocketEventLogger, handlersOnEventLoop: Bool) {
-            self.handler = handler
+        init(handling: Handling, log: WebSocketEventLogger, handlersOnEventLoop: Bool) {
+            self.handling = handling
             self.log = log
             self.handlersOnEventLoop = handlersOnEventLoop
         }
@@ -150,10 +187,12 @@ public final class WebSocketServer: Sendable {
             if stopping.load(ordering: .relaxed) { channel.close(promise: nil) }
         }
 
+        /// A connection opened: kept for broadcast, its handler started in a task of its own
+        /// (callbacks are called by the channel handler).
         func run(_ ws: WebSocket) {
-            handlers.add(1, ordering: .relaxed)
             sockets.withLockedValue { $0[ws.id] = ws }
-            let handler = self.handler
+            guard case .task(let handler) = handling else { return }
+            handlers.add(1, ordering: .relaxed)
             let executor = handlersOnEventLoop ? EventLoopTaskExecutor(ws.eventLoop) : nil
             Task(executorPreference: executor) {
                 do {
@@ -170,6 +209,11 @@ public final class WebSocketServer: Sendable {
                 self.sockets.withLockedValue { _ = $0.removeValue(forKey: ws.id) }
                 self.handlers.add(-1, ordering: .relaxed)
             }
+        }
+
+        /// A connection handled by callbacks closed.
+        func closed(_ ws: WebSocket) {
+            sockets.withLockedValue { _ = $0.removeValue(forKey: ws.id) }
         }
     }
 
