@@ -9,14 +9,17 @@
 #        (S7 is permessage-deflate: peers without it are skipped)
 #
 # Our server runs as `websockets serve --log-format json --log-level info` writing its logs to
-# a file (logging is part of what is measured). Server pinned to core 0, wsload to core 1;
-# servers alternate within each repetition; the table shows medians and ratios vs ours.
+# a file (logging is part of what is measured): "ours" handles connections with callbacks (the
+# command's default), "ours-task" with a handler task per connection (`--handler task`; leave it
+# out with OURS_VARIANTS=ours). Server pinned to core 0, wsload to core 1; servers alternate
+# within each repetition; the table shows medians and ratios of "ours" against the peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED="$(cd .. && pwd)/shared/bench"
 OUT="${1:-/tmp/swift-websockets-bench.jsonl}"
 PEERS="${PEERS:-swift-nio swift-hb go-gorilla node-ws py-websockets py-picows}"
 SCENARIOS="${SCENARIOS:-S1 S2 S3 S4 S5 S6 S7}"
+OURS_VARIANTS="${OURS_VARIANTS:-ours ours-task}"
 REPS="${REPS:-3}"; DUR="${DUR:-4s}"; WARM="${WARM:-1s}"; HOLD="${HOLD:-20s}"; IDLE_N="${IDLE_N:-10000}"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 : > "$OUT"
@@ -45,6 +48,8 @@ start() { # server port scenario; runs in this shell so that $! is a child we ca
   case "$1" in
     ours) taskset -c 0 "$OURS" serve --port "$2" --max-size 16777216 --log-format json --log-level info \
             > "/tmp/bench-ours-$2.jsonl" 2>&1 & ;;
+    ours-task) taskset -c 0 "$OURS" serve --handler task --port "$2" --max-size 16777216 --log-format json --log-level info \
+            > "/tmp/bench-ours-$2.jsonl" 2>&1 & ;;
     py-websockets) if [ -n "$deflate" ]; then taskset -c 0 "$SHARED/anchors/start-py-websockets-deflate.sh" "$2" >/dev/null 2>&1 &
                    else taskset -c 0 "$SHARED/anchors/start-py-websockets.sh" "$2" >/dev/null 2>&1 & fi ;;
     *) taskset -c 0 "$SHARED/anchors/start-$1.sh" "$2" $deflate > /dev/null 2>&1 & ;;
@@ -54,7 +59,7 @@ start() { # server port scenario; runs in this shell so that $! is a child we ca
 port=19100
 for rep in $(seq 1 "$REPS"); do
   for scenario in $SCENARIOS; do
-    for server in ours $PEERS; do
+    for server in $OURS_VARIANTS $PEERS; do
       [ "$scenario" = S7 ] && case "$server" in swift-nio|py-picows|c-lws) true ;; *) false ;; esac && continue  # no permessage-deflate
       port=$((port + 1))
       start "$server" "$port" "$scenario"
@@ -67,7 +72,7 @@ for rep in $(seq 1 "$REPS"); do
       for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done   # graceful: at most 15 s
       kill -KILL "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
-      if [ "$server" = ours ]; then
+      if [[ "$server" == ours* ]]; then
         python3 scripts/validate-log-lines.py schemas/log-record.schema.json "/tmp/bench-ours-$port.jsonl" >&2 || true
         rm -f "/tmp/bench-ours-$port.jsonl"
       fi

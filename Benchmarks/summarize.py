@@ -31,7 +31,7 @@ def cpu(r):
     return r.get("server_cpu_us_per_msg") if r.get("mode") != "connect" else r.get("server_cpu_us_per_msg")
 
 
-servers = sorted({s for _, s in runs}, key=lambda s: (s != "ours", s))
+servers = sorted({s for _, s in runs}, key=lambda s: (not s.startswith("ours"), s))
 scenarios = sorted({sc for sc, _ in runs})
 print("| scenario | server | runs | msgs/s (conns/s S5) | MiB/s | p50 µs | p99 µs | server CPU µs/msg (µs/conn S5) | RSS MiB | KiB/idle conn (S6) |")
 print("|---|---|---|---|---|---|---|---|---|---|")
@@ -64,7 +64,7 @@ for scenario in scenarios:
         continue
     name, key, lower, ratio_target, absolute = targets[scenario]
     ours = median(runs.get((scenario, "ours"), []), key)
-    peers = {s: median(runs.get((scenario, s), []), key) for s in servers if s != "ours"}
+    peers = {s: median(runs.get((scenario, s), []), key) for s in servers if not s.startswith("ours")}
     if scenario == "S7":
         peers = {s: v for s, v in peers.items() if s == "swift-hb"}
     peers = {s: v for s, v in peers.items() if v is not None}
