@@ -12,6 +12,8 @@ import WebSocketLogging
 /// `ByteBuffer`); iteration ends after a normal close (1000/1001) and throws
 /// ``ConnectionClosed`` otherwise. Send with ``send(_:)-(String)``; it suspends while the
 /// outbound buffer is above its high mark. All methods may be called from any task.
+/// A server handled by ``WebSocketCallbacks`` delivers messages to its callbacks instead, which
+/// answer with ``write(_:)``.
 public final class WebSocket: Sendable {
     /// The connection id (UUID v4), generated at accept or connect, before the handshake.
     public let id: ConnectionID
