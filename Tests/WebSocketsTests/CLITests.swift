@@ -7,17 +7,23 @@ import WebSocketTestSupport
 /// `websockets serve` as a process: JSON logs on stdout, SIGTERM → 1001 to clients, exit 0.
 @Suite("websockets serve (the command)", .serialized, .timeLimit(.minutes(1)))
 struct CLITests {
-    @Test("SIGTERM closes connections with 1001 and exits 0; every line logged is schema-valid")
-    func sigterm() async throws {
+    @Test("SIGTERM closes connections with 1001 and exits 0; every line logged is schema-valid; the echo works both ways of handling",
+          arguments: ["callbacks", "task"])
+    func sigterm(handler: String) async throws {
         let binary = repositoryRoot.appendingPathComponent(".build/debug/websockets").path
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build the websockets product first")
         let port = freePort()
         let log = NSTemporaryDirectory() + "ws-cli-\(getpid())-\(port).jsonl"
         defer { unlink(log) }
-        let server = try ChildProcess(binary, ["serve", "--port", String(port), "--log-format", "json"], output: log)
+        let server = try ChildProcess(binary, ["serve", "--port", String(port), "--log-format", "json", "--handler", handler], output: log)
         await waitFor({ (try? String(contentsOfFile: log, encoding: .utf8))?.contains("server_listening") == true }, seconds: 10)
         let ws = try await bounded(10, "connect") { try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/") }
         try await ws.send("hello")
+        let echo = try await bounded(10, "echo") {
+            var it = ws.messages.makeAsyncIterator()
+            return try await it.next()
+        }
+        #expect(echo == .text("hello"))
         kill(server.pid, SIGTERM)
         try await bounded(15, "closed by the server") { await ws.waitUntilClosed() }
         #expect(ws.closeCode == .goingAway)

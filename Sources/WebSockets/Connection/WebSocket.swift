@@ -347,9 +347,8 @@ public final class WebSocket: Sendable {
         }
     }
 
-    /// Counts `size` bytes in flight if the connection can take more now; `false` if it cannot yet.
+    /// Whether a message may go into the channel now.
     /// - Throws: ``ConnectionClosed`` once the connection is no longer open.
-    /// Whether a message may go into the channel now; throws once the connection is closing.
     private func canWriteNow() throws -> Bool {
         try status.withLockedValue { s in
             if s.state != .open { throw ConnectionClosed(received: s.closeReceived, sent: s.closeSent) }
@@ -357,6 +356,8 @@ public final class WebSocket: Sendable {
         }
     }
 
+    /// Counts `size` bytes in flight if the connection can take more now; `false` if it cannot yet.
+    /// - Throws: ``ConnectionClosed`` once the connection is no longer open.
     private func tryReserve(_ size: Int) throws -> Bool {
         try status.withLockedValue { s in
             if s.state != .open { throw ConnectionClosed(received: s.closeReceived, sent: s.closeSent) }
