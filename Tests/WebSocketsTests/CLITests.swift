@@ -19,11 +19,7 @@ struct CLITests {
         await waitFor({ (try? String(contentsOfFile: log, encoding: .utf8))?.contains("server_listening") == true }, seconds: 10)
         let ws = try await bounded(10, "connect") { try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/") }
         try await ws.send("hello")
-        let echo = try await bounded(10, "echo") {
-            var it = ws.messages.makeAsyncIterator()
-            return try await it.next()
-        }
-        #expect(echo == .text("hello"))
+        #expect(try await nextMessage(ws, "echo") == .text("hello"))
         kill(server.pid, SIGTERM)
         try await bounded(15, "closed by the server") { await ws.waitUntilClosed() }
         #expect(ws.closeCode == .goingAway)

@@ -102,19 +102,9 @@ struct CallbacksTests {
         let bystander = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/echo")
         let ws = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/throw")
         try await ws.send("boom")
-        try await bounded(10, "1011") { await ws.waitUntilClosed() }
-        #expect(ws.closeCode == .internalError)
-        #expect(ws.closeReason == "")
-        await waitFor { records(logs).contains { $0["event"] as? String == "handler_failed" } }
-        let failed = try #require(records(logs).first { $0["event"] as? String == "handler_failed" })
-        #expect(failed["level"] as? String == "error")
-        #expect((failed["event_data"] as? [String: Any])?["error_message"] as? String == "the handler gave up")
+        try await expectHandlerFailure(ws, logs: logs)
         try await bystander.send("still here")
-        let reply = try await bounded(10, "echo") {
-            var it = bystander.messages.makeAsyncIterator()
-            return try await it.next()
-        }
-        #expect(reply == .text("still here"))
+        #expect(try await nextMessage(bystander, "echo") == .text("still here"))
         await bystander.close()
         await server.shutdown()
     }
@@ -178,15 +168,7 @@ struct CallbacksTests {
         // What the kernel's buffers hold on each side plus the 64 KiB mark, not 32 MiB of echoes.
         #expect(received * (16 << 10) < 16 << 20, "\(received) echoes of 16 KiB queued for a peer that reads nothing")
         raw.shutdownBoth()
-        // The server still serves others.
-        let ws = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/echo")
-        try await ws.send("after the flood")
-        let reply = try await bounded(10, "echo") {
-            var it = ws.messages.makeAsyncIterator()
-            return try await it.next()
-        }
-        #expect(reply == .text("after the flood"))
-        await ws.close()
+        try await HostilePeerTests().expectStillServing(server)
         await server.shutdown()
     }
 
@@ -200,11 +182,7 @@ struct CallbacksTests {
         await waitFor { server.openConnections.count == 2 }
         #expect(broadcast(.text("to all"), to: server.openConnections) == 2)
         for ws in [a, b] {
-            let got = try await bounded(10, "broadcast") {
-                var it = ws.messages.makeAsyncIterator()
-                return try await it.next()
-            }
-            #expect(got == .text("to all"))
+            #expect(try await nextMessage(ws, "broadcast") == .text("to all"))
         }
         await server.shutdown()
         for ws in [a, b] {

@@ -67,13 +67,7 @@ struct ServerClientTests {
         let logs = MemorySink()
         let server = try await startTestServer(logSink: logs)
         let ws = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/throw")
-        await ws.waitUntilClosed()
-        #expect(ws.closeCode == .internalError)
-        #expect(ws.closeReason == "")
-        await waitFor { records(logs).contains { $0["event"] as? String == "handler_failed" } }
-        let failed = try #require(records(logs).first { $0["event"] as? String == "handler_failed" })
-        #expect(failed["level"] as? String == "error")
-        #expect(((failed["event_data"] as? [String: Any])?["error_message"] as? String) == "the handler gave up")
+        try await expectHandlerFailure(ws, logs: logs)
         await server.shutdown()
     }
 
@@ -208,10 +202,7 @@ struct ServerClientTests {
             return try await connections.next()
         })
         try await bounded(10, "send") { try await ws.send("after retries") }
-        let reply = try await bounded(10, "echo") {
-            var it = ws.messages.makeAsyncIterator()
-            return try await it.next()
-        }
+        let reply = try await nextMessage(ws, "echo")
         #expect(reply == .text("after retries"))
         let retries = records(logs).filter { $0["event"] as? String == "client_reconnecting" }
         #expect(!retries.isEmpty)

@@ -42,6 +42,27 @@ func startTestServer(logSink: MemorySink = MemorySink(), level: Logger.Level = .
     }
 }
 
+/// The next message of `ws`, within `seconds` (a hang fails the test, naming `step`).
+/// `ws.messages` can be iterated once: one call per connection.
+func nextMessage(_ ws: WebSocket, _ step: String, seconds: Double = 10) async throws -> Message? {
+    try await bounded(seconds, step) {
+        var it = ws.messages.makeAsyncIterator()
+        return try await it.next()
+    }
+}
+
+/// A handler or callback that threw `HandlerFailure`: the peer sees 1011 without a reason (the
+/// error is never sent), and the server logs `handler_failed` at ERROR with the error's text.
+func expectHandlerFailure(_ ws: WebSocket, logs: MemorySink) async throws {
+    try await bounded(10, "1011") { await ws.waitUntilClosed() }
+    #expect(ws.closeCode == .internalError)
+    #expect(ws.closeReason == "")
+    await waitFor { records(logs).contains { $0["event"] as? String == "handler_failed" } }
+    let failed = try #require(records(logs).first { $0["event"] as? String == "handler_failed" })
+    #expect(failed["level"] as? String == "error")
+    #expect((failed["event_data"] as? [String: Any])?["error_message"] as? String == "the handler gave up")
+}
+
 /// Parsed JSON log lines.
 func records(_ sink: MemorySink) -> [[String: Any]] {
     sink.lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
