@@ -125,10 +125,7 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         do {
             try body(callbacks, socket)
         } catch {
-            if !(error is ConnectionClosed) {
-                log.emit(.handlerFailed(errorType: String(reflecting: type(of: error)), description: String(describing: error)),
-                         error: error)
-            }
+            log.handlerFailed(error)
             closeLocally(code: .internalError, reason: "")
         }
     }

@@ -1,4 +1,5 @@
 import WebSocketCore
+import WebSocketLogging
 
 /// The connection is closed: thrown by `send` after the close, and by message iteration when
 /// the connection ended with anything but a normal closure (1000/1001), like Python websockets'
@@ -55,4 +56,15 @@ public struct WebSocketError: Error, Hashable, Sendable, CustomStringConvertible
     }
 
     public var description: String { message }
+}
+
+extension WebSocketEventLogger {
+    /// What a connection's handler task or callback threw: an ERROR `handler_failed` record
+    /// (the caller then closes with 1011, never telling the peer why). The ``ConnectionClosed``
+    /// that a send after the close throws is how a handler learns the peer left, not a failure:
+    /// it is not logged.
+    func handlerFailed(_ error: any Error) {
+        guard !(error is ConnectionClosed) else { return }
+        emit(.handlerFailed(errorType: String(reflecting: type(of: error)), description: String(describing: error)), error: error)
+    }
 }

@@ -199,10 +199,8 @@ public final class WebSocketServer: Sendable {
                     try await ConnectionContext.$current.withValue(ws.logContext) { try await handler(ws) }
                     await ws.close(code: .normalClosure)
                 } catch {
-                    if !(error is ConnectionClosed) {
-                        let log = self.log.with(connection: ws.logContext)  // made only when needed
-                        log.emit(.handlerFailed(errorType: String(reflecting: type(of: error)), description: String(describing: error)),
-                                 error: error)
+                    if !(error is ConnectionClosed) {  // the tagged logger made only when needed
+                        self.log.with(connection: ws.logContext).handlerFailed(error)
                     }
                     await ws.close(code: .internalError)
                 }
