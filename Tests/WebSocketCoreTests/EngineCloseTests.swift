@@ -29,7 +29,7 @@ struct EngineCloseTests {
         #expect(engine.closeCode == .noStatusReceived)
     }
 
-    @Test("a locally initiated close: data after it is ignored, the reply completes the handshake")
+    @Test("a locally initiated close: the peer's data before its close frame is still delivered (§7.1.2), the reply completes the handshake")
     func localCloseServer() throws {
         var engine = WebSocketEngine.open(.server)
         try engine.close(code: .goingAway, reason: "shutdown")
@@ -37,9 +37,10 @@ struct EngineCloseTests {
         #expect(engine.closeExpected)
         #expect(!engine.transportCloseRequested, "the server waits for the client's close frame")
         #expect(try engine.sentFrames().map(\.closeFrame) == [CloseFrame(code: .goingAway, reason: "shutdown")])
-        engine.receive(clientFrame(opcode: 1, payload: Array("ignored".utf8)))
-        #expect(engine.drainEvents().isEmpty, "data after sending close is not delivered")
-        engine.receive(clientFrame(opcode: 8, payload: closePayload(1001)))
+        engine.receive(clientFrame(opcode: 1, payload: Array("in flight".utf8)))
+        #expect(engine.drainEvents() == [.message(.text("in flight"))], "the peer's messages until its close frame are its messages")
+        engine.receive(clientFrame(opcode: 8, payload: closePayload(1001)) + clientFrame(opcode: 1, payload: Array("after".utf8)))
+        #expect(engine.drainEvents() == [.closeReceived(CloseFrame(code: .goingAway, reason: ""))], "nothing after the close frame")
         #expect(try engine.sentFrames().isEmpty, "no second close frame")
         #expect(engine.transportCloseRequested)
         engine.receiveEOF()

@@ -55,31 +55,32 @@ struct EngineViolationTests {
          clientFrame(fin: false, opcode: 2, payload: Array(repeating: 0, count: 4000)) + clientFrame(opcode: 0, payload: Array(repeating: 0, count: 97)), 1009),
     ]
 
-    @Test("deferViolations: messages before a violation are delivered and can be answered before the close goes out")
+    @Test("deferClose: messages before a violation are delivered and can be answered before the close goes out")
     func deferredViolation() throws {
-        var engine = WebSocketEngine.open(.server, EngineConfiguration(maxMessageSize: 4096, deferViolations: true))
+        var engine = WebSocketEngine.open(.server, EngineConfiguration(maxMessageSize: 4096, deferClose: true))
         engine.receive(clientFrame(opcode: 1, payload: Array("hi".utf8)) + clientFrame(opcode: 0x6, payload: [1]) + clientFrame(opcode: 9))
         #expect(engine.drainEvents() == [.message(.text("hi"))])
-        #expect(engine.pendingViolation?.closeCode == .protocolError)
+        guard case .violation(let held)? = engine.heldClose else { Issue.record("no held violation"); return }
+        #expect(held.closeCode == .protocolError)
         #expect(engine.state == .open && !engine.transportCloseRequested)
         #expect(try engine.sentFrames().isEmpty, "no close yet, and the ping behind the violation is not answered")
         try engine.sendText("hi")                                  // the application's echo
         engine.receive(clientFrame(opcode: 1, payload: Array("ignored".utf8)))
         #expect(engine.drainEvents().isEmpty, "input stops at the violation")
-        engine.failPendingViolation()
+        engine.releaseHeldClose()
         let frames = try engine.sentFrames()
         #expect(frames.map(\.opcode) == [.text, .close])
         #expect(frames.last?.closeFrame?.code == .protocolError)
-        #expect(engine.state == .closing && engine.transportCloseRequested && engine.pendingViolation == nil)
+        #expect(engine.state == .closing && engine.transportCloseRequested && engine.heldClose == nil)
         #expect(engine.failure?.closeCode == .protocolError)
     }
 
-    @Test("deferViolations: an EOF while a violation waits still records it")
+    @Test("deferClose: an EOF while a violation waits still records it")
     func deferredViolationThenEOF() throws {
-        var engine = WebSocketEngine.open(.server, EngineConfiguration(deferViolations: true))
+        var engine = WebSocketEngine.open(.server, EngineConfiguration(deferClose: true))
         engine.receive(clientFrame(opcode: 1, payload: [0xC0, 0x80]))
         engine.receiveEOF()
-        #expect(engine.state == .closed && engine.pendingViolation == nil)
+        #expect(engine.state == .closed && engine.heldClose == nil)
         #expect(engine.failure?.closeCode == .invalidFramePayloadData)
     }
 

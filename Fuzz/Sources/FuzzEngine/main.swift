@@ -13,7 +13,7 @@ public func fuzzEngine(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     let control = input.byte()
     let role: Role = control & 1 == 0 ? .server : .client
     let configuration = EngineConfiguration(maxMessageSize: 1 << 16, deliverFragments: control & 2 != 0,
-                                            deferViolations: control & 8 != 0)
+                                            deferClose: control & 8 != 0)
     var engine = WebSocketEngine(role: role, configuration: configuration, state: .open)
     if control & 4 != 0 {
         let offer = ExtensionOffer(name: "permessage-deflate", parameters: control & 16 != 0 ? [("server_no_context_takeover", nil)] : [])
@@ -26,7 +26,7 @@ public func fuzzEngine(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
         while engine.nextEvent() != nil {}
         if control & 32 != 0, engine.state == .open { try? engine.sendText("echo") }
     }
-    engine.failPendingViolation()
+    engine.releaseHeldClose()
     while let bytes = engine.nextOutput() { sent.writeImmutableBuffer(bytes) }
     if let failure = engine.failure {
         require([1002, 1007, 1009].contains(failure.closeCode.rawValue), "close code \(failure.closeCode) for \(failure)")

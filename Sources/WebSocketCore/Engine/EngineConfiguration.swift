@@ -13,22 +13,23 @@ public struct EngineConfiguration: Sendable, Hashable {
     /// Payloads at least this large are queued by reference instead of being copied next to
     /// their header (servers only; clients must copy to mask). Default 16 KiB.
     public var largePayloadThreshold: Int
-    /// Hold a protocol violation found in received data instead of failing at once: input
-    /// stops, the violation waits in ``WebSocketEngine/pendingViolation`` and the connection
-    /// stays open until ``WebSocketEngine/failPendingViolation()``. The I/O layer uses this to
-    /// let the application finish with the messages that arrived before the violation (an echo
-    /// of them is still sent) before the close frame goes out. Default `false`: fail at once.
-    public var deferViolations: Bool
+    /// Let the application finish with the messages that arrived before the connection's end,
+    /// before the close frame goes out: a protocol violation found in received data, or the
+    /// reply to a peer's close frame that arrived behind messages in the same input, waits in
+    /// ``WebSocketEngine/heldClose`` (input stops, sending still works) until
+    /// ``WebSocketEngine/releaseHeldClose()``. The I/O layer uses this so that an echo of those
+    /// messages still goes out first. Default `false`: fail or reply at once.
+    public var deferClose: Bool
 
     /// Creates a configuration; each parameter sets the property of the same name.
     public init(maxMessageSize: Int = 1 << 20, maxFrameSize: Int? = nil, deliverFragments: Bool = false,
-                largePayloadThreshold: Int = 16 << 10, deferViolations: Bool = false) {
+                largePayloadThreshold: Int = 16 << 10, deferClose: Bool = false) {
         precondition(maxMessageSize >= 0, "maxMessageSize must not be negative")
         self.maxMessageSize = maxMessageSize
         self.maxFrameSize = maxFrameSize
         self.deliverFragments = deliverFragments
         self.largePayloadThreshold = largePayloadThreshold
-        self.deferViolations = deferViolations
+        self.deferClose = deferClose
     }
 
     /// The frame limit in force: ``maxFrameSize`` if set, else ``maxMessageSize``, never below

@@ -33,9 +33,10 @@ public struct WebSocketEngine: Sendable {
     public private(set) var closeInitiator: CloseInitiator?
     /// The violation that made this engine fail the connection, if one did.
     public private(set) var failure: ProtocolViolation?
-    /// A violation held back by ``EngineConfiguration/deferViolations``, waiting for
-    /// ``failPendingViolation()``. Input is ignored meanwhile; sending still works.
-    public private(set) var pendingViolation: ProtocolViolation?
+    /// What ``EngineConfiguration/deferClose`` holds back until ``releaseHeldClose()``: a
+    /// violation, or the reply to the peer's close frame. Input is ignored meanwhile; sending
+    /// still works.
+    public private(set) var heldClose: HeldClose?
     /// True once the engine wants the transport closed (after flushing ``nextOutput()``).
     public private(set) var transportCloseRequested = false
     /// Running counters for the closing log record.
@@ -58,6 +59,9 @@ public struct WebSocketEngine: Sendable {
     private var discarding = false
 
     private var outgoingFragmented: Opcode?
+    /// The most pings waiting for their pong: beyond it the oldest is forgotten, so a peer
+    /// that never answers cannot grow the list.
+    public static let maxPendingPings = 16
     private var outputQueue = CircularBuffer<ByteBuffer>(initialCapacity: 4)
     private var scratch = ByteBuffer()
     private var events = CircularBuffer<WebSocketEvent>(initialCapacity: 4)
@@ -176,8 +180,8 @@ public struct WebSocketEngine: Sendable {
         do {
             try processInbound()
         } catch {
-            if configuration.deferViolations && state == .open {
-                pendingViolation = error
+            if configuration.deferClose && state == .open {
+                heldClose = .violation(error)
                 discarding = true
             } else {
                 fail(error)
@@ -190,11 +194,11 @@ public struct WebSocketEngine: Sendable {
     /// received close frame the close code is 1006.
     public mutating func receiveEOF() {
         guard state != .closed else { return }
-        if let violation = pendingViolation {  // the peer left first; the violation is still the story
-            pendingViolation = nil
+        if case .violation(let violation) = heldClose {  // the peer left first; the violation is still the story
             failure = violation
             trace(.errorHandled(violation))
         }
+        heldClose = nil
         trace(.close(.eofReceived))
         discarding = true
         if closeReceived == nil, closeSent == nil { closeInitiator = .abnormal }
@@ -249,18 +253,19 @@ public struct WebSocketEngine: Sendable {
             guard message == nil else { throw .expectedContinuation }
             message = MessageAssembly(kind: header.opcode, buffer: ByteBuffer(), compressed: header.rsv1)
         }
+        // Limits are checked against the declared length before any payload is buffered
+        // (compressed bytes against the same limit; the inflated size while inflating), and
+        // written so that no sum can overflow whatever the configured limit. No capacity is
+        // reserved from the declared length: buffers grow with the bytes that actually arrive.
+        let limit = configuration.maxMessageSize
         if message!.compressed {
-            // Compressed bytes are bounded by the same limit; the inflated size is bounded while inflating.
-            if header.payloadLength > configuration.maxMessageSize { throw .messageTooBig(limit: configuration.maxMessageSize) }
-            message!.compressedFrame = allocator.buffer(capacity: header.payloadLength)
+            if header.payloadLength > limit { throw .messageTooBig(limit: limit) }
             return message!.buffer.writerIndex
         }
-        // Limit checked against the declared length, before the payload is buffered.
-        if message!.size + header.payloadLength > configuration.maxMessageSize {
-            throw .messageTooBig(limit: configuration.maxMessageSize)
-        }
-        if state == .open && message!.buffer.readableBytes == 0 {
-            message!.buffer.reserveCapacity(header.payloadLength)
+        if header.payloadLength > limit - message!.size { throw .messageTooBig(limit: limit) }
+        if message!.buffer.readableBytes == 0 {
+            // At most what has arrived: a declared length alone commits no memory.
+            message!.buffer.reserveCapacity(min(header.payloadLength, inbound.readableBytes))
         }
         return message!.buffer.writerIndex
     }
@@ -270,8 +275,8 @@ public struct WebSocketEngine: Sendable {
             controlPayload.writeWebSocketBytes(chunk, maskingKey: header.maskingKey, offset: offset)
             return
         }
-        // §1.4 / Python websockets: after sending a close frame, incoming data is not delivered.
-        guard state == .open else { return }
+        // §7.1.2: after sending a close frame, the peer's data frames are still its messages
+        // until its own close frame arrives (`discarding` stops input once that happened).
         if message!.compressed {
             message!.compressedFrame.writeWebSocketBytes(chunk, maskingKey: header.maskingKey, offset: offset)
             return
@@ -311,14 +316,10 @@ public struct WebSocketEngine: Sendable {
             trace(.frame(Frame(fin: header.fin, rsv1: header.rsv1, rsv2: header.rsv2, rsv3: header.rsv3,
                                opcode: header.opcode, payload: payload), .received))
         }
-        if message!.compressed && state == .open {
+        if message!.compressed {
             try inflateFrame(fin: header.fin)
         } else {
             message!.size += header.payloadLength
-        }
-        guard state == .open else {
-            if header.fin { message = nil }
-            return
         }
         if header.fin, message!.kind == .text, !message!.validator.isComplete { throw .invalidUTF8 }
         if configuration.deliverFragments {
@@ -350,7 +351,12 @@ public struct WebSocketEngine: Sendable {
         message!.compressedFrame = ByteBuffer()
         var output = message!.buffer
         message!.buffer = ByteBuffer()  // unique: inflate appends without copying
-        try compression.decompress(frame, isFinal: fin, into: &output, limit: configuration.maxMessageSize - message!.size)
+        do {
+            try compression.decompress(frame, isFinal: fin, into: &output, limit: configuration.maxMessageSize - message!.size)
+        } catch .messageTooBig {
+            // The inflater saw only what was left of the limit: name the configured limit.
+            throw .messageTooBig(limit: configuration.maxMessageSize)
+        }
         message!.size += output.writerIndex - start
         message!.buffer = output
         if message!.kind == .text {
@@ -379,15 +385,23 @@ public struct WebSocketEngine: Sendable {
             let frame = try CloseFrame(parsing: payload)
             closeReceived = frame
             events.append(.closeReceived(frame))
+            // §5.5.1: no more frames are expected after a close.
+            discarding = true
             if state == .open {
                 closeInitiator = .remote
-                // §5.5.1: reply with a close frame, echoing the status code (1000 when there was none).
+                // §5.5.1: reply with a close frame, echoing the status code (1000 when there was
+                // none). Messages that arrived before it in this input are answered first when
+                // the I/O layer asks for it: the reply waits for ``releaseHeldClose()``.
                 let code = frame.code == .noStatusReceived ? CloseCode.normalClosure : frame.code
-                sendCloseFrame(CloseFrame(code: code, reason: frame.reason))
+                let reply = CloseFrame(code: code, reason: frame.reason)
+                if configuration.deferClose && events.contains(where: \.isData) {
+                    heldClose = .reply(reply)
+                    return
+                }
+                sendCloseFrame(reply)
                 setState(.closing)
             }
-            // §5.5.1: no more frames are expected after a close; §7.1.1: the server closes TCP first.
-            discarding = true
+            // §7.1.1: the server closes TCP first.
             if role == .server { requestTransportClose() }
         default:
             preconditionFailure("handleControl called with data opcode \(opcode)")
@@ -403,6 +417,13 @@ public struct WebSocketEngine: Sendable {
         var payload = allocator.buffer(capacity: text.utf8.count)
         payload.writeString(text)
         emitData(.text, fin: fin, payload: payload)
+    }
+
+    /// Sends a text message, or its first fragment with `fin: false`, from UTF-8 bytes as they
+    /// are: a fragment may end inside a character (only the whole message must be valid UTF-8).
+    public mutating func sendText(utf8 bytes: ByteBuffer, fin: Bool = true) throws(EngineError) {
+        try checkDataSend(.text, fin: fin)
+        emitData(.text, fin: fin, payload: bytes)
     }
 
     /// Sends a binary message, or the first fragment of one with `fin: false`.
@@ -426,6 +447,7 @@ public struct WebSocketEngine: Sendable {
         guard !pendingPings.contains(where: { $0.payload == payload }) else { throw .duplicatePingPayload }
         nextPingID += 1
         let id = PingID(rawValue: nextPingID)
+        if pendingPings.count >= Self.maxPendingPings { pendingPings.removeFirst() }
         pendingPings.append((id, payload))
         emitFrame(opcode: .ping, fin: true, payload: payload)
         return id
@@ -446,6 +468,7 @@ public struct WebSocketEngine: Sendable {
         case .connecting: throw .notOpen(state)
         case .closing, .closed: return
         case .open:
+            if case .reply = heldClose { return releaseHeldClose() }  // the peer started it: answer its frame
             closeInitiator = .local
             sendCloseFrame(CloseFrame(code: code, reason: reason))
             setState(.closing)
@@ -458,6 +481,7 @@ public struct WebSocketEngine: Sendable {
     /// client after the server's reply, or at the I/O layer's close timeout).
     public mutating func fail(code: CloseCode, reason: String = "") {
         trace(.close(.failing(code, reason: reason)))
+        heldClose = nil
         if state == .open {
             closeInitiator = .local
             sendCloseFrame(CloseFrame(code: code, reason: reason))
@@ -467,12 +491,22 @@ public struct WebSocketEngine: Sendable {
         if role == .server || state == .connecting { requestTransportClose() }
     }
 
-    /// Fails the connection for the violation held by ``EngineConfiguration/deferViolations``,
-    /// if any: from here on as if it had been found just now.
-    public mutating func failPendingViolation() {
-        guard let violation = pendingViolation else { return }
-        pendingViolation = nil
-        fail(violation)
+    /// Carries out what ``EngineConfiguration/deferClose`` held back, if anything: fails the
+    /// connection for a held violation (as if found just now), or sends the held reply to the
+    /// peer's close frame.
+    public mutating func releaseHeldClose() {
+        switch heldClose {
+        case .violation(let violation)?:
+            heldClose = nil
+            fail(violation)
+        case .reply(let reply)?:
+            heldClose = nil
+            sendCloseFrame(reply)
+            setState(.closing)
+            if role == .server { requestTransportClose() }
+        case nil:
+            break
+        }
     }
 
     private mutating func fail(_ violation: ProtocolViolation) {

@@ -56,6 +56,25 @@ public enum WebSocketEvent: Hashable, Sendable {
     case closeReceived(CloseFrame)
 }
 
+extension WebSocketEvent {
+    /// Whether this is a message or a fragment of one (what the application answers).
+    var isData: Bool {
+        switch self {
+        case .message, .fragment: true
+        case .ping, .pong, .closeReceived: false
+        }
+    }
+}
+
+/// What ``EngineConfiguration/deferClose`` holds back while the application finishes with the
+/// messages that arrived before it.
+public enum HeldClose: Hashable, Sendable {
+    /// A protocol violation found in received data: the connection fails when released.
+    case violation(ProtocolViolation)
+    /// The reply to the peer's close frame: sent when released.
+    case reply(CloseFrame)
+}
+
 /// Local misuse of the engine: raised to the caller, never sent to the peer.
 public enum EngineError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Data or pings can only be sent while the connection is open.

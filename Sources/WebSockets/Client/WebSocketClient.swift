@@ -46,7 +46,7 @@ public enum WebSocketClient {
             .channelOption(.autoRead, value: false)
             .channelOption(.recvAllocator, value: options.receiveAllocator)
             .channelOption(.writeBufferWaterMark, value: .init(low: options.writeBuffer.low, high: options.writeBuffer.high))
-            .connectTimeout(options.openTimeout.map(TimeAmount.init) ?? .seconds(10))
+            .connectTimeout(options.openTimeout.map(TimeAmount.init(clamping:)) ?? .seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let sslContext {
@@ -57,9 +57,8 @@ public enum WebSocketClient {
                     let peer = channel.remoteAddress
                     let context = ConnectionContext(peerAddress: peer?.logHost ?? url.host, peerPort: peer?.port ?? url.port)
                     try channel.pipeline.syncOperations.addHandler(
-                        WebSocketChannelHandler(side: .client(.init(handshake: handshake, promise: promise,
-                                                                    compression: configuration.compression, options: options)),
-                                                logger: base, logContext: context))
+                        ClientHandshakeHandler(handshake: handshake, compression: configuration.compression, options: options,
+                                               promise: promise, logger: base, logContext: context))
                 }
             }
         let channel: any Channel

@@ -31,16 +31,23 @@ public struct ConnectionOptions: Sendable, Hashable {
     /// `maximum`) while reads fill it. Each connection keeps its read buffer while idle, so
     /// `initial` is most of an idle connection's buffer memory; NIO's default is 2,048.
     public var readBuffer: (initial: Int, maximum: Int)
+    /// DEBUG protocol traces (handshake lines, frames, close steps) written per connection, or
+    /// `nil` for no limit. Past it they are counted and reported once at close (a WARNING
+    /// `log_records_suppressed` record), so a ping flood cannot flood the log. Default 1,000.
+    public var traceBudget: Int?
 
     /// Creates options; each parameter sets the property of the same name (defaults in the README's limits table).
     public init(maxMessageSize: Int = 1 << 20, maxFrameSize: Int? = nil, openTimeout: Duration? = .seconds(10),
                 pingInterval: Duration? = .seconds(20), pingTimeout: Duration? = .seconds(20),
                 closeTimeout: Duration = .seconds(10), inboundQueue: (high: Int, low: Int) = (16, 4),
                 writeBuffer: (high: Int, low: Int) = (64 << 10, 16 << 10), httpLimits: HTTPHeadLimits = .init(),
-                streamFragments: Bool = false, readBuffer: (initial: Int, maximum: Int) = (512, 64 << 10)) {
+                streamFragments: Bool = false, readBuffer: (initial: Int, maximum: Int) = (512, 64 << 10),
+                traceBudget: Int? = 1000) {
         precondition(inboundQueue.low >= 0 && inboundQueue.low <= inboundQueue.high && inboundQueue.high >= 1, "invalid inbound queue marks")
         precondition(writeBuffer.low <= writeBuffer.high, "invalid write buffer marks")
         precondition(readBuffer.initial >= 64 && readBuffer.initial <= readBuffer.maximum, "invalid read buffer sizes")
+        precondition(maxMessageSize >= 1, "maxMessageSize must be at least 1")
+        precondition((traceBudget ?? 0) >= 0, "traceBudget must not be negative")
         self.maxMessageSize = maxMessageSize
         self.maxFrameSize = maxFrameSize
         self.openTimeout = openTimeout
@@ -52,6 +59,7 @@ public struct ConnectionOptions: Sendable, Hashable {
         self.httpLimits = httpLimits
         self.streamFragments = streamFragments
         self.readBuffer = readBuffer
+        self.traceBudget = traceBudget
     }
 
     public static func == (a: Self, b: Self) -> Bool {
@@ -59,6 +67,7 @@ public struct ConnectionOptions: Sendable, Hashable {
             && a.pingInterval == b.pingInterval && a.pingTimeout == b.pingTimeout && a.closeTimeout == b.closeTimeout
             && a.inboundQueue == b.inboundQueue && a.writeBuffer == b.writeBuffer && a.httpLimits == b.httpLimits
             && a.streamFragments == b.streamFragments && a.readBuffer == b.readBuffer
+            && a.traceBudget == b.traceBudget
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -73,6 +82,6 @@ public struct ConnectionOptions: Sendable, Hashable {
 
     var engineConfiguration: EngineConfiguration {
         EngineConfiguration(maxMessageSize: maxMessageSize, maxFrameSize: maxFrameSize, deliverFragments: streamFragments,
-                            deferViolations: true)
+                            deferClose: true)
     }
 }

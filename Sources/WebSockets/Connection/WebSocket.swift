@@ -37,7 +37,7 @@ public final class WebSocket: Sendable {
     public let logContext: ConnectionContext
 
     let eventLoop: any EventLoop
-    let handler: NIOLoopBound<WebSocketChannelHandler>
+    let handler: NIOLoopBound<WebSocketConnectionHandler>
     let status: NIOLockedValueBox<Status>
     /// The messages for a handler task to iterate; `nil` when the server's callbacks get them.
     let inbound: Inbound?
@@ -53,27 +53,28 @@ public final class WebSocket: Sendable {
         case fragment(MessageFragment)
     }
 
+    /// What other threads read of the connection: the close state the handler publishes from
+    /// its engine (one place, ``WebSocketConnectionHandler``'s `publishState`) and the outbound gate.
     struct Status: Sendable {
         var state: ConnectionState = .open
         var closeSent: CloseFrame?
         var closeReceived: CloseFrame?
         var latency: Duration?
-        /// The channel's writability (NIO's write-buffer water marks).
-        var writable = true
-        /// Bytes `send` and `broadcast` queued for the event loop that have not reached the
-        /// channel yet: its writability cannot see them, so they are bounded here.
-        var bytesInFlight = 0
-        /// The write buffer's high mark.
-        let highMark: Int
-        var writabilityWaiters: [CheckedContinuation<Bool, any Error>] = []
+        var gate: OutboundGate
 
-        /// Whether another message may be queued now.
-        var canWrite: Bool { writable && bytesInFlight < highMark }
+        var closedError: ConnectionClosed { ConnectionClosed(received: closeReceived, sent: closeSent) }
+
+        /// The gate's admission for `size` bytes under `policy`.
+        /// - Throws: ``ConnectionClosed`` once the connection is no longer open.
+        mutating func admit(_ size: Int, policy: OutboundGate.Policy) throws -> OutboundGate.Admission {
+            if state != .open { throw closedError }
+            return gate.admit(size, policy: policy)
+        }
     }
 
     init(id: ConnectionID, role: Role, remoteAddress: SocketAddress?, logContext: ConnectionContext, request: HTTPRequestHead,
          response: HTTPResponseHead, subprotocol: String?, extensions: [ExtensionOffer], logger: Logger,
-         eventLoop: any EventLoop, handler: NIOLoopBound<WebSocketChannelHandler>, inbound: Inbound?,
+         eventLoop: any EventLoop, handler: NIOLoopBound<WebSocketConnectionHandler>, inbound: Inbound?,
          closed: EventLoopFuture<Void>, writeBufferHighMark: Int) {
         self.id = id
         self.role = role
@@ -87,7 +88,7 @@ public final class WebSocket: Sendable {
         self.logger = logger  // already tagged with `logContext` by the handler: shared, not copied
         self.eventLoop = eventLoop
         self.handler = handler
-        self.status = NIOLockedValueBox(Status(highMark: writeBufferHighMark))
+        self.status = NIOLockedValueBox(Status(gate: OutboundGate(highMark: writeBufferHighMark)))
         self.inbound = inbound
         self.closed = closed
     }
@@ -172,16 +173,16 @@ public final class WebSocket: Sendable {
 
     /// Inbound items the application has asked for (calls of the iterator's `next`).
     let itemsRequested = Atomic<Int>(0)
-    /// Set while a protocol violation waits for the application to finish with the messages
-    /// that arrived before it (see ``EngineConfiguration/deferViolations``).
-    let violationPending = Atomic<Bool>(false)
+    /// Set while the close waits for the application to finish with the messages that arrived
+    /// before it (see ``EngineConfiguration/deferClose``).
+    let closeHeld = Atomic<Bool>(false)
 
     /// The application asks for the next inbound item: it is done with the previous ones.
     func noteItemRequested() {
         itemsRequested.wrappingAdd(1, ordering: .sequentiallyConsistent)
-        if violationPending.load(ordering: .sequentiallyConsistent) {
+        if closeHeld.load(ordering: .sequentiallyConsistent) {
             let handler = self.handler
-            eventLoop.execute { handler.value.checkPendingViolation() }
+            eventLoop.execute { handler.value.checkHeldClose() }
         }
     }
 
@@ -200,67 +201,72 @@ public final class WebSocket: Sendable {
     // MARK: - Sending
 
     /// Sends a text message. Suspends while the write buffer is above its high mark.
+    /// - Throws: ``ConnectionClosed`` once the connection is closing or closed.
     public func send(_ text: String) async throws {
         try await send(.text(text))
     }
 
     /// Sends a binary message. Suspends while the write buffer is above its high mark.
+    /// - Throws: ``ConnectionClosed`` once the connection is closing or closed.
     public func send(_ bytes: ByteBuffer) async throws {
         try await send(.binary(bytes))
     }
 
     /// Sends a message: text as text, binary as binary (what an echo server needs). Suspends
     /// while the write buffer is above its high mark.
+    /// - Throws: ``ConnectionClosed`` once the connection is closing or closed;
+    ///   ``WebSocketError`` (`invalid_send`) inside a ``send(fragments:text:)`` still running.
     public func send(_ message: Message) async throws {
-        // On the event loop with room in the write buffer (a server handler, by default): into the
-        // channel at once, with one look at the status and no bytes counted in flight (spelled out:
-        // `enqueue`'s escaping closure would be an allocation per message).
-        if eventLoop.inEventLoop, try canWriteNow() {
-            handler.value.send(message)
+        // On the event loop with room (a server handler, by default): into the channel at once,
+        // with one look at the status and nothing counted in flight.
+        if eventLoop.inEventLoop, try status.withLockedValue({ try $0.admit(0, policy: .wait) }) == .admitted {
+            try handler.value.send(message)
             return
         }
         let size = message.payloadSize
-        if try !tryReserve(size) { try await reserveWrite(size) }  // no async call while there is room
-        enqueue(size) { $0.send(message) }
+        try await reserve(size)
+        enqueue(size) { $0.sendQueued(message) }
     }
 
     /// Runs `body` on the event loop with the handler, then releases the `size` bytes that
-    /// ``reserveWrite(_:)`` counted: by then they are in the channel, whose writability covers them.
+    /// ``reserve(_:)`` counted: by then they are in the channel, whose writability covers them.
     ///
-    /// Already on the event loop (a server handler runs there by default) it runs at once: no
-    /// task-queue hop. Order is kept: a task on the loop never has earlier sends still queued,
-    /// since its every send takes this path once it runs there.
-    func enqueue(_ size: Int, _ body: @escaping @Sendable (WebSocketChannelHandler) -> Void) {
+    /// Already on the event loop it runs at once: no task-queue hop. Order is kept: a task on the
+    /// loop never has earlier sends still queued, since its every send takes this path once it
+    /// runs there.
+    func enqueue(_ size: Int, _ body: @escaping @Sendable (WebSocketConnectionHandler) -> Void) {
         let handler = self.handler
         if eventLoop.inEventLoop {
             body(handler.value)
-            update { $0.bytesInFlight -= size }
+            update { $0.gate.release(size) }
             return
         }
         eventLoop.execute {
             body(handler.value)
-            self.update { $0.bytesInFlight -= size }
+            self.update { $0.gate.release(size) }
         }
     }
 
     /// Queues a message without waiting, from any thread: what ``WebSocketCallbacks`` use,
     /// since they run on the event loop and cannot suspend.
     ///
-    /// Unlike ``send(_:)-(Message)`` it does not wait while the write buffer is above its high
-    /// mark. A server handled by callbacks stops reading from a connection while its buffer is
-    /// above the mark, which bounds what replies can queue; elsewhere, prefer `send`.
-    /// - Throws: ``ConnectionClosed`` once the connection is closing or closed.
+    /// On the event loop the message goes straight into the channel: a server handled by
+    /// callbacks stops reading from a connection while its write buffer is above the high mark,
+    /// which bounds what replies can queue. From another thread it is refused while the buffer
+    /// is above the high mark; there, prefer `send`, which waits.
+    /// - Throws: ``ConnectionClosed`` once the connection is closing or closed;
+    ///   ``WebSocketError`` (`write_buffer_full`) off the event loop above the high mark.
     public func write(_ message: Message) throws {
-        try status.withLockedValue { s in
-            if s.state != .open { throw ConnectionClosed(received: s.closeReceived, sent: s.closeSent) }
-        }
         if eventLoop.inEventLoop {
-            handler.value.send(message)
+            if status.withLockedValue({ $0.state }) != .open { throw status.withLockedValue { $0.closedError } }
+            try handler.value.send(message)
             return
         }
         let size = message.payloadSize
-        status.withLockedValue { $0.bytesInFlight += size }  // released by `enqueue` once in the channel
-        enqueue(size) { $0.send(message) }
+        guard try status.withLockedValue({ try $0.admit(size, policy: .refuse) }) == .admitted else {
+            throw WebSocketError(.writeBufferFull, "write buffer above its high mark (\(status.withLockedValue { $0.gate.highMark }) bytes): use send, which waits")
+        }
+        enqueue(size) { $0.sendQueued(message) }
     }
 
     /// Starts the closing handshake without waiting for it (for ``WebSocketCallbacks``);
@@ -280,16 +286,27 @@ public final class WebSocket: Sendable {
     }
 
     /// Sends one message made of the fragments of `sequence`: each element becomes a frame.
-    /// `text` chooses the message type; a text message's fragments must concatenate to valid UTF-8.
+    /// `text` chooses the message type; a text message's fragments must concatenate to valid
+    /// UTF-8, but a fragment may end inside a character.
+    ///
+    /// Each fragment is handed over before the next is read, and a failure to send one throws.
+    /// If `sequence` throws after the first fragment went out, the message cannot be completed:
+    /// the connection is closed with 1011 (as Python websockets does) and the error rethrown.
+    /// - Throws: ``ConnectionClosed`` once the connection is closing or closed; the sequence's error.
     public func send<S: AsyncSequence & Sendable>(fragments sequence: S, text: Bool) async throws where S.Element == ByteBuffer {
         var iterator = sequence.makeAsyncIterator()
         var current = try await iterator.next()
         var first = true
         while let fragment = current {
-            let next = try await iterator.next()
-            try await reserveWrite(fragment.readableBytes)
+            let next: ByteBuffer?
+            do {
+                next = try await iterator.next()
+            } catch {
+                if !first { beginAbort() }
+                throw error
+            }
             let isFirst = first, fin = next == nil
-            enqueue(fragment.readableBytes) { $0.sendFragment(fragment, text: text, first: isFirst, fin: fin) }
+            try await submit(fragment.readableBytes) { try $0.sendFragment(fragment, text: text, first: isFirst, fin: fin) }
             first = false
             current = next
         }
@@ -298,11 +315,25 @@ public final class WebSocket: Sendable {
         }
     }
 
+    /// A fragmented send whose source failed: the message cannot be completed, so the connection fails with 1011.
+    private func beginAbort() {
+        let handler = self.handler
+        eventLoop.execute { handler.value.failLocally(code: .internalError, reason: "message aborted") }
+    }
+
+    /// Reserves `size` bytes, runs `body` on the event loop, and throws what it threw.
+    private func submit(_ size: Int, _ body: @escaping @Sendable (WebSocketConnectionHandler) throws -> Void) async throws {
+        try await reserve(size)
+        let promise = eventLoop.makePromise(of: Void.self)
+        enqueue(size) { handler in promise.completeWith(Result { try body(handler) }) }
+        try await promise.futureResult.get()
+    }
+
     /// Sends a ping and returns the round trip when its pong arrives.
     /// - Throws: ``ConnectionClosed`` if the connection closes first.
     @discardableResult
     public func ping(_ payload: ByteBuffer? = nil) async throws -> Duration {
-        try await reserveWrite(0)
+        try await reserve(0)
         let promise = eventLoop.makePromise(of: Duration.self)
         let handler = self.handler
         let data = payload ?? ByteBuffer(integer: UInt32.random(in: 0...UInt32.max))
@@ -323,83 +354,51 @@ public final class WebSocket: Sendable {
         try? await closed.get()
     }
 
-    /// Whether the write buffer is below its high mark (``broadcast(_:to:)`` skips others).
-    public var isWritable: Bool { status.withLockedValue { $0.canWrite && $0.state == .open } }
+    /// Whether the write buffer is below its high mark (``broadcast(_:to:logger:)`` skips others).
+    public var isWritable: Bool { status.withLockedValue { $0.gate.hasRoom && $0.state == .open } }
 
-    /// Waits until the connection can take more (the channel is writable and what is already
-    /// on its way to the event loop is below the high mark), then counts `size` bytes in flight.
-    func reserveWrite(_ size: Int) async throws {
+    /// The gate with policy ``OutboundGate/Policy/wait``: suspends until the connection can
+    /// take more, then counts `size` bytes in flight. No suspension while there is room.
+    func reserve(_ size: Int) async throws {
         while true {
-            if try tryReserve(size) { return }  // the common case: no continuation
-            let reserved = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
+            if try status.withLockedValue({ try $0.admit(size, policy: .wait) }) == .admitted { return }
+            let admitted = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
                 let result: Result<Bool, any Error>? = status.withLockedValue { s in
-                    if s.state != .open { return .failure(ConnectionClosed(received: s.closeReceived, sent: s.closeSent)) }
-                    guard s.canWrite else {
-                        s.writabilityWaiters.append(continuation)
-                        return nil
+                    do {
+                        guard try s.admit(size, policy: .wait) == .admitted else {
+                            s.gate.waiters.append(continuation)
+                            return nil
+                        }
+                        return .success(true)
+                    } catch {
+                        return .failure(error)
                     }
-                    s.bytesInFlight += size
-                    return .success(true)
                 }
                 if let result { continuation.resume(with: result) }
             }
-            if reserved { return }
+            if admitted { return }
         }
     }
 
-    /// Whether a message may go into the channel now.
-    /// - Throws: ``ConnectionClosed`` once the connection is no longer open.
-    private func canWriteNow() throws -> Bool {
-        try status.withLockedValue { s in
-            if s.state != .open { throw ConnectionClosed(received: s.closeReceived, sent: s.closeSent) }
-            return s.canWrite
-        }
-    }
-
-    /// Counts `size` bytes in flight if the connection can take more now; `false` if it cannot yet.
-    /// - Throws: ``ConnectionClosed`` once the connection is no longer open.
-    private func tryReserve(_ size: Int) throws -> Bool {
-        try status.withLockedValue { s in
-            if s.state != .open { throw ConnectionClosed(received: s.closeReceived, sent: s.closeSent) }
-            guard s.canWrite else { return false }
-            s.bytesInFlight += size
-            return true
-        }
-    }
-
-    // Called by the handler on the event loop.
+    /// Changes the status (on the event loop) and wakes the waiters the change concerns: all of
+    /// them with ``ConnectionClosed`` once the connection is no longer open, or all of them to
+    /// try again once there is room.
     func update(_ body: (inout Status) -> Void) {
         let waiters: [CheckedContinuation<Bool, any Error>]
         let outcome: Result<Bool, any Error>?
         (waiters, outcome) = status.withLockedValue { s in
             body(&s)
             if s.state != .open {
-                defer { s.writabilityWaiters = [] }
-                return (s.writabilityWaiters, .failure(ConnectionClosed(received: s.closeReceived, sent: s.closeSent)))
+                defer { s.gate.waiters = [] }
+                return (s.gate.waiters, .failure(s.closedError))
             }
-            if s.canWrite && !s.writabilityWaiters.isEmpty {
-                defer { s.writabilityWaiters = [] }
-                return (s.writabilityWaiters, .success(false))   // try to reserve again
+            if s.gate.hasRoom && !s.gate.waiters.isEmpty {
+                defer { s.gate.waiters = [] }
+                return (s.gate.waiters, .success(false))  // try to reserve again
             }
             return ([], nil)
         }
         if let outcome { for w in waiters { w.resume(with: outcome) } }
-    }
-}
-
-/// Resumes socket reads when the application consumed enough messages.
-struct InboundDelegate: NIOAsyncSequenceProducerDelegate {
-    let eventLoop: any EventLoop
-    let handler: NIOLoopBoundBox<WebSocketChannelHandler?>
-
-    func produceMore() {
-        let handler = self.handler
-        eventLoop.execute { handler.value?.resumeReading() }
-    }
-
-    func didTerminate() {
-        let handler = self.handler
-        eventLoop.execute { handler.value?.inboundTerminated() }
     }
 }
 
@@ -411,22 +410,20 @@ struct InboundDelegate: NIOAsyncSequenceProducerDelegate {
 @discardableResult
 public func broadcast(_ message: Message, to connections: some Sequence<WebSocket>, logger: WebSocketEventLogger? = nil) -> Int {
     var sent = 0
+    let size = message.payloadSize
     for ws in connections {
-        let size = message.payloadSize
-        let skip: String? = ws.status.withLockedValue { s in
-            if s.state != .open { return "connection is \(s.state)" }
-            // Writability covers what the channel holds; messages still on their way to the
-            // event loop count too, or a fast broadcaster could queue without bound.
-            if !s.canWrite { return "write buffer above high mark" }
-            s.bytesInFlight += size
-            return nil
+        let skip: String?
+        do {
+            skip = try ws.status.withLockedValue { try $0.admit(size, policy: .skip) } == .admitted ? nil : "write buffer above high mark"
+        } catch {
+            skip = "connection is \(ws.state)"
         }
         if let skip {
             let log = logger?.with(connection: ws.logContext) ?? WebSocketEventLogger(logger: ws.logger)
             log.emit(.broadcastSkipped(reason: skip))
             continue
         }
-        ws.enqueue(size) { $0.send(message) }
+        ws.enqueue(size) { $0.sendQueued(message) }
         sent += 1
     }
     return sent

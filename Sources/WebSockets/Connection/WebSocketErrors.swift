@@ -39,6 +39,11 @@ public struct WebSocketError: Error, Hashable, Sendable, CustomStringConvertible
         case connectionClosed = "connection_closed"
         case alreadyIterating = "already_iterating"
         case invalidConfiguration = "invalid_configuration"
+        /// `write` from another thread while the write buffer is above its high mark.
+        case writeBufferFull = "write_buffer_full"
+        /// A send the connection's state does not allow (a new message while a fragmented one
+        /// is still being sent, a control payload over 125 bytes).
+        case invalidSend = "invalid_send"
     }
 
     /// What went wrong.

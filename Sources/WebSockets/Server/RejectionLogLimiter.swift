@@ -1,5 +1,6 @@
 import NIOCore
 import NIOConcurrencyHelpers
+import WebSocketLogging
 
 /// Caps `connection_rejected` records per second for one server, so that a flood of bad
 /// handshakes (scanners, a misconfigured client retrying in a loop) cannot flood the log. What is
@@ -44,6 +45,15 @@ final class RejectionLogLimiter: Sendable {
             s.reportPending = true
             return .suppress(reportIn: max(.zero, s.windowStart + interval - now))
         }
+    }
+
+    /// Writes the `log_records_suppressed` record for what was suppressed since the last
+    /// report, if anything: when the interval ends, and when the server stops (so that a
+    /// count is never lost with the process).
+    func report(to log: WebSocketEventLogger) {
+        let count = takeSuppressed()
+        guard count > 0 else { return }
+        log.emit(.logRecordsSuppressed(event: "connection_rejected", count: count, interval: Double(interval.nanoseconds) / 1e9))
     }
 
     /// The number suppressed since the last report, reset to zero.

@@ -33,6 +33,7 @@ public final class WebSocketServer: Sendable {
     private let connections: Connections
     private let log: WebSocketEventLogger
     private let stopped: EventLoopPromise<Void>
+    private let rejectionLog: RejectionLogLimiter?
 
     /// Binds `host:port` (IPv4 or IPv6; port 0 picks a free port) and starts accepting.
     public static func serve(host: String = "127.0.0.1", port: Int = 8765, configuration: ServerConfiguration = .init(),
@@ -96,8 +97,10 @@ public final class WebSocketServer: Sendable {
         let options = configuration.connection
         let base = configuration.eventLogger
         let rejectionLog = configuration.rejectionLogLimit.map { RejectionLogLimiter(limit: $0) }
-        let side = WebSocketChannelHandler.ServerSide(configuration: configuration, rejectionLog: rejectionLog, callbacks: callbacks,
-                                                      onOpen: { ws in connections.run(ws) }, onClose: { ws in connections.closed(ws) })
+        let hooks = ConnectionHooks(options: options, callbacks: callbacks, onOpen: { ws in connections.run(ws) },
+                                    onClose: { ws in connections.closed(ws) })
+        let side = ServerHandshakeHandler.ServerSide(configuration: configuration, rejectionLog: rejectionLog, hooks: hooks,
+                                                     connections: connections)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -114,7 +117,7 @@ public final class WebSocketServer: Sendable {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
                     }
                     try channel.pipeline.syncOperations.addHandler(
-                        WebSocketChannelHandler(side: .server(side), logger: base, logContext: context))
+                        ServerHandshakeHandler(server: side, logger: base, logContext: context))
                     connections.track(channel)
                 }
             }
@@ -123,7 +126,8 @@ public final class WebSocketServer: Sendable {
         case .host(let host, let port): channel = try await bootstrap.bind(host: host, port: port).get()
         case .unix(let path): channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
         }
-        let server = WebSocketServer(channel: channel, configuration: configuration, connections: connections)
+        let server = WebSocketServer(channel: channel, configuration: configuration, connections: connections,
+                                     rejectionLog: rejectionLog)
         let shown: String
         switch channel.localAddress {
         case .v6(let a)?: shown = "[\(a.host)]:\(channel.localAddress?.port ?? 0)"
@@ -134,7 +138,9 @@ public final class WebSocketServer: Sendable {
         return server
     }
 
-    private init(channel: any Channel, configuration: ServerConfiguration, connections: Connections) {
+    private init(channel: any Channel, configuration: ServerConfiguration, connections: Connections,
+                 rejectionLog: RejectionLogLimiter?) {
+        self.rejectionLog = rejectionLog
         self.channel = channel
         self.configuration = configuration
         self.localAddress = channel.localAddress!
@@ -161,16 +167,20 @@ public final class WebSocketServer: Sendable {
     public var openConnections: [WebSocket] { connections.sockets.withLockedValue { Array($0.values) } }
 
     /// The server's connection bookkeeping: channels (for shutdown), open sockets (for
-    /// broadcast) and the handler tasks.
+    /// broadcast) and the handler tasks, which the server owns (shutdown waits for them).
     final class Connections: Sendable {
         let handling: Handling
         let log: WebSocketEventLogger
         let channels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
         let sockets = NIOLockedValueBox<[ConnectionID: WebSocket]>([:])
-        let handlers = Atomic<Int>(0)
+        private let tasks = NIOLockedValueBox(HandlerTasks())
         let stopping = Atomic<Bool>(false)
-
         let handlersOnEventLoop: Bool
+
+        private struct HandlerTasks {
+            var running: [ConnectionID: Task<Void, Never>] = [:]
+            var waiters: [CheckedContinuation<Void, Never>] = []
+        }
 
         init(handling: Handling, log: WebSocketEventLogger, handlersOnEventLoop: Bool) {
             self.handling = handling
@@ -187,36 +197,68 @@ public final class WebSocketServer: Sendable {
             if stopping.load(ordering: .relaxed) { channel.close(promise: nil) }
         }
 
-        /// A connection opened: kept for broadcast, its handler started in a task of its own
-        /// (callbacks are called by the channel handler).
+        /// A connection opened: kept for broadcast, its handler started in a task the server
+        /// owns (callbacks are called by the channel handler).
         func run(_ ws: WebSocket) {
             sockets.withLockedValue { $0[ws.id] = ws }
             guard case .task(let handler) = handling else { return }
-            handlers.add(1, ordering: .relaxed)
             let executor = handlersOnEventLoop ? EventLoopTaskExecutor(ws.eventLoop) : nil
-            Task(executorPreference: executor) {
-                do {
-                    try await ConnectionContext.$current.withValue(ws.logContext) { try await handler(ws) }
-                    await ws.close(code: .normalClosure)
-                } catch {
-                    if !(error is ConnectionClosed) {  // the tagged logger made only when needed
-                        self.log.with(connection: ws.logContext).handlerFailed(error)
+            // Created under the lock: the task's own removal (which takes it) comes after its insertion.
+            tasks.withLockedValue { t in
+                t.running[ws.id] = Task(executorPreference: executor) {
+                    do {
+                        try await ConnectionContext.$current.withValue(ws.logContext) { try await handler(ws) }
+                        await ws.close(code: .normalClosure)
+                    } catch {
+                        self.log.with(connection: ws.logContext).handlerFailed(error)  // ConnectionClosed is not logged
+                        await ws.close(code: .internalError)
                     }
-                    await ws.close(code: .internalError)
+                    self.sockets.withLockedValue { _ = $0.removeValue(forKey: ws.id) }
+                    self.handlerEnded(ws.id)
                 }
-                self.sockets.withLockedValue { _ = $0.removeValue(forKey: ws.id) }
-                self.handlers.add(-1, ordering: .relaxed)
             }
         }
 
-        /// A connection handled by callbacks closed.
+        private func handlerEnded(_ id: ConnectionID) {
+            let waiters = tasks.withLockedValue { t -> [CheckedContinuation<Void, Never>] in
+                t.running.removeValue(forKey: id)
+                guard t.running.isEmpty else { return [] }
+                defer { t.waiters = [] }
+                return t.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+
+        /// Handler tasks still running.
+        var runningHandlers: Int { tasks.withLockedValue { $0.running.count } }
+
+        /// Cancels every handler task still running.
+        func cancelHandlers() {
+            for task in tasks.withLockedValue({ Array($0.running.values) }) { task.cancel() }
+        }
+
+        /// Returns once no handler task runs.
+        func handlersFinished() async {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let done = tasks.withLockedValue { t in
+                    if t.running.isEmpty { return true }
+                    t.waiters.append(continuation)
+                    return false
+                }
+                if done { continuation.resume() }
+            }
+        }
+
+        /// A connection closed.
         func closed(_ ws: WebSocket) {
             sockets.withLockedValue { _ = $0.removeValue(forKey: ws.id) }
         }
     }
 
     /// Stops accepting, closes every connection with 1001 (handshakes in progress get 503),
-    /// waits up to the close timeout for them, then drops what is left. Idempotent.
+    /// waits up to the close timeout for them, then drops what is left. Handler tasks still
+    /// running then are cancelled, and `server_closed` is logged once the last one returned.
+    /// Idempotent.
     public func shutdown() async {
         guard !connections.stopping.exchange(true, ordering: .relaxed) else {
             try? await stopped.futureResult.get()
@@ -227,7 +269,12 @@ public final class WebSocketServer: Sendable {
         let open = connections.channels.withLockedValue { Array($0.values) }
         for child in open {
             child.eventLoop.execute {
-                try? child.pipeline.syncOperations.handler(type: WebSocketChannelHandler.self).shutdown()
+                let pipeline = child.pipeline.syncOperations
+                if let connection = try? pipeline.handler(type: WebSocketConnectionHandler.self) {
+                    connection.closeLocally(code: .goingAway, reason: "server shutting down")
+                } else if let handshake = try? pipeline.handler(type: ServerHandshakeHandler.self) {
+                    handshake.shutdown()
+                }
             }
         }
         let deadline = ContinuousClock.now + configuration.connection.closeTimeout + .seconds(1)
@@ -238,10 +285,15 @@ public final class WebSocketServer: Sendable {
             }
             child.close(promise: nil)
         }
-        // Let handler tasks observe the closure and finish (bounded).
-        for _ in 0..<100 where connections.handlers.load(ordering: .relaxed) > 0 {
-            try? await Task.sleep(for: .milliseconds(10))
+        // Handler tasks see their connection end; those still running at the deadline are cancelled.
+        let connections = self.connections
+        let canceller = Task {
+            try await Task.sleep(until: deadline)
+            connections.cancelHandlers()
         }
+        await connections.handlersFinished()
+        canceller.cancel()
+        rejectionLog?.report(to: log)
         log.emit(.serverClosed)
         stopped.succeed()
     }
@@ -280,7 +332,7 @@ func waitFor(_ future: EventLoopFuture<Void>, timeout: Duration) async -> Bool {
     let once = Once()
     let loop = future.eventLoop
     let promise = loop.makePromise(of: Bool.self)
-    let timer = loop.scheduleTask(in: TimeAmount(timeout)) {
+    let timer = loop.scheduleTask(in: TimeAmount(clamping: timeout)) {
         if !once.done.exchange(true, ordering: .relaxed) { promise.succeed(false) }
     }
     future.whenComplete { _ in

@@ -1,0 +1,495 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import WebSocketCore
+import WebSocketLogging
+
+/// The open connection: feeds socket bytes to an OPEN ``WebSocketEngine``, writes what it
+/// produces, delivers messages (to ``WebSocketCallbacks`` or, through ``InboundBridge``, to
+/// ``WebSocket/messages``), runs the keepalive and close timers and holds the close while the
+/// application finishes with the messages that preceded it.
+///
+/// Installed by whoever completed the opening handshake (``ServerHandshakeHandler``,
+/// ``ClientHandshakeHandler``, or an upgrader inside another HTTP/1 server) with an
+/// ``Opening``. Its lifecycle is ``ConnectionStateMachine``'s: this class performs the actions.
+final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// What the handshake hands over.
+    struct Opening {
+        /// OPEN, with the negotiated compression in place.
+        var engine: WebSocketEngine
+        var request: HTTPRequestHead
+        var response: HTTPResponseHead
+        var subprotocol: String?
+        var extensions: [ExtensionOffer]
+        /// Tagged with `logContext`.
+        var log: WebSocketEventLogger
+        var logContext: ConnectionContext
+        /// When the TCP connection was accepted (or connected): the handshake's duration runs from here.
+        var startedAt: NIODeadline
+        /// Bytes that arrived behind the handshake.
+        var early: ByteBuffer
+        var traces: TraceBudget
+    }
+
+    private let hooks: ConnectionHooks
+    private var engine: WebSocketEngine
+    private var machine = ConnectionStateMachine()
+    private var log: WebSocketEventLogger
+    private var traces: TraceBudget
+    private var opening: Opening?
+    private var bridge: InboundBridge?
+    private var delegateBox: NIOLoopBoundBox<WebSocketConnectionHandler?>?
+    private var socket: WebSocket?
+    private var context: ChannelHandlerContext?
+    private let startedAt: NIODeadline
+    private var closeTimer: Scheduled<Void>?
+    /// Bounds how long a held close waits for the application.
+    private var holdTimer: Scheduled<Void>?
+    private var keepalive: Keepalive
+
+    init(opening: Opening, hooks: ConnectionHooks) {
+        precondition(opening.engine.state == .open, "the connection handler takes an OPEN engine")
+        self.hooks = hooks
+        self.engine = opening.engine
+        self.log = opening.log
+        self.traces = opening.traces
+        self.startedAt = opening.startedAt
+        self.keepalive = Keepalive()
+        var rest = opening
+        rest.engine = WebSocketEngine(role: opening.engine.role)  // the engine lives in `engine` only
+        self.opening = rest
+    }
+
+    private var options: ConnectionOptions { hooks.options }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        guard let opening else { return }
+        self.opening = nil
+        open(opening, context: context)
+        if opening.early.readableBytes > 0 { receive(opening.early) }
+        pump()
+        context.read()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        receive(unwrapInboundIn(data))
+    }
+
+    private func receive(_ bytes: ByteBuffer) {
+        engine.isTracing = log.wantsTraces
+        engine.receive(bytes)
+        pump()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+        if machine.readComplete() == .read { context.read() }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        let writable = context.channel.isWritable
+        socket?.update { $0.gate.writable = writable }
+        if hooks.callbacks != nil {  // callbacks cannot wait to send: reading waits instead
+            if writable { resumeReading(.writeBufferFull) } else { machine.pause(.writeBufferFull) }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        log.emit(.errorHandled(error: "\(error)", code: nil, reason: "transport error"))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish()
+        context.fireChannelInactive()
+    }
+
+    // MARK: - Opening
+
+    private func open(_ opening: Opening, context: ChannelHandlerContext) {
+        var inbound: WebSocket.Inbound?
+        if hooks.callbacks == nil {  // a handler task iterates the messages; callbacks get them from `pump`
+            let box = NIOLoopBoundBox<WebSocketConnectionHandler?>(self, eventLoop: context.eventLoop)
+            delegateBox = box
+            let (bridge, sequence) = InboundBridge.make(eventLoop: context.eventLoop, queue: options.inboundQueue, handler: box)
+            self.bridge = bridge
+            inbound = sequence
+        }
+        let ws = WebSocket(id: opening.logContext.id, role: engine.role, remoteAddress: context.channel.remoteAddress,
+                           logContext: opening.logContext, request: opening.request, response: opening.response,
+                           subprotocol: opening.subprotocol, extensions: opening.extensions, logger: log.logger,
+                           eventLoop: context.eventLoop, handler: NIOLoopBound(self, eventLoop: context.eventLoop),
+                           inbound: inbound, closed: context.channel.closeFuture, writeBufferHighMark: options.writeBuffer.high)
+        socket = ws
+        let handshakeDuration = Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
+        // Both roles: one INFO record when the connection opens, one when it closes.
+        log.emit(.connectionOpen(ConnectionOpenInfo(
+            path: log.redaction.target(opening.request.uri), subprotocol: opening.subprotocol,
+            extensions: opening.extensions.isEmpty ? nil : opening.extensions.map(\.description).joined(separator: ", "),
+            handshakeDuration: handshakeDuration)))
+        startKeepalive(context: context)
+        hooks.onOpen(ws)
+        callBack { try $0.opened($1) }
+    }
+
+    /// Calls a callback; one that throws closes the connection with 1011 and an ERROR
+    /// `handler_failed` record, as a throwing handler task does.
+    private func callBack(_ body: (any WebSocketCallbacks, WebSocket) throws -> Void) {
+        guard let callbacks = hooks.callbacks, let socket else { return }
+        do {
+            try body(callbacks, socket)
+        } catch {
+            log.handlerFailed(error)
+            closeLocally(code: .internalError, reason: "")
+        }
+    }
+
+    // MARK: - Pump
+
+    /// Writes what the engine produced, delivers its events and logs its traces, round after
+    /// round while callbacks answer; then flushes (now, or once the application's batch is
+    /// answered with `batch`), arms the close timer and closes the transport if the engine asks.
+    private func pump(batch: Bool = false) {
+        guard let context, machine.pumpRequested() == .run else { return }
+        var wrote = false
+        repeat {
+            pumpRound(context: context, wrote: &wrote)
+        } while machine.pumpRoundEnded() == .runAgain
+        if wrote {
+            let batchEnds = !batch || !(bridge?.applicationHasMore(requested: requested) ?? false)
+            switch machine.wrote(batchEnds: batchEnds) {
+            case .flushNow: context.flush()
+            case .queueFlush: queueFlush(context: context)
+            case .none: break
+            }
+        }
+        if (engine.state == .closing || engine.transportCloseRequested) && closeTimer == nil {
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            closeTimer = context.eventLoop.scheduleTask(in: TimeAmount(clamping: options.closeTimeout)) {
+                bound.value.closeTimedOut()
+            }
+        }
+        if engine.transportCloseRequested, machine.transportCloseRequested() == .closeAfterWrites {
+            // Close once every queued write has gone out (writes complete in order).
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in bound.value.context?.close(promise: nil) }
+        }
+    }
+
+    private func pumpRound(context: ChannelHandlerContext, wrote: inout Bool) {
+        while let bytes = engine.nextOutput() {
+            context.write(wrapOutboundOut(bytes), promise: nil)
+            wrote = true
+        }
+        drainTraces()
+        while let event = engine.nextEvent() {
+            switch event {
+            case .message(let m): deliver(.message(m))
+            case .fragment(let f): deliver(.fragment(f))
+            case .ping, .closeReceived: break
+            case .pong(_, let acknowledged): pongArrived(acknowledged)
+            }
+        }
+        if engine.heldClose != nil { holdClose(context: context) }
+        publishState()
+    }
+
+    /// The close state every other thread reads, copied from the engine: the one place that
+    /// keeps ``WebSocket``'s status in step.
+    private func publishState() {
+        guard let socket else { return }
+        let state = engine.state, sent = engine.closeSent, received = engine.closeReceived
+        if socket.status.withLockedValue({ $0.state == state && $0.closeSent == sent && $0.closeReceived == received }) { return }
+        socket.update { s in
+            s.state = state
+            s.closeSent = sent
+            s.closeReceived = received
+        }
+    }
+
+    private var requested: Int { socket?.itemsRequested.load(ordering: .relaxed) ?? 0 }
+
+    private func queueFlush(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let handler = bound.value
+            handler.machine.queuedFlushRan()
+            handler.context?.flush()
+        }
+    }
+
+    private func deliver(_ item: WebSocket.InboundItem) {
+        if hooks.callbacks != nil {
+            if case .message(let m) = item { callBack { try $0.received(m, on: $1) } }
+            return
+        }
+        if bridge?.yield(item) == .pauseReading { machine.pause(.inboundQueueFull) }
+    }
+
+    private func drainTraces() {
+        while let trace = engine.nextTrace() {
+            if traces.admit() { log.emit(trace: trace) }
+        }
+    }
+
+    // MARK: - Held close
+
+    /// The engine holds a violation or its reply to the peer's close behind messages of the
+    /// same read: it goes out once the application asks for the next message (so its answers
+    /// to them go first, RFC 6455 §7.1.7 leaves room for it and Autobahn checks it strictly),
+    /// after at most a second, or at once when nothing waits for the application (callbacks
+    /// answered during this pump already).
+    private func holdClose(context: ChannelHandlerContext) {
+        guard let bridge, bridge.isAttached else { return engine.releaseHeldClose() }
+        guard holdTimer == nil else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        holdTimer = context.eventLoop.scheduleTask(in: min(TimeAmount(clamping: options.closeTimeout), .seconds(1))) {
+            bound.value.releaseHeldClose()
+        }
+        socket?.closeHeld.store(true, ordering: .sequentiallyConsistent)
+        checkHeldClose()
+    }
+
+    /// Releases the held close once the application caught up with what it was given.
+    func checkHeldClose() {
+        guard engine.heldClose != nil, let context else { return }
+        guard let bridge, bridge.isAttached else { return releaseHeldClose() }
+        if bridge.applicationCaughtUp(requested: socket?.itemsRequested.load(ordering: .sequentiallyConsistent) ?? 0) {
+            // Through the loop's task queue: a `send` the application made before asking for
+            // the next message is already queued there and must reach the engine first.
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            context.eventLoop.execute { bound.value.releaseHeldClose() }
+        }
+    }
+
+    private func releaseHeldClose() {
+        guard engine.heldClose != nil, context != nil else { return }
+        holdTimer?.cancel()
+        holdTimer = nil
+        socket?.closeHeld.store(false, ordering: .relaxed)
+        engine.releaseHeldClose()
+        pump()
+    }
+
+    // MARK: - Reading
+
+    func resumeReading(_ reason: ConnectionStateMachine.PauseReasons) {
+        if machine.resume(reason) == .read { context?.read() }
+    }
+
+    /// The application stopped iterating: keep reading so close frames and pings are handled.
+    func inboundTerminated() {
+        bridge?.detach()
+        resumeReading(.inboundQueueFull)
+        checkHeldClose()
+    }
+
+    // MARK: - Sending (from ``WebSocket``)
+
+    /// Sends a message now.
+    /// - Throws: ``ConnectionClosed`` once closing; ``WebSocketError`` (`invalid_send`) for a
+    ///   message the engine's state does not allow.
+    func send(_ message: Message) throws {
+        try perform { engine in
+            switch message {
+            case .text(let s): try engine.sendText(s)
+            case .binary(let b): try engine.sendBinary(b)
+            }
+        }
+        pump(batch: true)
+    }
+
+    /// A send that was queued from another thread: it can no longer throw to its caller, so a
+    /// refusal (the connection closed meanwhile) is logged at DEBUG and the next send throws.
+    func sendQueued(_ message: Message) {
+        do {
+            try send(message)
+        } catch {
+            log.emit(.errorHandled(error: "\(error)", code: nil, reason: "send not carried out"))
+        }
+    }
+
+    func sendFragment(_ bytes: ByteBuffer, text: Bool, first: Bool, fin: Bool) throws {
+        try perform { engine in
+            if !first {
+                try engine.sendContinuation(bytes, fin: fin)
+            } else if text {
+                try engine.sendText(utf8: bytes, fin: fin)
+            } else {
+                try engine.sendBinary(bytes, fin: fin)
+            }
+        }
+        pump()
+    }
+
+    /// Runs an engine send, mapping its refusal to the error the application sees.
+    private func perform(_ body: (inout WebSocketEngine) throws -> Void) throws {
+        guard machine.isActive else { throw ConnectionClosed(received: engine.closeReceived, sent: engine.closeSent) }
+        do {
+            try body(&engine)
+        } catch EngineError.notOpen {
+            throw ConnectionClosed(received: engine.closeReceived, sent: engine.closeSent)
+        } catch let error as EngineError {
+            throw WebSocketError(.invalidSend, "\(error)")
+        }
+    }
+
+    func sendPing(_ payload: ByteBuffer, promise: EventLoopPromise<Duration>?) {
+        do {
+            try perform { engine in
+                let id = try engine.sendPing(payload)
+                if let dropped = keepalive.sent(id, at: .now(), promise: promise) {
+                    dropped.fail(WebSocketError(.timeout, "no pong before \(WebSocketEngine.maxPendingPings) newer pings"))
+                }
+            }
+        } catch {
+            promise?.fail(error)
+            return
+        }
+        pump()
+    }
+
+    private func pongArrived(_ acknowledged: PingID?) {
+        guard let acknowledged else { return }
+        for (rtt, promise) in keepalive.acknowledge(acknowledged, at: .now()) {
+            socket?.update { $0.latency = rtt }  // before resuming the waiter, which may read it
+            if let promise {
+                promise.succeed(rtt)
+            } else {
+                keepalive.timeout?.cancel()
+                keepalive.timeout = nil
+                log.emit(.pongReceived(roundTrip: rtt.seconds))
+            }
+        }
+    }
+
+    // MARK: - Timers
+
+    private func startKeepalive(context: ChannelHandlerContext) {
+        guard let interval = options.pingInterval else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let delay = TimeAmount(clamping: interval)
+        keepalive.task = context.eventLoop.scheduleRepeatedTask(initialDelay: delay, delay: delay) { _ in
+            bound.value.keepalivePing()
+        }
+    }
+
+    private func keepalivePing() {
+        guard let context, machine.isActive, engine.state == .open else { return }
+        sendPing(ByteBuffer(integer: UInt32.random(in: 0...UInt32.max)), promise: nil)
+        log.emit(.pingSent)
+        guard let timeout = options.pingTimeout, keepalive.timeout == nil else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        keepalive.timeout = context.eventLoop.scheduleTask(in: TimeAmount(clamping: timeout)) {
+            bound.value.keepaliveTimedOut(timeout)
+        }
+    }
+
+    private func keepaliveTimedOut(_ timeout: Duration) {
+        guard let context, machine.isActive else { return }
+        log.emit(.keepaliveTimeout(timeout: timeout.seconds))
+        engine.fail(code: .internalError, reason: "keepalive ping timeout")
+        pump()
+        // A client would wait for the server's EOF; a dead peer never sends one.
+        context.close(promise: nil)
+    }
+
+    private func closeTimedOut() {
+        guard let context else { return }
+        log.emit(.closeStep(step: "close timeout: closing TCP connection", code: nil, reason: nil))
+        context.close(promise: nil)
+    }
+
+    // MARK: - Closing
+
+    /// Starts the closing handshake (application, callbacks or server shutdown). Idempotent.
+    func closeLocally(code: CloseCode, reason: String) {
+        guard machine.isActive else { return }
+        try? engine.close(code: code, reason: reason)  // only CONNECTING throws, which an open handler never is
+        pump()
+    }
+
+    /// Fails the connection for a local reason (a fragmented send whose source failed).
+    func failLocally(code: CloseCode, reason: String) {
+        guard machine.isActive else { return }
+        engine.fail(code: code, reason: reason)
+        pump()
+    }
+
+    private func finish() {
+        guard machine.channelInactive() == .finish else { return }
+        closeTimer?.cancel()
+        holdTimer?.cancel()
+        keepalive.cancel()
+        engine.receiveEOF()
+        drainTraces()
+        let closed = ConnectionClosed(received: engine.closeReceived, sent: engine.closeSent)
+        for promise in keepalive.removeAll() { promise.fail(closed) }
+        // Status first: a consumer woken by the end of the messages reads the close code.
+        publishState()
+        bridge?.finish(closed)
+        if let socket {
+            hooks.onClose(socket)
+            callBack { callbacks, ws in callbacks.closed(ws) }
+        }
+        let duration = Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
+        let latency = socket?.latency?.seconds
+        log.emit(.connectionClosed(ConnectionClosedInfo(engine: engine, duration: duration, latency: latency)))
+        if traces.suppressed > 0 {
+            log.emit(.logRecordsSuppressed(event: "debug_trace", count: traces.suppressed, interval: duration))
+        }
+        delegateBox?.value = nil
+        // Break the cycle WebSocket → handler → WebSocket: the application may keep the
+        // WebSocket (and reach this closed handler through it); the handler lets it go.
+        socket = nil
+        context = nil
+    }
+}
+
+/// What the open-connection handler needs from the side that opened it: shared by all of a
+/// server's connections (a reference: an idle connection's memory counts), one per client.
+final class ConnectionHooks: Sendable {
+    let options: ConnectionOptions
+    /// The server's callbacks, when it has no handler task per connection.
+    let callbacks: (any WebSocketCallbacks)?
+    /// The connection is open (a server starts its handler task; a client returns the socket).
+    let onOpen: @Sendable (WebSocket) -> Void
+    /// The connection closed.
+    let onClose: @Sendable (WebSocket) -> Void
+
+    init(options: ConnectionOptions, callbacks: (any WebSocketCallbacks)?, onOpen: @escaping @Sendable (WebSocket) -> Void,
+         onClose: @escaping @Sendable (WebSocket) -> Void) {
+        self.options = options
+        self.callbacks = callbacks
+        self.onOpen = onOpen
+        self.onClose = onClose
+    }
+}
+
+extension TimeAmount {
+    /// `duration`, clamped to what a `TimeAmount` holds: a configured timeout of any size never traps.
+    init(clamping duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        let limit = Int64.max / 1_000_000_000 - 1
+        if seconds >= limit { self = .nanoseconds(.max) } else if seconds <= -limit { self = .nanoseconds(.min) } else {
+            self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        }
+    }
+}
+
+extension Duration {
+    /// In seconds, for log records.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

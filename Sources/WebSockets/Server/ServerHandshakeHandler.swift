@@ -1,0 +1,264 @@
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import WebSocketCore
+import WebSocketLogging
+
+/// The server's opening handshake on one channel: parses the request head, applies the origin
+/// policy and `processRequest` (with reads paused), then either answers with an HTTP response
+/// and a lingering close, or writes the 101 and replaces itself with a
+/// ``WebSocketConnectionHandler``. Its decisions are ``ServerHandshakeStateMachine``'s.
+final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// What every connection of one server shares, made once per server: a handler holds a
+    /// reference, not a copy of the configuration.
+    final class ServerSide: Sendable {
+        let configuration: ServerConfiguration
+        /// ``ServerConfiguration/effectiveHandshake``, computed once.
+        let handshake: ServerHandshakeOptions
+        let rejectionLog: RejectionLogLimiter?
+        let hooks: ConnectionHooks
+        private let connections: WebSocketServer.Connections
+
+        init(configuration: ServerConfiguration, rejectionLog: RejectionLogLimiter?, hooks: ConnectionHooks,
+             connections: WebSocketServer.Connections) {
+            self.configuration = configuration
+            self.handshake = configuration.effectiveHandshake
+            self.rejectionLog = rejectionLog
+            self.hooks = hooks
+            self.connections = connections
+        }
+
+        /// Whether the server started shutting down: requests still arriving are answered 503.
+        var isStopping: Bool { connections.stopping.load(ordering: .relaxed) }
+    }
+
+    private let server: ServerSide
+    private var machine: ServerHandshakeStateMachine
+    private var engine: WebSocketEngine
+    private var log: WebSocketEventLogger
+    private var logContext: ConnectionContext
+    private var traces: TraceBudget
+    private var context: ChannelHandlerContext?
+    private var startedAt = NIODeadline.now()
+    private var openTimer: Scheduled<Void>?
+    /// The lingering close's bound.
+    private var lingerTimer: Scheduled<Void>?
+
+    init(server: ServerSide, logger: WebSocketEventLogger, logContext: ConnectionContext) {
+        let options = server.configuration.connection
+        self.server = server
+        self.machine = ServerHandshakeStateMachine(limits: options.httpLimits)
+        self.engine = WebSocketEngine(role: .server, configuration: options.engineConfiguration)
+        self.logContext = logContext
+        self.log = logger.with(connection: logContext)
+        self.traces = TraceBudget(limit: options.traceBudget)
+    }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard machine.start() == .start else { return }
+        startedAt = .now()
+        engine.isTracing = log.wantsTraces
+        if engine.isTracing { log.emit(trace: .stateChanged(.connecting)) }
+        if let timeout = server.configuration.connection.openTimeout {
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            openTimer = context.eventLoop.scheduleTask(in: TimeAmount(clamping: timeout)) { bound.value.openTimedOut() }
+        }
+        context.read()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch machine.bytesReceived(unwrapInboundIn(data)) {
+        case .needMore, .discard: break
+        case .decide(let head): decide(head, context: context)
+        case .reject(let rejection, let head): reject(rejection, request: head, context: context)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+        if machine.wantsRead { context.read() }  // also while responding: a lingering close drains the input
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        log.emit(.errorHandled(error: "\(error)", code: nil, reason: "transport error"))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        openTimer?.cancel()
+        lingerTimer?.cancel()
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    // MARK: - Deciding
+
+    private func decide(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let configuration = server.configuration
+        let (address, source) = configuration.clientAddress(peer: logContext.peerAddress, headers: head.headers)
+        logContext = logContext.with(clientAddress: address, source: source, requestHeaders: head.headers)
+        log = log.with(connection: logContext)  // replaces the context the logger carried
+        if server.isStopping {
+            _ = machine.answered()
+            return reject(Self.shuttingDown, request: head, context: context)
+        }
+        if let origins = configuration.origins, !origins.allows(head.headers["Origin"].first) {
+            _ = machine.answered()
+            return reject(HandshakeRejection(kind: .refused, status: .forbidden, reason: "origin not allowed"),
+                          request: head, context: context)
+        }
+        guard let hook = configuration.processRequest else { return accept(context: context) }
+        let ctx = logContext
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.makeFutureWithTask { await hook(head, ctx) }.whenComplete { result in
+            let handler = bound.value
+            guard let context = handler.context else { return }
+            switch result {
+            case .success(let response?):
+                handler.respond(response, context: context)
+            case .success(nil):
+                handler.accept(context: context)
+            case .failure(let error):
+                guard case .respond(let head) = handler.machine.answered() else { return }
+                handler.log.emit(.internalError(description: "processRequest failed: \(error)"), error: error)
+                handler.reject(HandshakeRejection(kind: .refused, status: .internalServerError, reason: "internal server error"),
+                               request: head, context: context)
+            }
+        }
+    }
+
+    private static let shuttingDown = HandshakeRejection(kind: .shuttingDown, status: .serviceUnavailable,
+                                                         reason: "server shutting down")
+
+    private func accept(context: ChannelHandlerContext) {
+        if server.isStopping, case .respond(let head) = machine.answered() {  // shutdown began while processRequest ran
+            return reject(Self.shuttingDown, request: head, context: context)
+        }
+        guard case .upgrade(let head, let early) = machine.accepted() else { return }
+        engine.isTracing = log.wantsTraces
+        switch engine.accept(head, options: server.handshake) {
+        case .failure(let rejection):
+            machine.upgradeRefused()
+            reject(rejection, request: head, context: context, traced: true)
+        case .success(var accepted):
+            server.configuration.processResponse?(head, &accepted.response)
+            openTimer?.cancel()
+            var buffer = context.channel.allocator.buffer(capacity: 256)
+            buffer.writeHTTPResponseHead(accepted.response)
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            drainTraces()
+            let extensions = (try? ExtensionOffer.parse(accepted.response.headers["Sec-WebSocket-Extensions"])) ?? []
+            let opening = WebSocketConnectionHandler.Opening(
+                engine: engine, request: head, response: accepted.response, subprotocol: accepted.subprotocol,
+                extensions: extensions, log: log, logContext: logContext, startedAt: startedAt, early: early, traces: traces)
+            engine = WebSocketEngine(role: .server)  // handed over: the connection handler's engine is the only one
+            let connection = WebSocketConnectionHandler(opening: opening, hooks: server.hooks)
+            do {
+                try context.pipeline.syncOperations.addHandler(connection, position: .after(self))
+                context.flush()  // the 101 and whatever the connection answered to early frames
+                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            } catch {
+                log.emit(.internalError(description: "installing the connection handler failed: \(error)"), error: error)
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    // MARK: - Answering
+
+    /// A plain HTTP answer from `processRequest` (health check, 401, ...).
+    private func respond(_ response: HTTPResponse, context: ChannelHandlerContext) {
+        guard case .respond(let request) = machine.answered() else { return }
+        var headers = response.headers
+        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
+        headers.replaceOrAdd(name: "Connection", value: "close")
+        let head = HTTPResponseHead(version: .http1_1, status: response.status, headers: headers)
+        engine.reject(request: request, response: head)
+        logRejection(ConnectionRejectedInfo(status: Int(response.status.code), reason: response.status.reasonPhrase,
+                                            rejection: "refused", path: log.redaction.target(request.uri)), context: context)
+        writeAndClose(head, body: response.body, context: context)
+    }
+
+    private func reject(_ rejection: HandshakeRejection, request: HTTPRequestHead?, context: ChannelHandlerContext,
+                        traced: Bool = false) {
+        let head = rejection.responseHead(serverHeader: server.configuration.handshake.serverHeader)
+        if !traced, let request { engine.reject(request: request, response: head) }
+        logRejection(ConnectionRejectedInfo(status: Int(rejection.status.code), reason: rejection.reason,
+                                            rejection: rejection.kind.rawValue, path: request.map { log.redaction.target($0.uri) }),
+                     context: context)
+        writeAndClose(head, body: ByteBuffer(string: rejection.body), context: context)
+    }
+
+    /// `connection_rejected` and the handshake's DEBUG traces, within the server's
+    /// ``ServerConfiguration/rejectionLogLimit``: a flood of bad handshakes is counted, not written.
+    private func logRejection(_ info: ConnectionRejectedInfo, context: ChannelHandlerContext) {
+        guard let limiter = server.rejectionLog else {
+            drainTraces()
+            return log.emit(.connectionRejected(info))
+        }
+        switch limiter.admit() {
+        case .log:
+            drainTraces()
+            log.emit(.connectionRejected(info))
+        case .suppress(let reportIn):
+            while engine.nextTrace() != nil {}  // the suppressed record's traces go with it
+            if let reportIn {
+                let configuration = server.configuration
+                context.eventLoop.scheduleTask(in: reportIn) { limiter.report(to: configuration.eventLogger) }
+            }
+        }
+    }
+
+    private func writeAndClose(_ head: HTTPResponseHead, body: ByteBuffer, context: ChannelHandlerContext) {
+        openTimer?.cancel()
+        var buffer = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
+        buffer.writeHTTPResponseHead(head)
+        var body = body
+        buffer.writeBuffer(&body)
+        // Lingering close: half-close our side and drain what the peer is still sending.
+        // Closing with unread input makes the kernel send a reset, which can destroy the
+        // response before the peer reads it (e.g. a 414 while the long request still arrives).
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in
+            let handler = bound.value
+            guard let context = handler.context else { return }
+            context.close(mode: .output, promise: nil)
+            handler.lingerTimer = context.eventLoop.scheduleTask(in: .seconds(2)) { bound.value.context?.close(promise: nil) }
+        }
+        context.read()  // drain: the request may have paused reading
+    }
+
+    private func openTimedOut() {
+        guard let context, case .reject(let request) = machine.openTimedOut() else { return }
+        log.emit(.errorHandled(error: "opening handshake timed out", code: nil, reason: "open timeout"))
+        reject(HandshakeRejection(kind: .timeout, status: .requestTimeout, reason: "opening handshake timed out"),
+               request: request, context: context)
+    }
+
+    private func drainTraces() {
+        while let trace = engine.nextTrace() {
+            if traces.admit() { log.emit(trace: trace) }
+        }
+    }
+
+    /// Server shutdown: a connection that sent nothing yet is closed; a request that arrives is answered 503.
+    func shutdown() {
+        guard let context, machine.shutdown() == .close else { return }
+        context.close(promise: nil)
+    }
+}
