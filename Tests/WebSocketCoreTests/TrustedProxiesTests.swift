@@ -30,6 +30,38 @@ struct IPAddressTests {
     }
 }
 
+/// A range matches its own family: an IPv6 range never makes IPv4 peers trusted, except the
+/// IPv4-mapped ranges, which say so explicitly.
+@Suite("CIDR families")
+struct CIDRFamilyTests {
+    @Test("IPv6 ranges do not match IPv4 addresses", arguments: ["::/0", "::/64", "::/80", "::/95"])
+    func ipv6RangeExcludesIPv4(range: String) throws {
+        let cidr = try #require(CIDR(range))
+        #expect(!cidr.contains(IPAddress("127.0.0.1")!))
+        #expect(!cidr.contains(IPAddress("6.6.6.6")!))
+        #expect(cidr.contains(IPAddress("::1")!) == (range == "::/0" || range == "::/64" || range == "::/80" || range == "::/95"))
+    }
+
+    @Test("IPv4-mapped ranges are valid and match the IPv4 addresses they map")
+    func mappedRanges() throws {
+        let all = try #require(CIDR("::ffff:0:0/96"))
+        #expect(all.contains(IPAddress("203.0.113.9")!) && all.contains(IPAddress("::ffff:10.0.0.1")!))
+        #expect(!all.contains(IPAddress("2001:db8::1")!))
+        let loopback = try #require(CIDR("::ffff:127.0.0.1/128"))
+        #expect(loopback.contains(IPAddress("127.0.0.1")!) && !loopback.contains(IPAddress("127.0.0.2")!))
+        #expect(all.description == "0:0:0:0:0:ffff:0:0/96")
+    }
+
+    @Test("an IPv4 client's X-Forwarded-For is not believed because of an IPv6 range (::/0)")
+    func ipv4PeerNotTrustedByIPv6Range() {
+        let trusted = TrustedProxies(ranges: [CIDR("::/0")!])
+        let (address, source) = trusted.resolve(peer: "127.0.0.1", headers: ["X-Forwarded-For": "6.6.6.6"])
+        #expect(address == "127.0.0.1" && source == "peer")
+        let (v6, v6Source) = trusted.resolve(peer: "::1", headers: ["X-Forwarded-For": "6.6.6.6"])
+        #expect(v6 == "6.6.6.6" && v6Source == "x-forwarded-for")
+    }
+}
+
 /// The client-address rule: spoofing attempts, chains, IPv6, ports, whitespace, garbage.
 @Suite("TrustedProxies.resolve")
 struct TrustedProxiesTests {

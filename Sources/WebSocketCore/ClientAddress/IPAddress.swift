@@ -107,23 +107,31 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// An address range in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`, or a single address).
+///
+/// A range matches addresses of the family it is written in: an IPv4 range (dotted quad) matches
+/// IPv4 peers, an IPv6 range matches IPv6 peers — so `::/0` does not make every IPv4 client
+/// trusted. The one explicit crossing: an IPv6 range inside `::ffff:0:0/96` (IPv4-mapped, such as
+/// `::ffff:0:0/96` itself or `::ffff:127.0.0.1/128`) matches the IPv4 addresses it maps.
 public struct CIDR: Hashable, Sendable, CustomStringConvertible {
     /// The range's first address (the host bits are cleared).
     public let network: IPAddress
     /// Prefix length over the 16-byte form (an IPv4 `/n` is stored as `/96+n`).
     public let prefixLength: Int
+    /// Written in IPv4 notation.
+    let writtenAsIPv4: Bool
 
     /// Parses `address[/prefix]`; a bare address is a single host.
     public init?(_ text: some StringProtocol) {
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard let address = IPAddress(parts[0]) else { return nil }
-        let maxPrefix = address.isIPv4 ? 32 : 128
+        writtenAsIPv4 = IPAddress.parseIPv4(Array(parts[0].utf8)[...]) != nil
+        let maxPrefix = writtenAsIPv4 ? 32 : 128
         var prefix = maxPrefix
         if parts.count == 2 {
             guard let p = Int(parts[1]), (0...maxPrefix).contains(p), parts[1].allSatisfy(\.isNumber) else { return nil }
             prefix = p
         }
-        prefixLength = address.isIPv4 ? 96 + prefix : prefix
+        prefixLength = writtenAsIPv4 ? 96 + prefix : prefix
         // Store the network with host bits cleared.
         var bytes = address.bytes
         for i in 0..<16 {
@@ -133,8 +141,12 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
         network = IPAddress(bytes: bytes)
     }
 
-    /// Whether `address` is inside the range.
+    /// Whether the range holds IPv4 addresses: written as IPv4, or an IPv6 range inside `::ffff:0:0/96`.
+    var coversIPv4: Bool { writtenAsIPv4 || (prefixLength >= 96 && network.isIPv4) }
+
+    /// Whether `address` is inside the range (and of the range's family; see the type's rule).
     public func contains(_ address: IPAddress) -> Bool {
+        if address.isIPv4 != coversIPv4 { return false }
         for i in 0..<16 {
             let bitsKept = max(0, min(8, prefixLength - i * 8))
             if bitsKept == 0 { return true }
@@ -144,5 +156,9 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
         return true
     }
 
-    public var description: String { "\(network)/\(network.isIPv4 ? prefixLength - 96 : prefixLength)" }
+    public var description: String {
+        if writtenAsIPv4 { return "\(network)/\(prefixLength - 96)" }
+        let groups = stride(from: 0, to: 16, by: 2).map { String(UInt16(network.bytes[$0]) << 8 | UInt16(network.bytes[$0 + 1]), radix: 16) }
+        return "\(groups.joined(separator: ":"))/\(prefixLength)"
+    }
 }

@@ -545,6 +545,12 @@ public struct WebSocketEngine: Sendable {
     /// The outbound data fragment sequence in progress, if any.
     public var isSendingFragmentedMessage: Bool { outgoingFragmented != nil }
 
+    /// Bytes of buffer capacity this engine holds for input (the unparsed input, the message
+    /// being assembled, a compressed frame, a control payload): what a peer commits by sending.
+    var retainedInputCapacity: Int {
+        inbound.capacity + controlPayload.capacity + (message.map { $0.buffer.capacity + $0.compressedFrame.capacity } ?? 0)
+    }
+
     // MARK: - Internals
 
     private mutating func checkDataSend(_ opcode: Opcode, fin: Bool) throws(EngineError) {

@@ -58,7 +58,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         guard case .idle = state else { return }
         startedAt = .now()
         engine.isTracing = log.wantsTraces
-        if engine.isTracing { log.emit(trace: .stateChanged(.connecting)) }
+        if engine.isTracing, traces.admit(.stateChanged(.connecting)) { log.emit(trace: .stateChanged(.connecting)) }
         if let timeout = options.openTimeout {
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
@@ -160,7 +160,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private func drainTraces() {
         while let trace = engine.nextTrace() {
-            if traces.admit() { log.emit(trace: trace) }
+            if traces.admit(trace) { log.emit(trace: trace) }
         }
     }
 }

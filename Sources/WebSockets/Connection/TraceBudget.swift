@@ -1,4 +1,7 @@
-/// How many DEBUG protocol traces one connection may write (``ConnectionOptions/traceBudget``):
+import NIOHTTP1
+import WebSocketCore
+
+/// How many DEBUG records of protocol traces one connection may write (``ConnectionOptions/traceBudget``):
 /// a ping flood or a chatty peer cannot turn a debugging session into gigabytes of log. What is
 /// over the budget is counted and reported once, in a `log_records_suppressed` record at close.
 struct TraceBudget {
@@ -11,14 +14,28 @@ struct TraceBudget {
         remaining = limit
     }
 
-    /// Whether the next trace may be written (counts it either way).
-    mutating func admit() -> Bool {
+    /// Whether `trace` may be written; its records count against the budget either way.
+    mutating func admit(_ trace: ProtocolTrace) -> Bool {
         guard let left = remaining else { return true }
-        if left > 0 {
-            remaining = left - 1
+        let records = trace.recordCount
+        if records <= left {
+            remaining = left - records
             return true
         }
-        suppressed += 1
+        remaining = 0
+        suppressed += records
         return false
+    }
+}
+
+extension ProtocolTrace {
+    /// The log records ``WebSocketEventLogger/emit(trace:)`` writes for it: a handshake head is
+    /// one per line.
+    var recordCount: Int {
+        switch self {
+        case .handshakeRequest(let head, _): 1 + head.headers.count
+        case .handshakeResponse(let head, _): 1 + head.headers.count
+        case .stateChanged, .frame, .close, .errorHandled: 1
+        }
     }
 }

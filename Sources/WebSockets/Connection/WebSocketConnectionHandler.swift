@@ -240,7 +240,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
 
     private func drainTraces() {
         while let trace = engine.nextTrace() {
-            if traces.admit() { log.emit(trace: trace) }
+            if traces.admit(trace) { log.emit(trace: trace) }
         }
     }
 

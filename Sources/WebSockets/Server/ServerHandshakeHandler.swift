@@ -73,7 +73,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         guard machine.start() == .start else { return }
         startedAt = .now()
         engine.isTracing = log.wantsTraces
-        if engine.isTracing { log.emit(trace: .stateChanged(.connecting)) }
+        if engine.isTracing, traces.admit(.stateChanged(.connecting)) { log.emit(trace: .stateChanged(.connecting)) }
         if let timeout = server.configuration.connection.openTimeout {
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             openTimer = context.eventLoop.scheduleTask(in: TimeAmount(clamping: timeout)) { bound.value.openTimedOut() }
@@ -252,7 +252,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private func drainTraces() {
         while let trace = engine.nextTrace() {
-            if traces.admit() { log.emit(trace: trace) }
+            if traces.admit(trace) { log.emit(trace: trace) }
         }
     }
 

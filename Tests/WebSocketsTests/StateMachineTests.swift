@@ -1,0 +1,135 @@
+import NIOCore
+import NIOHTTP1
+import Testing
+import WebSocketCore
+import WebSocketTestSupport
+@testable import WebSockets
+
+/// Every transition of the open connection's I/O state, without a channel.
+@Suite("ConnectionStateMachine")
+struct ConnectionStateMachineTests {
+    @Test("reading: a read completes and another is asked for while flowing")
+    func flowing() {
+        var m = ConnectionStateMachine()
+        #expect(m.readComplete() == .read)
+        #expect(m.state == .active(.init(reading: .flowing)))
+    }
+
+    @Test("reading: paused for two reasons resumes only when both are lifted, and only then reads what was pending")
+    func twoPauseReasons() {
+        var m = ConnectionStateMachine()
+        m.pause(.inboundQueueFull)
+        #expect(m.readComplete() == .none)
+        m.pause(.writeBufferFull)
+        #expect(m.resume(.inboundQueueFull) == .none, "the write buffer still holds it")
+        #expect(m.state == .active(.init(reading: .paused(.writeBufferFull, readPending: true))))
+        #expect(m.resume(.writeBufferFull) == .read)
+        #expect(m.state == .active(.init(reading: .flowing)))
+    }
+
+    @Test("reading: resumed with nothing pending asks for no read")
+    func resumeWithoutPending() {
+        var m = ConnectionStateMachine()
+        m.pause(.inboundQueueFull)
+        #expect(m.resume(.inboundQueueFull) == .none)
+        #expect(m.resume(.inboundQueueFull) == .none, "lifting a reason that is not there does nothing")
+    }
+
+    @Test("pump: a request during a round makes one more round, then it finishes")
+    func pumpReentrancy() {
+        var m = ConnectionStateMachine()
+        #expect(m.pumpRequested() == .run)
+        #expect(m.pumpRequested() == .leaveToRunningPump)
+        #expect(m.pumpRequested() == .leaveToRunningPump)
+        #expect(m.pumpRoundEnded() == .runAgain)
+        #expect(m.pumpRoundEnded() == .finish)
+        #expect(m.pump == .idle)
+        #expect(m.pumpRequested() == .run)
+    }
+
+    @Test("flush: a batch queues one flush; a batch's end flushes now")
+    func flushing() {
+        var m = ConnectionStateMachine()
+        #expect(m.wrote(batchEnds: false) == .queueFlush)
+        #expect(m.wrote(batchEnds: false) == .none, "one queued flush carries later writes too")
+        m.queuedFlushRan()
+        #expect(m.wrote(batchEnds: false) == .queueFlush)
+        #expect(m.wrote(batchEnds: true) == .flushNow)
+    }
+
+    @Test("closing: the transport closes once; reads go on while it closes; inactive finishes once")
+    func closing() {
+        var m = ConnectionStateMachine()
+        m.pause(.inboundQueueFull)
+        #expect(m.transportCloseRequested() == .closeAfterWrites)
+        #expect(m.transportCloseRequested() == .none)
+        #expect(m.readComplete() == .read, "a lingering close drains the peer's input")
+        #expect(m.isActive)
+        #expect(m.channelInactive() == .finish)
+        #expect(m.channelInactive() == .none)
+        #expect(!m.isActive && m.readComplete() == .none)
+    }
+}
+
+/// Every transition of the server's opening handshake, without a channel.
+@Suite("ServerHandshakeStateMachine")
+struct ServerHandshakeStateMachineTests {
+    func started(limit: Int = 64 << 10) -> ServerHandshakeStateMachine {
+        var m = ServerHandshakeStateMachine(limits: .init(), earlyInputLimit: limit)
+        #expect(m.start() == .start)
+        #expect(m.start() == .none)
+        return m
+    }
+
+    @Test("the head in pieces, then a decision to upgrade carrying the bytes behind it")
+    func headThenUpgrade() throws {
+        var m = started()
+        let request = upgradeRequest()
+        guard case .needMore = m.bytesReceived(ByteBuffer(string: String(request.prefix(10)))) else { Issue.record(); return }
+        #expect(m.wantsRead)
+        guard case .decide(let head) = m.bytesReceived(ByteBuffer(string: String(request.dropFirst(10)) + "xy")) else {
+            Issue.record(); return
+        }
+        #expect(head.uri == "/echo")
+        #expect(!m.wantsRead, "reads pause while the request is decided")
+        guard case .needMore = m.bytesReceived(ByteBuffer(string: "z")) else { Issue.record(); return }
+        guard case .upgrade(_, let early) = m.accepted() else { Issue.record(); return }
+        #expect(String(buffer: early) == "xyz")
+        guard case .none = m.openTimedOut() else { Issue.record(); return }
+    }
+
+    @Test("input behind the head over the limit is refused with 400")
+    func earlyInputLimit() {
+        var m = started(limit: 4)
+        guard case .decide = m.bytesReceived(ByteBuffer(string: upgradeRequest() + "1234")) else { Issue.record(); return }
+        guard case .reject(let rejection, let head) = m.bytesReceived(ByteBuffer(string: "5")) else { Issue.record(); return }
+        #expect(rejection.status == .badRequest && head != nil)
+        guard case .discard = m.bytesReceived(ByteBuffer(string: "more")) else { Issue.record(); return }
+        #expect(m.wantsRead, "a lingering close drains")
+    }
+
+    @Test("a malformed head is rejected at once")
+    func malformed() {
+        var m = started()
+        guard case .reject(let rejection, nil) = m.bytesReceived(ByteBuffer(string: "garbage\r\n\r\n")) else { Issue.record(); return }
+        #expect(rejection.status == .badRequest)
+    }
+
+    @Test("the open timeout while deciding answers 408 with the head; a decision after it is ignored")
+    func timeoutWhileDeciding() {
+        var m = started()
+        guard case .decide = m.bytesReceived(ByteBuffer(string: upgradeRequest())) else { Issue.record(); return }
+        guard case .reject(let head?) = m.openTimedOut() else { Issue.record(); return }
+        #expect(head.uri == "/echo")
+        guard case .none = m.accepted() else { Issue.record(); return }
+        guard case .none = m.answered() else { Issue.record(); return }
+    }
+
+    @Test("shutdown closes a connection that sent nothing, and waits for one that sent part of a head")
+    func shutdown() {
+        var m = started()
+        #expect(m.shutdown() == .close)
+        _ = m.bytesReceived(ByteBuffer(string: "GET / HT"))
+        #expect(m.shutdown() == .none)
+    }
+}
