@@ -4,14 +4,16 @@
 #
 #   Benchmarks/run.sh [OUT.jsonl]
 #   env: PEERS="swift-nio swift-hb go-gorilla node-ws py-websockets py-picows"   anchor servers
-#        run beside ours (built by ../shared/bench/anchors/run-all.sh, outside the repo)
+#        run beside ours (built by ../shared/bench/anchors/run-all.sh, outside the repo; PEERS=" " for none)
 #        SCENARIOS="S1 S2 S3 S4 S5 S6 S7"  REPS=3  DUR=4s  WARM=1s  HOLD=20s  IDLE_N=10000
 #        (S7 is permessage-deflate: peers without it are skipped)
 #
 # Our server runs as `websockets serve --log-format json --log-level info` writing its logs to
 # a file (logging is part of what is measured): "ours" handles connections with callbacks (the
 # command's default), "ours-task" with a handler task per connection (`--handler task`; leave it
-# out with OURS_VARIANTS=ours). Server pinned to core 0, wsload to core 1; servers alternate
+# out with OURS_VARIANTS=ours). For a before/after of a change, build the earlier commit's
+# `websockets` elsewhere and add it as a variant: BASELINE=/path/to/websockets
+# OURS_VARIANTS="ours baseline". Server pinned to core 0, wsload to core 1; servers alternate
 # within each repetition; the table shows medians and ratios of "ours" against the peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +30,7 @@ swift build -c release --product websockets >&2
 OURS="$(swift build -c release --show-bin-path)/websockets"
 WSLOAD=/tmp/wsload
 [ -x "$WSLOAD" ] || bash "$SHARED/wsload/build.sh" "$WSLOAD" >&2
-BUILD_ONLY=1 SERVERS="$PEERS" bash "$SHARED/anchors/run-all.sh" /dev/null >&2 || true
+[ -z "${PEERS// /}" ] || BUILD_ONLY=1 SERVERS="$PEERS" bash "$SHARED/anchors/run-all.sh" /dev/null >&2 || true
 
 args() {
   case "$1" in
@@ -47,6 +49,8 @@ start() { # server port scenario; runs in this shell so that $! is a child we ca
   [ "$3" = S7 ] && deflate=deflate
   case "$1" in
     ours) taskset -c 0 "$OURS" serve --port "$2" --max-size 16777216 --log-format json --log-level info \
+            > "/tmp/bench-ours-$2.jsonl" 2>&1 & ;;
+    baseline) taskset -c 0 "$BASELINE" serve --port "$2" --max-size 16777216 --log-format json --log-level info \
             > "/tmp/bench-ours-$2.jsonl" 2>&1 & ;;
     ours-task) taskset -c 0 "$OURS" serve --handler task --port "$2" --max-size 16777216 --log-format json --log-level info \
             > "/tmp/bench-ours-$2.jsonl" 2>&1 & ;;
@@ -72,7 +76,7 @@ for rep in $(seq 1 "$REPS"); do
       for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done   # graceful: at most 15 s
       kill -KILL "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
-      if [[ "$server" == ours* ]]; then
+      if [[ "$server" == ours* || "$server" == baseline ]]; then
         python3 scripts/validate-log-lines.py schemas/log-record.schema.json "/tmp/bench-ours-$port.jsonl" >&2 || true
         rm -f "/tmp/bench-ours-$port.jsonl"
       fi

@@ -85,6 +85,16 @@ struct ConnectionHandlerTests {
         #expect(h.events() == ["connection_open"])
     }
 
+    @Test("the handshake handler is freed once it gave way (it held its context, which holds it)")
+    func handshakeHandlerFreed() throws {
+        let h = try harness()
+        weak var handshake = try h.channel.pipeline.syncOperations.handler(type: ServerHandshakeHandler.self)
+        #expect(handshake != nil)
+        try h.send(upgradeRequest())
+        _ = try h.written()
+        #expect(handshake == nil, "leaked: the handler and its context kept each other alive")
+    }
+
     @Test("the request head over one-byte reads")
     func headOverManyReads() throws {
         let h = try harness()

@@ -40,7 +40,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     private var machine = ConnectionStateMachine()
     private var log: WebSocketEventLogger
     private var traces: TraceBudget
-    private var opening: Opening?
+    /// What `handlerAdded` opens the connection with, then lets go: boxed, so that an open
+    /// connection's handler does not carry the space of the heads and buffers inline.
+    private var pending: Pending?
     private var bridge: InboundBridge?
     private var delegateBox: NIOLoopBoundBox<WebSocketConnectionHandler?>?
     private var socket: WebSocket?
@@ -59,9 +61,12 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         self.traces = opening.traces
         self.startedAt = opening.startedAt
         self.keepalive = Keepalive()
-        var rest = opening
-        rest.engine = WebSocketEngine(role: opening.engine.role)  // the engine lives in `engine` only
-        self.opening = rest
+        self.pending = Pending(opening)
+    }
+
+    private final class Pending {
+        let opening: Opening
+        init(_ opening: Opening) { self.opening = opening }
     }
 
     private var options: ConnectionOptions { hooks.options }
@@ -70,8 +75,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        guard let opening else { return }
-        self.opening = nil
+        guard let opening = pending?.opening else { return }
+        pending = nil
         open(opening, context: context)
         if opening.early.readableBytes > 0 { receive(opening.early) }
         pump()

@@ -100,10 +100,20 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        release()
+        context.fireChannelInactive()
+    }
+
+    /// Replaced by the connection handler: the context (which holds this handler) is let go,
+    /// or the two would keep each other alive for as long as the process runs.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        release()
+    }
+
+    private func release() {
         openTimer?.cancel()
         lingerTimer?.cancel()
-        self.context = nil
-        context.fireChannelInactive()
+        context = nil
     }
 
     // MARK: - Deciding
