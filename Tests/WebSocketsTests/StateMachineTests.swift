@@ -133,3 +133,18 @@ struct ServerHandshakeStateMachineTests {
         #expect(m.shutdown() == .none)
     }
 }
+
+@Suite("Configured durations never trap")
+struct DurationClampingTests {
+    @Test("TimeAmount(clamping:) saturates instead of overflowing", arguments: [Int64.max, Int64.max / 1_000_000_000, -Int64.max])
+    func clamped(seconds: Int64) {
+        let amount = TimeAmount(clamping: .seconds(seconds))
+        #expect(seconds > 0 ? amount.nanoseconds == .max : amount.nanoseconds == .min)
+    }
+
+    @Test("ordinary durations are exact")
+    func exact() {
+        #expect(TimeAmount(clamping: .milliseconds(1500)) == .milliseconds(1500))
+        #expect(TimeAmount(clamping: .seconds(20)) == .seconds(20))
+    }
+}
