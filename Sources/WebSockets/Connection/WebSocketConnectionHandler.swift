@@ -52,6 +52,14 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     /// Bounds how long a held close waits for the application.
     private var holdTimer: Scheduled<Void>?
     private var keepalive: Keepalive
+    /// The close state last copied into the socket's status (see `publishState`).
+    private var published = Published(state: .open, sent: nil, received: nil)
+
+    private struct Published: Equatable {
+        var state: ConnectionState
+        var sent: CloseFrame?
+        var received: CloseFrame?
+    }
 
     init(opening: Opening, hooks: ConnectionHooks) {
         precondition(opening.engine.state == .open, "the connection handler takes an OPEN engine")
@@ -216,7 +224,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     private func publishState() {
         guard let socket else { return }
         let state = engine.state, sent = engine.closeSent, received = engine.closeReceived
-        if socket.status.withLockedValue({ $0.state == state && $0.closeSent == sent && $0.closeReceived == received }) { return }
+        // This handler is the status's only writer of these fields: compare with what it last
+        // wrote, without taking the lock on every pump.
+        let current = Published(state: state, sent: sent, received: received)
+        if current == published { return }
+        published = current
         socket.update { s in
             s.state = state
             s.closeSent = sent
