@@ -82,12 +82,14 @@ struct ServerHandshakeTests {
         #expect(m.responseHead().headers["Allow"] == ["GET"])
     }
 
-    @Test("subprotocols: the server's preference among those offered; none when nothing matches")
+    @Test("subprotocols: the first of the client's offer that the server speaks; none when nothing matches")
     func subprotocols() throws {
         let req = upgradeRequest([("Sec-WebSocket-Protocol", "chat, superchat"), ("Sec-WebSocket-Protocol", "v2")])
         let r1 = try ServerHandshake.accept(req, options: .init(subprotocols: ["v2", "chat"])).get()
-        #expect(r1.subprotocol == "v2")
-        #expect(r1.response.headers["Sec-WebSocket-Protocol"] == ["v2"])
+        #expect(r1.subprotocol == "chat")
+        #expect(r1.response.headers["Sec-WebSocket-Protocol"] == ["chat"])
+        let r0 = try ServerHandshake.accept(req, options: .init(subprotocols: ["v2", "superchat"])).get()
+        #expect(r0.subprotocol == "superchat")
         let r2 = try ServerHandshake.accept(req, options: .init(subprotocols: ["mqtt"])).get()
         #expect(r2.subprotocol == nil)
         #expect(r2.response.headers["Sec-WebSocket-Protocol"].isEmpty)

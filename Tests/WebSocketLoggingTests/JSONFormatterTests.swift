@@ -21,7 +21,7 @@ struct JSONFormatterTests {
 
     @Test("records without a connection have no event_data; server events put their fields in fields")
     func noConnection() throws {
-        let listening = try parseJSON(try format(record(.serverListening(address: "127.0.0.1:8765"))))
+        let listening = try parseJSON(try format(record(.serverListening(ServerListeningInfo(address: "127.0.0.1:8765", host: "127.0.0.1", port: 8765)))))
         #expect(listening["event_data"] == nil)
         #expect((listening["fields"] as? [String: Any])?["address"] as? String == "127.0.0.1:8765")
         let closing = try format(record(.serverClosing))
@@ -259,7 +259,7 @@ struct LogLineTests {
 struct PlainFormatterTests {
     @Test("without a connection there is no bracket part")
     func noConnection() throws {
-        let line = try format(record(.serverListening(address: "127.0.0.1:8765")), PlainFormatter())
+        let line = try format(record(.serverListening(ServerListeningInfo(address: "127.0.0.1:8765"))), PlainFormatter())
         #expect(line == "2025-11-25T13:52:30.123456Z INFO websockets.server server listening on 127.0.0.1:8765 address=127.0.0.1:8765\n")
     }
 

@@ -7,10 +7,10 @@ import WebSocketTestSupport
 
 /// One example of every event, with values at their edges.
 let everyEvent: [WebSocketLogEvent] = [
-    .serverListening(address: "[::1]:8765"), .serverClosing, .serverClosed,
-    .connectionOpen(ConnectionOpenInfo(path: "/chat?token=[REDACTED]", subprotocol: "v2", extensions: "permessage-deflate", handshakeDuration: 0.001)),
+    .serverListening(ServerListeningInfo(address: "[::1]:8765", host: "::1", port: 8765, tls: true)), .tlsHandshakeFailed(reason: "certificate verify failed"), .serverClosing, .serverClosed,
+    .connectionOpen(ConnectionOpenInfo(path: "/chat?token=[REDACTED]", subprotocol: "v2", subprotocolsOffered: "v1, v2", extensions: "permessage-deflate", handshakeDuration: 0.001)),
     .connectionOpen(ConnectionOpenInfo(path: "/")),
-    .connectionRejected(ConnectionRejectedInfo(status: 426, reason: "unsupported Sec-WebSocket-Version", rejection: "unsupported_version", path: "/")),
+    .connectionRejected(ConnectionRejectedInfo(status: 426, reason: "unsupported Sec-WebSocket-Version", rejection: "unsupported_version", path: "/", subprotocolsOffered: "chat")),
     .connectionClosed(sampleClosed),
     .connectionClosed(ConnectionClosedInfo(code: 1006, initiator: .abnormal, duration: 0)),
     .clientReconnecting(ClientReconnectingInfo(attempt: 2, delay: 3.1, cause: "connection refused", url: "ws://127.0.0.1:1/")),

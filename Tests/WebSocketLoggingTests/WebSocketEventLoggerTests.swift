@@ -75,7 +75,7 @@ struct WebSocketEventLoggerTests {
         let (events, sink) = setup(level: .info, levels: .lifecycleAtDebug)
         events.emit(.connectionOpen(.init(path: "/")))
         events.emit(.connectionClosed(sampleClosed))
-        events.emit(.serverListening(address: "x"))
+        events.emit(.serverListening(ServerListeningInfo(address: "x")))
         #expect(sink.lines.count == 1)
         var custom = EventLevels.default
         custom["frame_received"] = .notice

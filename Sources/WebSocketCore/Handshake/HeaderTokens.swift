@@ -5,7 +5,7 @@ extension HTTPHeaders {
     /// space, empty elements dropped (RFC 9110 §5.6.1 `#rule`). Quoted commas are not special
     /// here: the headers this is used for (`Connection`, `Upgrade`, `Sec-WebSocket-Protocol`)
     /// are token lists.
-    func webSocketTokens(_ name: String) -> [Substring] {
+    package func webSocketTokens(_ name: String) -> [Substring] {
         var result: [Substring] = []
         for value in self[name] {
             for element in value.split(separator: ",", omittingEmptySubsequences: true) {
@@ -14,6 +14,12 @@ extension HTTPHeaders {
             }
         }
         return result
+    }
+
+    /// The `Sec-WebSocket-Protocol` offer as logged: comma-separated in the client's order, `nil` for none.
+    package var offeredSubprotocols: String? {
+        let offered = webSocketTokens("Sec-WebSocket-Protocol")
+        return offered.isEmpty ? nil : offered.joined(separator: ", ")
     }
 
     /// Whether any element of the `name` token list equals `token`, ignoring ASCII case.

@@ -2,10 +2,12 @@ import NIOHTTP1
 
 /// Options for accepting an opening handshake.
 public struct ServerHandshakeOptions: Sendable {
-    /// Subprotocols this server speaks, in order of preference.
+    /// Subprotocols this server speaks.
     public var subprotocols: [String]
     /// Picks a subprotocol from those the client offered (in the client's order); `nil` for
-    /// none. The default picks the first of ``subprotocols`` that the client offered.
+    /// none. The default picks the first subprotocol of the client's offer that is in
+    /// ``subprotocols`` (the client lists them in its order of preference, RFC 6455 §4.1); a
+    /// client offering none of them gets no `Sec-WebSocket-Protocol`, as with Python websockets.
     public var selectSubprotocol: (@Sendable (_ offered: [String], _ request: HTTPRequestHead) -> String?)?
     /// The `Server` header value, or `nil` to send none.
     public var serverHeader: String?
@@ -116,7 +118,7 @@ public enum ServerHandshake {
             if let select = options.selectSubprotocol {
                 subprotocol = select(offered, request)
             } else {
-                subprotocol = options.subprotocols.first { offered.contains($0) }
+                subprotocol = offered.first { options.subprotocols.contains($0) }
             }
             // §4.2.2: the selected value MUST be one the client offered.
             if let chosen = subprotocol, !offered.contains(chosen) {

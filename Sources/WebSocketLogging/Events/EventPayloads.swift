@@ -1,20 +1,44 @@
 import WebSocketCore
 
+/// Fields of `server_listening`.
+public struct ServerListeningInfo: Sendable, Hashable {
+    /// `host:port`, `[v6]:port` or the Unix socket path: what a client connects to.
+    public var address: String
+    /// The bound IP address; `nil` for a Unix socket.
+    public var host: String?
+    /// The bound port (the one picked when 0 was asked); `nil` for a Unix socket.
+    public var port: Int?
+    /// Whether the socket serves TLS (wss://).
+    public var tls: Bool
+
+    /// Creates the payload; each parameter sets the property of the same name.
+    public init(address: String, host: String? = nil, port: Int? = nil, tls: Bool = false) {
+        self.address = address
+        self.host = host
+        self.port = port
+        self.tls = tls
+    }
+}
+
 /// Fields of `connection_open`.
 public struct ConnectionOpenInfo: Sendable, Hashable {
     /// The request target (path and query, with credential-like query values redacted).
     public var path: String
     /// The negotiated subprotocol.
     public var subprotocol: String?
+    /// The subprotocols the client offered, comma-separated in its order (`nil` when it offered none).
+    public var subprotocolsOffered: String?
     /// The negotiated extensions as sent in `Sec-WebSocket-Extensions`.
     public var extensions: String?
     /// Seconds from accepting the TCP connection to the end of the opening handshake.
     public var handshakeDuration: Double?
 
     /// Creates the payload; each parameter sets the property of the same name.
-    public init(path: String, subprotocol: String? = nil, extensions: String? = nil, handshakeDuration: Double? = nil) {
+    public init(path: String, subprotocol: String? = nil, subprotocolsOffered: String? = nil, extensions: String? = nil,
+                handshakeDuration: Double? = nil) {
         self.path = path
         self.subprotocol = subprotocol
+        self.subprotocolsOffered = subprotocolsOffered
         self.extensions = extensions
         self.handshakeDuration = handshakeDuration
     }
@@ -30,13 +54,16 @@ public struct ConnectionRejectedInfo: Sendable, Hashable {
     public var rejection: String
     /// The request target, redacted, when a request line was parsed.
     public var path: String?
+    /// The subprotocols the client offered, comma-separated in its order, when it offered any.
+    public var subprotocolsOffered: String?
 
     /// Creates the payload; each parameter sets the property of the same name.
-    public init(status: Int, reason: String, rejection: String, path: String? = nil) {
+    public init(status: Int, reason: String, rejection: String, path: String? = nil, subprotocolsOffered: String? = nil) {
         self.status = status
         self.reason = reason
         self.rejection = rejection
         self.path = path
+        self.subprotocolsOffered = subprotocolsOffered
     }
 }
 

@@ -8,8 +8,8 @@ import WebSocketCore
 /// debug lines: `>` sent, `<` received, `=` state, `x` shutdown, `%` ping/pong, `!` errors.
 public enum WebSocketLogEvent: Sendable, Hashable {
     // INFO
-    /// The server bound a socket (`host:port` or a Unix path).
-    case serverListening(address: String)
+    /// The server bound a socket; see ``ServerListeningInfo``.
+    case serverListening(ServerListeningInfo)
     /// The server stopped accepting and is closing connections.
     case serverClosing
     /// The server closed every connection.
@@ -22,6 +22,9 @@ public enum WebSocketLogEvent: Sendable, Hashable {
     case connectionClosed(ConnectionClosedInfo)
     /// A client will retry after a failure.
     case clientReconnecting(ClientReconnectingInfo)
+    /// A TLS handshake on the server failed (untrusted certificate, plain HTTP on a TLS port):
+    /// `reason` in words, without BoringSSL's codes and build paths.
+    case tlsHandshakeFailed(reason: String)
     // WARNING
     /// `broadcast` skipped a connection (not open, or its write buffer above the high mark).
     case broadcastSkipped(reason: String)
@@ -69,6 +72,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .connectionRejected: "connection_rejected"
         case .connectionClosed: "connection_closed"
         case .clientReconnecting: "client_reconnecting"
+        case .tlsHandshakeFailed: "tls_handshake_failed"
         case .broadcastSkipped: "broadcast_skipped"
         case .broadcastFailed: "broadcast_failed"
         case .logRecordsDropped: "log_records_dropped"
@@ -91,7 +95,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
     /// Every event name, for documentation, schema checks and level tables.
     public static let allNames: [String] = [
         "server_listening", "server_closing", "server_closed", "connection_open", "connection_rejected",
-        "connection_closed", "client_reconnecting", "broadcast_skipped", "broadcast_failed", "log_records_dropped",
+        "connection_closed", "client_reconnecting", "tls_handshake_failed", "broadcast_skipped", "broadcast_failed", "log_records_dropped",
         "log_records_suppressed", "handler_failed", "internal_error", "state_changed", "handshake_request", "handshake_response", "frame_sent",
         "frame_received", "close_step", "ping_sent", "pong_received", "keepalive_timeout", "error_handled",
     ]
@@ -101,7 +105,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
     public var defaultLevel: Logger.Level {
         switch self {
         case .serverListening, .serverClosing, .serverClosed, .connectionOpen, .connectionRejected,
-            .connectionClosed, .clientReconnecting:
+            .connectionClosed, .clientReconnecting, .tlsHandshakeFailed:
             .info
         case .broadcastSkipped, .broadcastFailed, .logRecordsDropped, .logRecordsSuppressed:
             .warning
@@ -131,7 +135,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
     public var message: String {
         let text: String
         switch self {
-        case .serverListening(let a): text = "server listening on \(a)"
+        case .serverListening(let l): text = "server listening on \(l.address)"
         case .serverClosing: text = "server closing"
         case .serverClosed: text = "server closed"
         case .connectionOpen: text = "connection open"
@@ -139,6 +143,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .connectionClosed(let c): text = "connection closed (\(c.code) \(CloseCode(UInt16(clamping: c.code)).name))"
         case .clientReconnecting(let r):
             text = "connect failed; reconnecting in \(Self.format(r.delay)) seconds: \(r.cause)"
+        case .tlsHandshakeFailed(let r): text = "TLS handshake failed: \(r)"
         case .broadcastSkipped(let r): text = "skipped broadcast: \(r)"
         case .broadcastFailed(let e): text = "skipped broadcast: failed to write message: \(e)"
         case .logRecordsDropped(let n): text = "log sink full: dropped \(n) records"
@@ -180,11 +185,16 @@ public enum WebSocketLogEvent: Sendable, Hashable {
     /// Visits the event-specific fields in a fixed order (the schema's order).
     public func visitFields(_ v: inout some LogFieldVisitor) {
         switch self {
-        case .serverListening(let a): v.visit("address", string: a)
+        case .serverListening(let l):
+            v.visit("address", string: l.address)
+            v.visit("host", optional: l.host)
+            v.visit("port", optional: l.port)
+            v.visit("tls", bool: l.tls)
         case .serverClosing, .serverClosed, .pingSent: break
         case .connectionOpen(let o):
             v.visit("path", string: o.path)
             v.visit("subprotocol", optional: o.subprotocol)
+            v.visit("subprotocols_offered", optional: o.subprotocolsOffered)
             v.visit("extensions", optional: o.extensions)
             v.visit("handshake_duration", optional: o.handshakeDuration)
         case .connectionRejected(let r):
@@ -192,6 +202,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
             v.visit("reason", string: r.reason)
             v.visit("rejection", string: r.rejection)
             v.visit("path", optional: r.path)
+            v.visit("subprotocols_offered", optional: r.subprotocolsOffered)
         case .connectionClosed(let c):
             v.visit("close_code", int: c.code)
             v.visit("close_code_sent", optional: c.codeSent)
@@ -212,6 +223,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
             v.visit("delay", double: r.delay)
             v.visit("cause", string: r.cause)
             v.visit("url", string: r.url)
+        case .tlsHandshakeFailed(let r): v.visit("reason", string: r)
         case .broadcastSkipped(let r): v.visit("reason", string: r)
         case .broadcastFailed(let e): v.visit("error_message", string: e)
         case .logRecordsDropped(let n): v.visit("dropped", int: n)

@@ -99,15 +99,26 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let failure = TLSFailure(error, role: .client) {
+            log.emit(.errorHandled(error: "TLS handshake failed: \(failure)", code: nil, reason: "transport error"))
+            return fail(WebSocketError(.tlsFailed, "TLS handshake with \(endpoint) failed: \(failure)"), context: context)
+        }
         log.emit(.errorHandled(error: "\(error)", code: nil, reason: "transport error"))
-        fail(WebSocketError(.connectionClosed, "connection failed during the opening handshake: \(error)"), context: context)
+        fail(WebSocketError(.connectionClosed, "connection to \(endpoint) failed during the opening handshake: \(error)"), context: context)
+    }
+
+    /// `host:port` as logged, for error messages.
+    private var endpoint: String {
+        let host = logContext.peerAddress ?? "?"
+        let shown = host.contains(":") ? "[\(host)]" : host
+        return logContext.peerPort.map { "\(shown):\($0)" } ?? shown
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         openTimer?.cancel()
         if case .done = state {} else {
             state = .done
-            promise.fail(WebSocketError(.connectionClosed, "connection closed during the opening handshake"))
+            promise.fail(WebSocketError(.connectionClosed, "\(endpoint) closed the connection during the opening handshake"))
         }
         context.fireChannelInactive()
     }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -69,8 +72,9 @@ public enum WebSocketClient {
                 channel = try await bootstrap.connect(host: url.host, port: url.port).get()
             }
         } catch {
-            promise.fail(error)
-            throw error
+            let failure = WebSocketError(connecting: error, to: unixPath.map { "unix socket \($0)" } ?? "\(url.host):\(url.port)")
+            promise.fail(failure)
+            throw failure
         }
         _ = channel
         return try await promise.futureResult.get()
@@ -126,5 +130,23 @@ public struct ReconnectingConnections: AsyncSequence, Sendable {
                 }
             }
         }
+    }
+}
+
+extension WebSocketError {
+    /// A failed TCP connect in words: the address and the cause (`connection refused`), not
+    /// NIO's nested description.
+    init(connecting error: any Error, to target: String) {
+        self.init(.connectionFailed, "cannot connect to \(target): \(Self.cause(of: error))")
+    }
+
+    private static func cause(of error: any Error) -> String {
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
+        if let nio = error as? NIOConnectionError {
+            if let first = nio.connectionErrors.first { return cause(of: first.error) }
+            if nio.dnsAError != nil || nio.dnsAAAAError != nil { return "cannot resolve host \(nio.host)" }
+        }
+        if case ChannelError.connectTimeout(let t) = error { return "timed out after \(Double(t.nanoseconds) / 1e9) s" }
+        return "\(error)"
     }
 }

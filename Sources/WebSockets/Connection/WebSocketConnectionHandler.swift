@@ -150,6 +150,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         // Both roles: one INFO record when the connection opens, one when it closes.
         log.emit(.connectionOpen(ConnectionOpenInfo(
             path: log.redaction.target(opening.request.uri), subprotocol: opening.subprotocol,
+            subprotocolsOffered: opening.request.headers.offeredSubprotocols,
             extensions: opening.extensions.isEmpty ? nil : opening.extensions.map(\.description).joined(separator: ", "),
             handshakeDuration: handshakeDuration)))
         startKeepalive(context: context)

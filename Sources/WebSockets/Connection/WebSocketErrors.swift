@@ -33,6 +33,10 @@ public struct WebSocketError: Error, Hashable, Sendable, CustomStringConvertible
     /// What went wrong.
     public enum Kind: String, Sendable, Hashable {
         case invalidURL = "invalid_url"
+        /// The TCP connection could not be made (refused, unreachable, no such host, timed out).
+        case connectionFailed = "connection_failed"
+        /// The TLS handshake failed (certificate not trusted, the server does not speak TLS).
+        case tlsFailed = "tls_failed"
         case handshakeFailed = "handshake_failed"
         case invalidResponse = "invalid_response"
         case timeout = "timeout"

@@ -16,6 +16,8 @@ final class RejectionLogLimiter: Sendable {
 
     let limit: Int
     let interval: TimeAmount
+    /// The event whose records are counted (`connection_rejected`, `tls_handshake_failed`).
+    let event: String
     private let state = NIOLockedValueBox(State())
 
     private struct State {
@@ -25,8 +27,9 @@ final class RejectionLogLimiter: Sendable {
         var reportPending = false
     }
 
-    init(limit: Int, interval: TimeAmount = .seconds(1)) {
+    init(limit: Int, interval: TimeAmount = .seconds(1), event: String = "connection_rejected") {
         self.limit = limit
+        self.event = event
         self.interval = interval
     }
 
@@ -53,7 +56,7 @@ final class RejectionLogLimiter: Sendable {
     func report(to log: WebSocketEventLogger) {
         let count = takeSuppressed()
         guard count > 0 else { return }
-        log.emit(.logRecordsSuppressed(event: "connection_rejected", count: count, interval: Double(interval.nanoseconds) / 1e9))
+        log.emit(.logRecordsSuppressed(event: event, count: count, interval: Double(interval.nanoseconds) / 1e9))
     }
 
     /// The number suppressed since the last report, reset to zero.

@@ -19,14 +19,16 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         /// ``ServerConfiguration/effectiveHandshake``, computed once.
         let handshake: ServerHandshakeOptions
         let rejectionLog: RejectionLogLimiter?
+        let tlsFailureLog: RejectionLogLimiter?
         let hooks: ConnectionHooks
         private let connections: WebSocketServer.Connections
 
-        init(configuration: ServerConfiguration, rejectionLog: RejectionLogLimiter?, hooks: ConnectionHooks,
-             connections: WebSocketServer.Connections) {
+        init(configuration: ServerConfiguration, rejectionLog: RejectionLogLimiter?, tlsFailureLog: RejectionLogLimiter?,
+             hooks: ConnectionHooks, connections: WebSocketServer.Connections) {
             self.configuration = configuration
             self.handshake = configuration.effectiveHandshake
             self.rejectionLog = rejectionLog
+            self.tlsFailureLog = tlsFailureLog
             self.hooks = hooks
             self.connections = connections
         }
@@ -95,8 +97,25 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        log.emit(.errorHandled(error: "\(error)", code: nil, reason: "transport error"))
+        if let failure = TLSFailure(error, role: .server) {
+            logTLSFailure(failure, context: context)
+        } else {
+            log.emit(.errorHandled(error: "\(error)", code: nil, reason: "transport error"))
+        }
         context.close(promise: nil)
+    }
+
+    /// INFO, within the server's ``ServerConfiguration/rejectionLogLimit`` (its own count: a
+    /// scanner's TLS probes do not crowd out the rejections).
+    private func logTLSFailure(_ failure: TLSFailure, context: ChannelHandlerContext) {
+        guard let limiter = server.tlsFailureLog else { return log.emit(.tlsHandshakeFailed(reason: failure.description)) }
+        switch limiter.admit() {
+        case .log: log.emit(.tlsHandshakeFailed(reason: failure.description))
+        case .suppress(let reportIn?):
+            let configuration = server.configuration
+            context.eventLoop.scheduleTask(in: reportIn) { limiter.report(to: configuration.eventLogger) }
+        case .suppress(nil): break
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -200,7 +219,8 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         let head = HTTPResponseHead(version: .http1_1, status: response.status, headers: headers)
         engine.reject(request: request, response: head)
         logRejection(ConnectionRejectedInfo(status: Int(response.status.code), reason: response.status.reasonPhrase,
-                                            rejection: "refused", path: log.redaction.target(request.uri)), context: context)
+                                            rejection: "refused", path: log.redaction.target(request.uri),
+                                            subprotocolsOffered: request.headers.offeredSubprotocols), context: context)
         writeAndClose(head, body: response.body, context: context)
     }
 
@@ -209,7 +229,8 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         let head = rejection.responseHead(serverHeader: server.configuration.handshake.serverHeader)
         if !traced, let request { engine.reject(request: request, response: head) }
         logRejection(ConnectionRejectedInfo(status: Int(rejection.status.code), reason: rejection.reason,
-                                            rejection: rejection.kind.rawValue, path: request.map { log.redaction.target($0.uri) }),
+                                            rejection: rejection.kind.rawValue, path: request.map { log.redaction.target($0.uri) },
+                                            subprotocolsOffered: request?.headers.offeredSubprotocols),
                      context: context)
         writeAndClose(head, body: ByteBuffer(string: rejection.body), context: context)
     }

@@ -67,6 +67,12 @@ struct ServerHandshakeStateMachine {
     mutating func bytesReceived(_ bytes: ByteBuffer) -> ReadAction {
         switch state {
         case .readingHead(var parser, var buffer):
+            if parser.isIdle, buffer.readableBytes == 0, bytes.readableBytes > 0, bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) == 0x16 {
+                // A TLS record (a ClientHello) where HTTP was expected: no request line will
+                // ever end, so answer now rather than after the open timeout.
+                state = .responding
+                return .reject(Self.tlsOnPlainPort, nil)
+            }
             state = .modifying
             if buffer.readableBytes == 0 {
                 buffer = bytes
@@ -107,6 +113,10 @@ struct ServerHandshakeStateMachine {
             preconditionFailure("ServerHandshakeStateMachine re-entered while modifying")
         }
     }
+
+    static let tlsOnPlainPort = HandshakeRejection(
+        kind: .invalidRequest, status: .badRequest,
+        reason: "TLS handshake received on a plain port: connect with ws://, or serve TLS (wss://)")
 
     private var tooMuchEarlyInput: HandshakeRejection {
         HandshakeRejection(kind: .invalidRequest, status: .badRequest,

@@ -33,7 +33,8 @@ public final class WebSocketServer: Sendable {
     private let connections: Connections
     private let log: WebSocketEventLogger
     private let stopped: EventLoopPromise<Void>
-    private let rejectionLog: RejectionLogLimiter?
+    /// The rate limits of `connection_rejected` and `tls_handshake_failed`.
+    private let rejectionLogs: [RejectionLogLimiter]
 
     /// Binds `host:port` (IPv4 or IPv6; port 0 picks a free port) and starts accepting.
     public static func serve(host: String = "127.0.0.1", port: Int = 8765, configuration: ServerConfiguration = .init(),
@@ -97,9 +98,11 @@ public final class WebSocketServer: Sendable {
         let options = configuration.connection
         let base = configuration.eventLogger
         let rejectionLog = configuration.rejectionLogLimit.map { RejectionLogLimiter(limit: $0) }
+        let tlsFailureLog = configuration.rejectionLogLimit.map { RejectionLogLimiter(limit: $0, event: "tls_handshake_failed") }
         let hooks = ConnectionHooks(options: options, callbacks: callbacks, onOpen: { ws in connections.run(ws) },
                                     onClose: { ws in connections.closed(ws) })
-        let side = ServerHandshakeHandler.ServerSide(configuration: configuration, rejectionLog: rejectionLog, hooks: hooks,
+        let side = ServerHandshakeHandler.ServerSide(configuration: configuration, rejectionLog: rejectionLog,
+                                                     tlsFailureLog: tlsFailureLog, hooks: hooks,
                                                      connections: connections)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
@@ -127,20 +130,22 @@ public final class WebSocketServer: Sendable {
         case .unix(let path): channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
         }
         let server = WebSocketServer(channel: channel, configuration: configuration, connections: connections,
-                                     rejectionLog: rejectionLog)
+                                     rejectionLogs: [rejectionLog, tlsFailureLog].compactMap { $0 })
+        let local = channel.localAddress
         let shown: String
-        switch channel.localAddress {
-        case .v6(let a)?: shown = "[\(a.host)]:\(channel.localAddress?.port ?? 0)"
+        switch local {
+        case .v6(let a)?: shown = "[\(a.host)]:\(local?.port ?? 0)"
         case let a?: shown = a.pathname ?? "\(a.ipAddress ?? "?"):\(a.port ?? 0)"
         case nil: shown = "?"
         }
-        server.log.emit(.serverListening(address: shown))
+        server.log.emit(.serverListening(ServerListeningInfo(address: shown, host: local?.ipAddress, port: local?.port,
+                                                             tls: configuration.tls != nil)))
         return server
     }
 
     private init(channel: any Channel, configuration: ServerConfiguration, connections: Connections,
-                 rejectionLog: RejectionLogLimiter?) {
-        self.rejectionLog = rejectionLog
+                 rejectionLogs: [RejectionLogLimiter]) {
+        self.rejectionLogs = rejectionLogs
         self.channel = channel
         self.configuration = configuration
         self.localAddress = channel.localAddress!
@@ -293,7 +298,7 @@ public final class WebSocketServer: Sendable {
         }
         await connections.handlersFinished()
         canceller.cancel()
-        rejectionLog?.report(to: log)
+        for limiter in rejectionLogs { limiter.report(to: log) }
         log.emit(.serverClosed)
         stopped.succeed()
     }

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import NIOSSL
+import WebSocketCore
+import WebSocketLogging
+import WebSockets
+
+struct Connect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Connect to a server: each stdin line is sent as a text message, each message received is printed after '< '.",
+        discussion: """
+            At the end of standard input (or on Ctrl-C) the client closes the connection with 1000 and \
+            still prints every message that arrives before the server's close frame; a second Ctrl-C \
+            exits at once. Exit status 0 after a normal close, 1 otherwise.
+            """)
+
+    @Argument(help: "ws:// or wss:// URL.") var url: String
+    @Option(name: .customLong("subprotocol"), help: "A subprotocol to offer (repeatable, in order of preference).")
+    var subprotocols: [String] = []
+    @Option(help: "PEM file of a CA to trust for wss:// (e.g. a test certificate).") var caFile: String?
+    @Flag(help: "Do not verify the server certificate.") var insecure = false
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        for name in subprotocols where name.isEmpty || name.contains(where: { $0 == "," || $0 == " " }) {
+            throw ValidationError("--subprotocol '\(name)': a subprotocol is one token, without spaces or commas")
+        }
+    }
+
+    func run() async throws {
+        logging.bootstrap(sink: .standardError)
+        defer { StreamSink.standardError.flush() }
+        var configuration = ClientConfiguration(subprotocols: subprotocols)
+        configuration.logger.logLevel = logging.logLevel
+        if let caFile {
+            try requireReadable(caFile, what: "CA certificates", option: "--ca-file")
+            guard (try? NIOSSLCertificate.fromPEMFile(caFile))?.isEmpty == false else {
+                throw CommandError("--ca-file \(caFile): not a PEM certificate file (expected -----BEGIN CERTIFICATE-----)")
+            }
+            configuration.tls.trustRoots = .file(caFile)
+        }
+        if insecure { configuration.tls.certificateVerification = .none }
+        let ws: WebSocket
+        do {
+            ws = try await WebSocketClient.connect(to: url, configuration: configuration)
+        } catch let error as WebSocketError {
+            throw CommandError(Self.explain(error, url: url))
+        }
+        let interrupts = Interrupts { Task { await ws.close(code: .normalClosure) } }
+        defer { interrupts.cancel() }
+        let printer = Task { () -> Bool in
+            do {
+                for try await message in ws.messages {
+                    switch message {
+                    case .text(let s): print("< " + escapeControlCharacters(s))
+                    case .binary(let b): print("< (binary) " + b.readableBytesView.map { String(format: "%02x", $0) }.joined())
+                    }
+                    fflush(nil)
+                }
+                return true
+            } catch {
+                writeStandardError("connection closed: \(error)\n")
+                return false
+            }
+        }
+        let sender = Task {
+            for await line in stdinLines() {
+                do { try await ws.send(line) } catch { break }
+            }
+            await ws.close(code: .normalClosure)
+        }
+        let normal = await printer.value
+        sender.cancel()
+        if !normal { throw ExitCode(1) }
+    }
+
+    /// The library's error with what the command's user can do about it.
+    static func explain(_ error: WebSocketError, url: String) -> String {
+        switch error.kind {
+        case .tlsFailed:
+            "\(url): \(error.message); for a test certificate pass --ca-file PEM (its CA), or --insecure to skip verification"
+        case .connectionClosed where url.lowercased().hasPrefix("ws:"):
+            "\(url): \(error.message); if the server serves TLS, use wss://"
+        default: "\(url): \(error.message)"
+        }
+    }
+}
+
+/// SIGINT while connected: the first runs `onFirst` (a close with 1000), a second exits at once.
+final class Interrupts: @unchecked Sendable {
+    private let source: any DispatchSourceSignal
+    private var count = 0  // touched only on the source's queue
+
+    init(onFirst: @escaping @Sendable () -> Void) {
+        signal(SIGINT, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: DispatchQueue(label: "websockets.connect.sigint"))
+        source.setEventHandler { [unowned self] in
+            count += 1
+            if count == 1 { onFirst() } else { exit(130) }
+        }
+        source.resume()
+    }
+
+    func cancel() { source.cancel() }
+}
