@@ -2,12 +2,13 @@
 # Installs what the test suite needs on a fresh machine; does nothing when it is all there.
 #   Debian: rsyslog (syslog sink tested against a real rsyslogd), jq (README recipes),
 #           node-ws (a third-party peer), openssl (TLS certificates made at test time),
-#           nginx-light (the real reverse proxy of the trusted-proxy tests)
+#           nginx-light (the real reverse proxy of the trusted-proxy tests),
+#           chromium (the real browser of Tests/WebSocketsTests/BrowserTests, driven headless over DevTools)
 #   PyPI:   jsonschema (every emitted JSON line is validated against schemas/),
 #           websockets (the strict reference peer, both directions)
 set -euo pipefail
 
-apt_packages=(zlib1g-dev rsyslog jq node-ws openssl nginx-light)
+apt_packages=(zlib1g-dev rsyslog jq node-ws openssl nginx-light chromium)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

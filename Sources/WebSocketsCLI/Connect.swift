@@ -57,15 +57,16 @@ struct Connect: AsyncParsableCommand {
         let printer = Task { () -> Bool in
             do {
                 for try await message in ws.messages {
+                    // Straight to the descriptor, a line at a time: stdio's `fflush(NULL)` would
+                    // wait for stdin's lock, held by the thread blocked reading it.
                     switch message {
-                    case .text(let s): print("< " + escapeControlCharacters(s))
-                    case .binary(let b): print("< (binary) " + b.readableBytesView.map { String(format: "%02x", $0) }.joined())
+                    case .text(let s): writeOutput(1, "< " + escapeControlCharacters(s) + "\n")
+                    case .binary(let b): writeOutput(1, "< (binary) " + b.readableBytesView.map { String(format: "%02x", $0) }.joined() + "\n")
                     }
-                    fflush(nil)
                 }
                 return true
             } catch {
-                writeStandardError("connection closed: \(error)\n")
+                writeOutput(2, "connection closed: \(error)\n")
                 return false
             }
         }

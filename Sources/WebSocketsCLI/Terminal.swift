@@ -49,10 +49,16 @@ func requireReadable(_ path: String, what: String, option: String) throws {
     }
 }
 
-/// Writes to standard error without going through stdio (whose globals are not concurrency-safe).
-func writeStandardError(_ text: String) {
+/// Writes to a descriptor without going through stdio (whose globals are not concurrency-safe).
+func writeOutput(_ fd: Int32, _ text: String) {
     var text = text
-    text.withUTF8 { bytes in _ = write(2, bytes.baseAddress, bytes.count) }
+    text.withUTF8 { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
+        }
+    }
 }
 
 /// `strerror` of an errno, lowercased like the rest of the command's messages.

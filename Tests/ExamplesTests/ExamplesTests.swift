@@ -313,7 +313,7 @@ final class ExampleRun {
     let process: ChildProcess
     let outputPath: String
 
-    static func binary(_ name: String) -> String { repositoryRoot.appendingPathComponent(".build/debug/\(name)").path }
+    static func binary(_ name: String) -> String { productBinary(name) }
 
     convenience init(_ example: String, _ arguments: [String]) throws {
         try self.init(binary: Self.binary(example), arguments)

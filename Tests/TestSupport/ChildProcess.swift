@@ -10,7 +10,10 @@ public final class ChildProcess {
     public let pid: pid_t
     private var exited = false
 
-    public init(_ path: String, _ arguments: [String], output: String = "/dev/null") throws {
+    /// - Parameters:
+    ///   - output: where standard output and standard error go (appended).
+    ///   - input: what standard input reads (a file or a FIFO); the test's own by default.
+    public init(_ path: String, _ arguments: [String], output: String = "/dev/null", input: String? = nil) throws {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -26,6 +29,7 @@ public final class ChildProcess {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let input { posix_spawn_file_actions_addopen(&actions, 0, input, O_RDONLY, 0) }
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid = pid_t()
@@ -92,6 +96,16 @@ public func freePort(_ type: __socket_type = SOCK_STREAM) -> Int {
 
 /// The repository root (for scripts, schemas and peers).
 public let repositoryRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The build's own bin path (`swift build --show-bin-path`, whatever `--scratch-path` or
+/// configuration): the test bundle runs from it, beside the package's executables.
+public let binPath: String = {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: exe).deletingLastPathComponent().path
+}()
+
+/// A product of this package built beside the tests (`websockets`, an example).
+public func productBinary(_ name: String) -> String { binPath + "/" + name }
 
 /// Runs a command to completion (bounded by `timeout` seconds) and returns its exit status and
 /// combined output. The child gets a clean signal mask. Waiting polls with `Task.sleep`, so the

@@ -260,7 +260,7 @@ struct PlainFormatterTests {
     @Test("without a connection there is no bracket part")
     func noConnection() throws {
         let line = try format(record(.serverListening(ServerListeningInfo(address: "127.0.0.1:8765"))), PlainFormatter())
-        #expect(line == "2025-11-25T13:52:30.123456Z INFO websockets.server server listening on 127.0.0.1:8765 address=127.0.0.1:8765\n")
+        #expect(line == "2025-11-25T13:52:30.123456Z INFO websockets.server server listening on 127.0.0.1:8765 address=127.0.0.1:8765 tls=false\n")
     }
 
     @Test("with a connection: [id address], DEBUG prefix, key=value fields")

@@ -10,7 +10,7 @@ struct CLITests {
     @Test("SIGTERM closes connections with 1001 and exits 0; every line logged is schema-valid; the echo works both ways of handling",
           arguments: ["callbacks", "task"])
     func sigterm(handler: String) async throws {
-        let binary = repositoryRoot.appendingPathComponent(".build/debug/websockets").path
+        let binary = productBinary("websockets")
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build the websockets product first")
         let port = freePort()
         let log = NSTemporaryDirectory() + "ws-cli-\(getpid())-\(port).jsonl"

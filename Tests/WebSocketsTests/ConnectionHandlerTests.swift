@@ -63,7 +63,7 @@ struct ConnectionHandlerTests {
         if case .callbacks(let c) = handling { callbacks = c }
         let hooks = ConnectionHooks(options: configuration.connection, callbacks: callbacks,
                                     onOpen: { connections.run($0) }, onClose: { connections.closed($0) })
-        let side = ServerHandshakeHandler.ServerSide(configuration: configuration, rejectionLog: nil, hooks: hooks,
+        let side = ServerHandshakeHandler.ServerSide(configuration: configuration, rejectionLog: nil, tlsFailureLog: nil, hooks: hooks,
                                                      connections: connections)
         let reads = ReadCounter()
         let channel = EmbeddedChannel()

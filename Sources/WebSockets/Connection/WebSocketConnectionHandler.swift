@@ -455,18 +455,20 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         drainTraces()
         let closed = ConnectionClosed(received: engine.closeReceived, sent: engine.closeSent)
         for promise in keepalive.removeAll() { promise.fail(closed) }
+        // The record before anything wakes the application: a program that exits once the
+        // messages end (a command-line client) must not lose it.
+        let duration = Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
+        let latency = socket?.latency?.seconds
+        log.emit(.connectionClosed(ConnectionClosedInfo(engine: engine, duration: duration, latency: latency)))
+        if traces.suppressed > 0 {
+            log.emit(.logRecordsSuppressed(event: "debug_trace", count: traces.suppressed, interval: duration))
+        }
         // Status first: a consumer woken by the end of the messages reads the close code.
         publishState()
         bridge?.finish(closed)
         if let socket {
             hooks.onClose(socket)
             callBack { callbacks, ws in callbacks.closed(ws) }
-        }
-        let duration = Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
-        let latency = socket?.latency?.seconds
-        log.emit(.connectionClosed(ConnectionClosedInfo(engine: engine, duration: duration, latency: latency)))
-        if traces.suppressed > 0 {
-            log.emit(.logRecordsSuppressed(event: "debug_trace", count: traces.suppressed, interval: duration))
         }
         delegateBox?.value = nil
         // Break the cycle WebSocket → handler → WebSocket: the application may keep the

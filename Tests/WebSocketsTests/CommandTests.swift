@@ -1,0 +1,255 @@
+import Foundation
+import NIOHTTP1
+import Testing
+import WebSocketCore
+import WebSockets
+import WebSocketTestSupport
+
+/// `websockets serve` started as a user starts it (`--port 0`), its port read back from the
+/// typed `server_listening` record.
+final class ServeProcess {
+    let process: ChildProcess
+    let log: String
+    let port: Int
+
+    init(_ arguments: [String], logFile: String? = nil) async throws {
+        log = NSTemporaryDirectory() + "ws-serve-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).jsonl"
+        process = try ChildProcess(productBinary("websockets"), ["serve", "--port", "0"] + arguments, output: log)
+        let records = logFile ?? log
+        var port: Int?
+        for _ in 0..<200 where port == nil {
+            port = Self.records(records).first { $0["event"] as? String == "server_listening" }
+                .flatMap { ($0["fields"] as? [String: Any])?["port"] as? Int }
+            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        self.port = try #require(port, "no server_listening record with a port in \(records)")
+    }
+
+    /// Stops the server (SIGTERM, graceful) and returns its exit status.
+    func stop() async -> Int32? {
+        kill(process.pid, SIGTERM)
+        return await process.waitForExit(seconds: 15)
+    }
+
+    static func records(_ path: String) -> [[String: Any]] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    var records: [[String: Any]] { Self.records(log) }
+
+    func records(_ event: String) -> [[String: Any]] { records.filter { $0["event"] as? String == event } }
+
+    deinit { unlink(log) }
+}
+
+/// The fields of a record: `event_data` for connection records, `fields` for the others.
+func fields(_ record: [String: Any]) -> [String: Any] {
+    (record["event_data"] as? [String: Any]) ?? (record["fields"] as? [String: Any]) ?? [:]
+}
+
+/// Runs a shell command line (pipes as a user types them) and returns its status and output.
+func shell(_ line: String, timeout: Double = 30) async throws -> (status: Int32, output: String) {
+    try await runCommand("/bin/sh", ["-c", line], timeout: timeout)
+}
+
+@Suite("websockets as a tool: arguments, errors, pipes, signals, log files", .serialized, .timeLimit(.minutes(3)))
+struct CommandTests {
+    let binary = productBinary("websockets")
+
+    @Test("invalid arguments are refused with ArgumentParser's status 64 and a line naming the option and the value",
+          arguments: [
+              (["serve", "--port", "99999"], "--port must be 0 to 65535, not 99999"),
+              (["serve", "--port", "65536"], "--port must be 0 to 65535, not 65536"),
+              (["serve", "--port", "-1"], "--port must be 0 to 65535, not -1"),
+              (["serve", "--threads", "0"], "--threads must be at least 1, not 0"),
+              (["serve", "--max-size", "0"], "--max-size must be at least 1 byte, not 0"),
+              (["serve", "--compression-level", "10"], "--compression-level must be 0 to 9, not 10"),
+              (["serve", "--trusted-proxy", "10.0.0.0/33"], "--trusted-proxy 10.0.0.0/33: not an IP address or CIDR range"),
+              (["serve", "--tls-cert", "a.pem"], "--tls-cert and --tls-key go together"),
+              (["connect", "ws://127.0.0.1:1/", "--subprotocol", "a,b"], "--subprotocol 'a,b': a subprotocol is one token"),
+          ])
+    func invalidArguments(arguments: [String], message: String) async throws {
+        let (status, output) = try await runCommand(binary, arguments, timeout: 20)
+        #expect(status == 64, "\(arguments): status \(status), output: \(output)")
+        #expect(output.contains("Error: \(message)"), "\(arguments): \(output)")
+    }
+
+    @Test("--version prints the version and exits 0")
+    func version() async throws {
+        let (status, output) = try await runCommand(binary, ["--version"], timeout: 20)
+        #expect(status == 0)
+        #expect(output.hasPrefix("swift-websockets "), "\(output)")
+    }
+
+    @Test("failures say what and why in one line: missing certificate, busy port, refused connection, bad log file")
+    func errorsInWords() async throws {
+        let missing = try await runCommand(binary, ["serve", "--port", "0", "--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"])
+        #expect(missing.status == 1)
+        #expect(missing.output.contains("Error: --tls-cert /nonexistent/cert.pem: cannot read the certificate chain: no such file or directory"),
+                "\(missing.output)")
+        let notPEM = NSTemporaryDirectory() + "ws-not-pem-\(getpid()).pem"
+        try "hello\n".write(toFile: notPEM, atomically: true, encoding: .utf8)
+        defer { unlink(notPEM) }
+        let garbage = try await runCommand(binary, ["serve", "--port", "0", "--tls-cert", notPEM, "--tls-key", notPEM])
+        #expect(garbage.output.contains("Error: --tls-cert \(notPEM): not a PEM certificate chain"), "\(garbage.output)")
+
+        let server = try await ServeProcess([])
+        let busy = try await runCommand(binary, ["serve", "--port", String(server.port)])
+        #expect(busy.status == 1)
+        #expect(busy.output.contains("Error: cannot listen on 127.0.0.1:\(server.port): address already in use"), "\(busy.output)")
+        _ = await server.stop()
+
+        let closedPort = freePort()
+        let refused = try await runCommand(binary, ["connect", "ws://127.0.0.1:\(closedPort)/"])
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("Error: ws://127.0.0.1:\(closedPort)/: cannot connect to 127.0.0.1:\(closedPort): connection refused"),
+                "\(refused.output)")
+        #expect(refused.output.split(separator: "\n").count == 1, "one line: \(refused.output)")
+
+        let badLog = try await runCommand(binary, ["serve", "--port", "0", "--log-file", "/nonexistent/dir/ws.log"])
+        #expect(badLog.status == 1)
+        #expect(badLog.output.contains("Error: --log-file /nonexistent/dir/ws.log: cannot open for appending: no such file or directory"),
+                "\(badLog.output)")
+    }
+
+    @Test("wss:// to an untrusted certificate names the certificate and the remedy; the server logs tls_handshake_failed at INFO in words")
+    func untrustedCertificate() async throws {
+        let tls = try await makeCertificate()
+        let server = try await ServeProcess(["--tls-cert", tls.cert, "--tls-key", tls.key])
+        let url = "wss://localhost:\(server.port)/"
+        let untrusted = try await shell("echo hi | '\(binary)' connect \(url) 2>&1")
+        #expect(untrusted.status == 1)
+        #expect(untrusted.output.contains("certificate verify failed (the server's certificate is not trusted)"), "\(untrusted.output)")
+        #expect(untrusted.output.contains("--ca-file") && untrusted.output.contains("--insecure"), "\(untrusted.output)")
+        let trusted = try await shell("echo hi | '\(binary)' connect --ca-file '\(tls.cert)' \(url) 2>/dev/null")
+        #expect(trusted.status == 0)
+        #expect(trusted.output == "< hi\n", "\(trusted.output)")
+        let plain = try await shell("echo hi | '\(binary)' connect ws://127.0.0.1:\(server.port)/ 2>&1")
+        #expect(plain.output.contains("if the server serves TLS, use wss://"), "\(plain.output)")
+        #expect(await server.stop() == 0)
+        let failures = server.records("tls_handshake_failed")
+        let reasons = failures.compactMap { fields($0)["reason"] as? String }
+        #expect(failures.allSatisfy { $0["level"] as? String == "info" })
+        #expect(reasons.contains { $0.hasPrefix("tlsv1 alert unknown ca (the client does not trust this server's certificate)") }, "\(reasons)")
+        #expect(reasons.contains { $0.contains("not TLS: a plain ws:// or HTTP client on a wss:// port") }, "\(reasons)")
+        #expect(!reasons.contains { $0.contains("/") && $0.contains(".cc") }, "no source paths: \(reasons)")
+        #expect(server.records("server_listening").first.map { fields($0)["tls"] as? Bool } == true)
+        let lines = try String(contentsOfFile: server.log, encoding: .utf8).split(separator: "\n").map { String($0) + "\n" }
+        let schema = try await validateWithSchema(lines)
+        #expect(schema.status == 0, "\(schema.output)")
+    }
+
+    @Test("a TLS ClientHello on a plain port is answered 400 with the reason, not the open timeout's 408")
+    func clientHelloOnPlainPort() async throws {
+        let server = try await ServeProcess([])
+        let socket = try RawSocket(port: server.port)
+        // A TLS 1.2 record header and the start of a ClientHello.
+        socket.send([0x16, 0x03, 0x01, 0x00, 0x2f, 0x01, 0x00, 0x00, 0x2b, 0x03, 0x03])
+        let response = String(decoding: await socket.readAllAsync(), as: UTF8.self)
+        #expect(response.hasPrefix("HTTP/1.1 400 "), "\(response)")
+        #expect(response.contains("TLS handshake received on a plain port"), "\(response)")
+        _ = await server.stop()
+        let rejected = server.records("connection_rejected").map(fields)
+        #expect(rejected.contains { $0["status"] as? Int == 400 && ($0["reason"] as? String)?.contains("TLS handshake") == true }, "\(rejected)")
+    }
+
+    @Test("printf | connect prints every echo, 50 runs of 50, and the server logs a 1000 close for each")
+    func pipedInput() async throws {
+        let server = try await ServeProcess([])
+        var good = 0
+        var failures: [String] = []
+        for _ in 0..<50 {
+            let run = try await shell("printf 'hello\\nworld\\n' | '\(binary)' connect ws://127.0.0.1:\(server.port)/ 2>/dev/null")
+            if run.status == 0 && run.output == "< hello\n< world\n" { good += 1 } else if failures.count < 3 { failures.append("\(run.status): \(run.output)") }
+        }
+        #expect(good == 50, "\(failures)")
+        #expect(await server.stop() == 0)
+        let codes = server.records("connection_closed").map { fields($0)["close_code"] as? Int }
+        #expect(codes.count == 50 && codes.allSatisfy { $0 == 1000 }, "\(codes)")
+    }
+
+    @Test("Ctrl-C in connect closes with 1000 (the client's close), exit status 0")
+    func interruptClosesNormally() async throws {
+        let server = try await ServeProcess([])
+        let fifo = NSTemporaryDirectory() + "ws-stdin-\(getpid()).fifo"
+        unlink(fifo)
+        #expect(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        let keepOpen = open(fifo, O_RDWR)  // a writer that never writes: stdin stays open, as a terminal's
+        defer { close(keepOpen) }
+        let output = NSTemporaryDirectory() + "ws-connect-\(getpid()).out"
+        defer { unlink(output) }
+        let client = try ChildProcess(binary, ["connect", "ws://127.0.0.1:\(server.port)/"], output: output, input: fifo)
+        await waitFor({ server.records("connection_open").count == 1 }, seconds: 10)
+        _ = write(keepOpen, "before\n", 7)
+        await waitFor({ (try? String(contentsOfFile: output, encoding: .utf8))?.contains("< before") == true }, seconds: 10)
+        kill(client.pid, SIGINT)
+        let status = await client.waitForExit(seconds: 10)
+        #expect(status == 0, "exit status \(String(describing: status))")
+        #expect(await server.stop() == 0)
+        let closed = try #require(server.records("connection_closed").first.map(fields))
+        #expect(closed["close_code"] as? Int == 1000)
+        #expect(closed["initiator"] as? String == "remote", "the client closed: \(closed)")
+        let printed = try String(contentsOfFile: output, encoding: .utf8)
+        #expect(printed.contains("\"event\":\"connection_closed\""), "the client's own record is written before it exits: \(printed)")
+    }
+
+    @Test("--subprotocol: the first of the client's offer that the server lists; none offered in common, none selected; the offer logged")
+    func subprotocols() async throws {
+        let server = try await ServeProcess(["--subprotocol", "chat", "--subprotocol", "superchat"])
+        let url = "ws://127.0.0.1:\(server.port)/"
+        let first = try await WebSocketClient.connect(to: url, configuration: ClientConfiguration(subprotocols: ["superchat", "chat"]))
+        #expect(first.subprotocol == "superchat")
+        await first.close()
+        let none = try await WebSocketClient.connect(to: url, configuration: ClientConfiguration(subprotocols: ["mqtt"]))
+        #expect(none.subprotocol == nil)
+        #expect(none.response.headers["Sec-WebSocket-Protocol"].isEmpty)
+        await none.close()
+        let cli = try await shell("echo hi | '\(binary)' connect --subprotocol chat \(url) 2>&1")
+        #expect(cli.status == 0)
+        #expect(cli.output.contains("\"subprotocol\":\"chat\""), "the client's connection_open: \(cli.output)")
+        #expect(await server.stop() == 0)
+        let opened = server.records("connection_open").map(fields)
+        #expect(opened.map { $0["subprotocol"] as? String } == ["superchat", nil, "chat"])
+        #expect(opened.map { $0["subprotocols_offered"] as? String } == ["superchat, chat", "mqtt", "chat"])
+    }
+
+    @Test("--log-file: moved and reopened on SIGHUP while connections come and go; no line lost or split")
+    func logFileRotation() async throws {
+        let path = NSTemporaryDirectory() + "ws-rotate-\(getpid()).jsonl"
+        let rotated = path + ".1"
+        unlink(path)
+        unlink(rotated)
+        defer { unlink(path); unlink(rotated) }
+        let server = try await ServeProcess(["--log-file", path], logFile: path)
+        let url = "ws://127.0.0.1:\(server.port)/"
+        let total = 200
+        for i in 0..<total {
+            if i == total / 2 {
+                #expect(rename(path, rotated) == 0)
+                kill(server.process.pid, SIGHUP)
+            }
+            let ws = try await bounded(10, "connect \(i)") { try await WebSocketClient.connect(to: url) }
+            try await ws.send("n\(i)")
+            _ = try await nextMessage(ws, "echo \(i)")
+            await ws.close()
+        }
+        #expect(await server.stop() == 0)
+        let before = try String(contentsOfFile: rotated, encoding: .utf8)
+        let after = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(before.hasSuffix("\n") && after.hasSuffix("\n"), "every line whole")
+        let lines = (before + after).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        let records = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(records.count == lines.count, "every line is one JSON object")
+        let opened = Set(records.filter { $0["event"] as? String == "connection_open" }.compactMap { fields($0)["connection_id"] as? String })
+        let closed = Set(records.filter { $0["event"] as? String == "connection_closed" }.compactMap { fields($0)["connection_id"] as? String })
+        #expect(opened.count == total && closed == opened, "open \(opened.count), closed \(closed.count)")
+        #expect(!after.isEmpty && after.contains("connection_open"), "the reopened file is written to")
+        #expect(after.hasSuffix("\"event\":\"server_closed\"}\n"))
+        let schema = try await validateWithSchema(lines.map { $0 + "\n" })
+        #expect(schema.status == 0, "\(schema.output)")
+    }
+}
