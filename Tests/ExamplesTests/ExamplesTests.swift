@@ -269,6 +269,8 @@ struct ReadmeTests {
         var replies = ws.messages.makeAsyncIterator()
         #expect(try await replies.next() == .text("hi"))
         await ws.close()
+        let bye = try await bounded(10, "connect") { try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/") }
+        await bye.close(code: CloseCode(4000), reason: "bye")  // an application's close: not a problem
         let garbage = try RawSocket(port: port)
         garbage.send("garbage\r\n\r\n")
         _ = await garbage.readAllAsync()
@@ -276,7 +278,7 @@ struct ReadmeTests {
         dropped.send(upgradeRequest())
         _ = await dropped.readHeadAsync()
         dropped.shutdownBoth()
-        try await run.waitForOutput("connection_closed", count: 2)
+        try await run.waitForOutput("connection_closed", count: 3)
         try await run.waitForOutput("connection_rejected")
         kill(run.process.pid, SIGTERM)
         #expect(await run.process.waitForExit(seconds: 10) == 0)
@@ -305,6 +307,77 @@ struct ReadmeTests {
         #expect(outputs[4].contains("127.0.0.1"), "top addresses: \(outputs[4])")
         #expect(outputs[5].contains("connection_rejected") && outputs[5].contains("1006"), "problems: \(outputs[5])")
         #expect(!outputs[5].contains("\"close_code\":1000"), "a normal close is not a problem: \(outputs[5])")
+        #expect(!outputs[5].contains("\"close_code\":4000"), "an application's close code is not a problem: \(outputs[5])")
+    }
+
+    /// Every line of the README's `sh` blocks.
+    static func shellLines() throws -> [String] {
+        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        return readme.components(separatedBy: "```sh\n").dropFirst()
+            .flatMap { $0.components(separatedBy: "```").first?.split(separator: "\n").map(String.init) ?? [] }
+    }
+
+    @Test("the README's websockets commands run as written (the port and file names aside): serve starts, connect echoes, the piped example prints every echo")
+    func commandsAsWritten() async throws {
+        let lines = try Self.shellLines().filter { $0.contains("websockets serve") || $0.contains("websockets connect") }
+        let serves = lines.filter { $0.contains("websockets serve") }
+        let connects = lines.filter { $0.contains("websockets connect") }
+        #expect(serves.count >= 2 && connects.count >= 2, "\(lines)")
+        let binary = ExampleRun.binary("websockets")
+        let directory = NSTemporaryDirectory() + "ws-readme-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for serve in serves {
+            let port = freePort()
+            let command = Self.asRun(serve, binary: binary, port: port)
+            let output = directory + "/serve-\(port).out"
+            let shell = try ChildProcess("/bin/sh", ["-c", "cd '\(directory)' && \(command)"], output: output)
+            for _ in 0..<300 where (try? String(contentsOfFile: output, encoding: .utf8))?.contains("server_listening") != true {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect((try? String(contentsOfFile: output, encoding: .utf8))?.contains("server_listening") == true,
+                    "\(serve): \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
+            for connect in connects {
+                let line = Self.asRun(connect, binary: binary, port: port)
+                let piped = line.contains("|") ? line : "printf 'hello\\nworld\\n' | \(line)"
+                let (status, echoed) = try await runCommand("/bin/sh", ["-c", "cd '\(directory)' && \(piped) 2>/dev/null"], timeout: 30)
+                #expect(status == 0, "\(connect): \(echoed)")
+                #expect(echoed == "< hello\n< world\n", "\(connect): \(echoed)")
+            }
+            _ = try await runCommand("/usr/bin/pkill", ["-TERM", "-f", "websockets serve .*--port \(port)( |$)"])
+            #expect(await shell.waitForExit(seconds: 15) == 0, "\(serve) stops on SIGTERM")
+            if serve.contains("tee ws.jsonl") {
+                let log = try String(contentsOfFile: directory + "/ws.jsonl", encoding: .utf8)
+                #expect(log.contains("\"event\":\"server_closed\""), "\(log)")
+            }
+        }
+    }
+
+    /// A README command as the test runs it: the built binary for `swift run websockets`, a free
+    /// port for 8765 (the suites run side by side).
+    static func asRun(_ line: String, binary: String, port: Int) -> String {
+        line.replacingOccurrences(of: "swift run websockets", with: "'\(binary)'")
+            .replacingOccurrences(of: "8765", with: String(port))
+            .replacing(#/^websockets /#, with: "'\(binary)' ")
+    }
+
+    @Test("the README's Package.swift snippet names this package's products")
+    func packageSnippet() throws {
+        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let manifest = try String(contentsOf: repositoryRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
+        let section = try #require(readme.components(separatedBy: "## Use it in your package").dropFirst().first?
+            .components(separatedBy: "\n## ").first)
+        let snippet = try #require(section.components(separatedBy: "```swift\n").dropFirst().first?.components(separatedBy: "```").first)
+        let named = snippet.matches(of: #/\.product\(name: "([A-Za-z]+)", package: "([a-z-]+)"\)/#).map { (String($0.1), String($0.2)) }
+        #expect(named.count >= 2, "\(snippet)")
+        for (product, package) in named {
+            #expect(package == "swift-websockets")
+            #expect(manifest.contains(".library(name: \"\(product)\""), "\(product) is not a library product of Package.swift")
+        }
+        #expect(manifest.contains("name: \"swift-websockets\""))
+        let table = section.matches(of: #/^\| `([A-Za-z]+)` \|/#.anchorsMatchLineEndings()).map { String($0.1) }
+        let libraries = manifest.matches(of: #/\.library\(name: "([A-Za-z]+)"/#).map { String($0.1) }
+        #expect(Set(table) == Set(libraries), "the products table lists every library product: \(table) vs \(libraries)")
     }
 }
 
