@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -336,5 +337,35 @@ struct HostilePeerTests {
         #expect(logged <= 5 * (reports.count + 1), "at most 5 per one-second window")
         try await expectStillServing(server)
         await server.shutdown()
+    }
+
+    @Test("a flood of plain HTTP on a TLS port: tls_handshake_failed at INFO at most N per second, the rest counted by the time the server stops")
+    func tlsFailureFlood() async throws {
+        let logs = MemorySink()
+        let certificate = try await makeCertificate()
+        let server = try await startTestServer(logSink: logs) { configuration in
+            configuration.rejectionLogLimit = 3
+            configuration.tls = .makeServerConfiguration(
+                certificateChain: try! NIOSSLCertificate.fromPEMFile(certificate.cert).map { .certificate($0) },
+                privateKey: .privateKey(try! NIOSSLPrivateKey(file: certificate.key, format: .pem)))
+        }
+        let total = 40
+        for i in 0..<total {
+            let raw = try RawSocket(port: server.port)
+            raw.send(Self.handshake)
+            _ = try await bounded(10, "closed #\(i)") { await raw.readAllAsync() }
+        }
+        await server.shutdown()
+        let all = records(logs)
+        let failures = all.filter { $0["event"] as? String == "tls_handshake_failed" }
+        let suppressed = all.filter { $0["event"] as? String == "log_records_suppressed" }
+            .filter { ($0["fields"] as? [String: Any])?["suppressed_event"] as? String == "tls_handshake_failed" }
+            .compactMap { ($0["fields"] as? [String: Any])?["suppressed"] as? Int }.reduce(0, +)
+        #expect(failures.count + suppressed == total, "logged \(failures.count) + suppressed \(suppressed)")
+        #expect(failures.count >= 3 && failures.count < total)
+        #expect(failures.allSatisfy { $0["level"] as? String == "info" })
+        let reasons = failures.compactMap { ($0["event_data"] as? [String: Any])?["reason"] as? String }
+        #expect(reasons.allSatisfy { $0.hasPrefix("http request (not TLS") }, "\(reasons)")
+        #expect(all.last?["event"] as? String == "server_closed")
     }
 }

@@ -21,7 +21,7 @@ struct TLSFailure: Hashable, Sendable, CustomStringConvertible {
             reason = token.map { String($0.lowercased().map { $0 == "_" ? " " : $0 }) } ?? "handshake failed"
             meaning = token.flatMap { Self.meaning(of: $0, role: role) }
         case .uncleanShutdown:
-            reason = "connection closed during the TLS handshake"
+            reason = "TCP connection closed without a TLS close_notify"
             meaning = role == .client ? "the server may not speak TLS on this port, or refused the client" : nil
         default:
             reason = "\(ssl)"

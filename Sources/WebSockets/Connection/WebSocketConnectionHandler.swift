@@ -120,7 +120,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        log.emit(.errorHandled(error: "\(error)", code: nil, reason: "transport error"))
+        // NIOSSL's descriptions carry BoringSSL's codes and source paths: the reason in words instead.
+        let text = TLSFailure(error, role: engine.role).map { "TLS: \($0)" } ?? "\(error)"
+        log.emit(.errorHandled(error: text, code: nil, reason: "transport error"))
         context.close(promise: nil)
     }
 
