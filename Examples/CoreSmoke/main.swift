@@ -22,6 +22,7 @@ func show(_ name: String, _ engine: inout WebSocketEngine) {
         case .handshakeRequest(let head, let d): print("\(name) \(d.prefix) \(head.method) \(head.uri) HTTP/1.1")
         case .handshakeResponse(let head, let d): print("\(name) \(d.prefix) HTTP/1.1 \(head.status.code) \(head.status.reasonPhrase)")
         case .frame(let f, let d): print("\(name) \(d.prefix) \(f)")
+        case .compressedFrame(let f, let d, let inflated): print("\(name) \(d.prefix) \(f) (\(inflated.readableBytes) bytes inflated)")
         case .close(let step): print("\(name) x \(step)")
         case .errorHandled(let v): print("\(name) ! \(v)")
         }

@@ -267,7 +267,14 @@ struct PlainFormatterTests {
     func withConnection() throws {
         let info = FrameInfo(opcode: .text, fin: true, rsv1: false, size: 2, preview: "'hi'")
         let line = try format(record(.frameSent(info), level: .debug, connection: fixedContext(client: "203.0.113.7")), PlainFormatter())
-        #expect(line == "2025-11-25T13:52:30.123456Z DEBUG websockets.server [\(fixedContext().id) 203.0.113.7] > TEXT 'hi' [2 bytes] opcode=TEXT fin=true rsv1=false size=2 preview='hi'\n")
+        #expect(line == "2025-11-25T13:52:30.123456Z DEBUG websockets.server [\(fixedContext().id) 203.0.113.7] > TEXT 'hi' [2 bytes]\n")
+    }
+
+    @Test("a DEBUG line adds only what its message does not say: a close step's reason, not its code again")
+    func debugFieldsNotRepeated() throws {
+        let event = WebSocketLogEvent.closeStep(step: "failing connection with 1002 (protocol error)", code: 1002, reason: "invalid opcode 3")
+        let line = try format(record(event, level: .debug, connection: fixedContext(client: "203.0.113.7")), PlainFormatter())
+        #expect(line.hasSuffix("] x failing connection with 1002 (protocol error) close_reason=\"invalid opcode 3\"\n"), "\(line)")
     }
 
     @Test("a close reason with a newline cannot forge a second line")

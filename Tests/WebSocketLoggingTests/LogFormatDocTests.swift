@@ -53,7 +53,7 @@ struct LogFormatDocTests {
             records, whose `event` is `log`). Levels follow Python websockets: INFO for the lifecycle,
             WARNING for broadcast problems, ERROR for handler failures and bugs, DEBUG for the protocol
             trace, whose messages start with a prefix: `>` sent, `<` received, `=` state, `x` closing,
-            `%` keepalive, `!` handled errors. Change a level per event with
+            `%` keepalive, `!` handled errors, `-` timeouts. Change a level per event with
             `configuration.eventLevels.overrides["event_name"] = .notice`.
 
             ## The JSON line

@@ -11,6 +11,7 @@ let everyEvent: [WebSocketLogEvent] = [
     .connectionOpen(ConnectionOpenInfo(path: "/chat?token=[REDACTED]", subprotocol: "v2", subprotocolsOffered: "v1, v2", extensions: "permessage-deflate", handshakeDuration: 0.001)),
     .connectionOpen(ConnectionOpenInfo(path: "/")),
     .connectionRejected(ConnectionRejectedInfo(status: 426, reason: "unsupported Sec-WebSocket-Version", rejection: "unsupported_version", path: "/", subprotocolsOffered: "chat")),
+    .httpResponseSent(HTTPResponseSentInfo(status: 200, reason: "OK", path: "/health")),
     .connectionClosed(sampleClosed),
     .connectionClosed(ConnectionClosedInfo(code: 1006, initiator: .abnormal, duration: 0)),
     .clientReconnecting(ClientReconnectingInfo(attempt: 2, delay: 3.1, cause: "connection refused", url: "ws://127.0.0.1:1/")),
@@ -23,10 +24,12 @@ let everyEvent: [WebSocketLogEvent] = [
     .handshakeResponse(.statusLine(status: 101, reason: "Switching Protocols"), .sent),
     .handshakeResponse(.header(name: "Upgrade", value: "websocket"), .sent),
     .frameSent(FrameInfo(opcode: .text, fin: true, rsv1: false, size: 2, preview: "'hi'")),
+    .frameReceived(FrameInfo(opcode: .text, fin: true, rsv1: true, size: 7, preview: "'hello'", inflatedSize: 5)),
     .frameReceived(FrameInfo(opcode: .continuation, fin: false, rsv1: true, size: 0, preview: "")),
     .closeStep(step: "closing TCP connection", code: nil, reason: nil),
     .closeStep(step: "failing connection with 1002 (protocol error)", code: 1002, reason: "invalid opcode 3"),
     .pingSent, .pongReceived(roundTrip: 0.0004), .keepaliveTimeout(timeout: 20),
+    .timedOut(waitingFor: "the closing handshake", timeout: 10),
     .errorHandled(error: "reserved_opcode: invalid opcode 3", code: 1002, reason: "invalid opcode 3"),
 ]
 

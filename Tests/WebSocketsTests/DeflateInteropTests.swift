@@ -93,3 +93,30 @@ struct DeflateInteropTests {
         await server.shutdown()
     }
 }
+
+@Suite("DEBUG traces of compressed messages")
+struct CompressedTraceTests {
+    @Test("a compressed frame's trace previews the inflated payload, with both sizes, in both directions")
+    func inflatedPreview() async throws {
+        let logs = MemorySink()
+        let server = try await startTestServer(logSink: logs, level: .debug)
+        let ws = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/")
+        #expect(ws.extensions.contains { $0.name == "permessage-deflate" })
+        let text = String(repeating: "hello deflate ", count: 20)
+        try await ws.send(text)
+        #expect(try await nextMessage(ws, "echo") == .text(text))
+        await ws.close()
+        await server.shutdown()
+        let frames = records(logs).filter { ["frame_received", "frame_sent"].contains($0["event"] as? String) }
+            .compactMap { $0["event_data"] as? [String: Any] }.filter { $0["opcode"] as? String == "TEXT" }
+        #expect(frames.count == 2, "\(frames)")
+        for frame in frames {
+            #expect(frame["rsv1"] as? Bool == true)
+            #expect(frame["inflated_size"] as? Int == text.utf8.count)
+            #expect((frame["size"] as? Int ?? .max) < text.utf8.count, "size is the compressed size on the wire")
+            #expect((frame["preview"] as? String)?.hasPrefix("'hello deflate hello deflate") == true, "\(frame)")
+        }
+        let messages = records(logs).filter { $0["event"] as? String == "frame_received" }.compactMap { $0["message"] as? String }
+        #expect(messages.contains { $0.hasPrefix("< TEXT 'hello deflate") && $0.contains("bytes compressed, \(text.utf8.count) inflated]") }, "\(messages)")
+    }
+}

@@ -49,7 +49,7 @@ struct LoggedSessionTests {
         let lines = serverLogs.lines + clientLogs.lines
         let events = Set(lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["event"] as? String })
         for expected in ["server_listening", "state_changed", "handshake_request", "handshake_response", "connection_open",
-                         "frame_sent", "frame_received", "close_step", "error_handled", "connection_rejected", "handler_failed",
+                         "frame_sent", "frame_received", "close_step", "error_handled", "http_response_sent", "handler_failed",
                          "connection_closed", "server_closing", "server_closed"] {
             #expect(events.contains(expected), "no \(expected) record")
         }

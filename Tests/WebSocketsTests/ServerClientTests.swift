@@ -71,7 +71,7 @@ struct ServerClientTests {
         await server.shutdown()
     }
 
-    @Test("processRequest answers plain HTTP; the client sees the status; both are logged")
+    @Test("processRequest answers plain HTTP; the client sees the status; each answer is http_response_sent at INFO, not a rejection")
     func processRequest() async throws {
         let logs = MemorySink()
         let server = try await startTestServer(logSink: logs)
@@ -86,8 +86,13 @@ struct ServerClientTests {
         let response = String(decoding: await raw.readAllAsync(), as: UTF8.self)
         #expect(response.hasPrefix("HTTP/1.1 200 OK\r\n"))
         #expect(response.hasSuffix("\r\n\r\nhealthy"))
-        await waitFor { records(logs).filter { $0["event"] as? String == "connection_rejected" }.count == 3 }
-        #expect(records(logs).filter { $0["event"] as? String == "connection_rejected" }.count == 3)
+        await waitFor { records(logs).filter { $0["event"] as? String == "http_response_sent" }.count == 3 }
+        let answers = records(logs).filter { $0["event"] as? String == "http_response_sent" }
+        #expect(answers.allSatisfy { $0["level"] as? String == "info" })
+        let fields = answers.compactMap { $0["event_data"] as? [String: Any] }
+        #expect(fields.map { "\($0["status"] as? Int ?? 0) \($0["reason"] as? String ?? "") \($0["path"] as? String ?? "")" }.sorted()
+                == ["200 OK /health", "403 Forbidden /forbidden", "403 Forbidden /forbidden"])
+        #expect(records(logs).filter { $0["event"] as? String == "connection_rejected" }.isEmpty, "an answer is not a rejection")
         await server.shutdown()
     }
 

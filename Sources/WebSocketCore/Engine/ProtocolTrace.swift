@@ -35,6 +35,9 @@ public enum ProtocolTrace: Hashable, Sendable {
     case handshakeResponse(HTTPResponseHead, Direction)
     /// `<`/`>` A frame, with its payload unmasked.
     case frame(Frame, Direction)
+    /// `<`/`>` A compressed frame (permessage-deflate) as on the wire, and its payload inflated:
+    /// what a reader of the trace wants to see is the message, not deflate's bytes.
+    case compressedFrame(Frame, Direction, inflated: ByteBuffer)
     /// `x` A closing step.
     case close(CloseStep)
     /// `!` A protocol error handled by failing the connection.
@@ -44,7 +47,7 @@ public enum ProtocolTrace: Hashable, Sendable {
     public var prefix: Character {
         switch self {
         case .stateChanged: "="
-        case .handshakeRequest(_, let d), .handshakeResponse(_, let d), .frame(_, let d): d.prefix
+        case .handshakeRequest(_, let d), .handshakeResponse(_, let d), .frame(_, let d), .compressedFrame(_, let d, _): d.prefix
         case .close: "x"
         case .errorHandled: "!"
         }
@@ -56,6 +59,7 @@ public enum ProtocolTrace: Hashable, Sendable {
         case let (.handshakeRequest(x, d1), .handshakeRequest(y, d2)): x == y && d1 == d2
         case let (.handshakeResponse(x, d1), .handshakeResponse(y, d2)): x == y && d1 == d2
         case let (.frame(x, d1), .frame(y, d2)): x == y && d1 == d2
+        case let (.compressedFrame(x, d1, i1), .compressedFrame(y, d2, i2)): x == y && d1 == d2 && i1 == i2
         case let (.close(x), .close(y)): x == y
         case let (.errorHandled(x), .errorHandled(y)): x == y
         default: false

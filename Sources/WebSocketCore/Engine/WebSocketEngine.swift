@@ -310,15 +310,29 @@ public struct WebSocketEngine: Sendable {
             try handleControl(header.opcode, payload)
             return
         }
-        if isTracing {
-            let payload = message!.compressed ? message!.compressedFrame
-                : (message!.buffer.getSlice(at: frameStart, length: header.payloadLength) ?? ByteBuffer())
-            trace(.frame(Frame(fin: header.fin, rsv1: header.rsv1, rsv2: header.rsv2, rsv3: header.rsv3,
-                               opcode: header.opcode, payload: payload), .received))
-        }
         if message!.compressed {
-            try inflateFrame(fin: header.fin)
+            let wire = isTracing ? message!.compressedFrame : ByteBuffer()
+            let start = message!.buffer.writerIndex
+            do {
+                try inflateFrame(fin: header.fin)
+            } catch {
+                if isTracing {  // what arrived, as it arrived: it could not be inflated
+                    trace(.frame(Frame(fin: header.fin, rsv1: header.rsv1, rsv2: header.rsv2, rsv3: header.rsv3,
+                                       opcode: header.opcode, payload: wire), .received))
+                }
+                throw error
+            }
+            if isTracing {
+                let inflated = message!.buffer.getSlice(at: start, length: message!.buffer.writerIndex - start) ?? ByteBuffer()
+                trace(.compressedFrame(Frame(fin: header.fin, rsv1: header.rsv1, rsv2: header.rsv2, rsv3: header.rsv3,
+                                             opcode: header.opcode, payload: wire), .received, inflated: inflated))
+            }
         } else {
+            if isTracing {
+                let payload = message!.buffer.getSlice(at: frameStart, length: header.payloadLength) ?? ByteBuffer()
+                trace(.frame(Frame(fin: header.fin, rsv1: header.rsv1, rsv2: header.rsv2, rsv3: header.rsv3,
+                                   opcode: header.opcode, payload: payload), .received))
+            }
             message!.size += header.payloadLength
         }
         if header.fin, message!.kind == .text, !message!.validator.isComplete { throw .invalidUTF8 }
@@ -570,7 +584,7 @@ public struct WebSocketEngine: Sendable {
         if fin { statistics.messagesOut += 1 }
         // Whole messages are compressed; fragmented sends go uncompressed (RSV1 clear is allowed).
         if fin, opcode != .continuation, let compression, let compressed = compression.compress(payload) {
-            emitFrame(opcode: opcode, fin: true, rsv1: true, payload: compressed)
+            emitFrame(opcode: opcode, fin: true, rsv1: true, payload: compressed, inflated: payload)
             return
         }
         emitFrame(opcode: opcode, fin: fin, payload: payload)
@@ -581,9 +595,13 @@ public struct WebSocketEngine: Sendable {
         emitFrame(opcode: .close, fin: true, payload: frame.serialized(allocator: allocator))
     }
 
-    private mutating func emitFrame(opcode: Opcode, fin: Bool, rsv1: Bool = false, payload: ByteBuffer) {
+    /// - Parameter inflated: a compressed frame's payload before compression, for the trace.
+    private mutating func emitFrame(opcode: Opcode, fin: Bool, rsv1: Bool = false, payload: ByteBuffer, inflated: ByteBuffer? = nil) {
         statistics.framesOut += 1
-        if isTracing { trace(.frame(Frame(fin: fin, rsv1: rsv1, opcode: opcode, payload: payload), .sent)) }
+        if isTracing {
+            let frame = Frame(fin: fin, rsv1: rsv1, opcode: opcode, payload: payload)
+            trace(inflated.map { .compressedFrame(frame, .sent, inflated: $0) } ?? .frame(frame, .sent))
+        }
         let n = payload.readableBytes
         let before = scratch.readableBytes
         if role == .server && n >= configuration.largePayloadThreshold {

@@ -44,6 +44,23 @@ public struct ConnectionOpenInfo: Sendable, Hashable {
     }
 }
 
+/// Fields of `http_response_sent`.
+public struct HTTPResponseSentInfo: Sendable, Hashable {
+    /// The HTTP status sent.
+    public var status: Int
+    /// The status's reason phrase.
+    public var reason: String
+    /// The request target, redacted.
+    public var path: String
+
+    /// Creates the payload; each parameter sets the property of the same name.
+    public init(status: Int, reason: String, path: String) {
+        self.status = status
+        self.reason = reason
+        self.path = path
+    }
+}
+
 /// Fields of `connection_rejected`.
 public struct ConnectionRejectedInfo: Sendable, Hashable {
     /// The HTTP status sent.
@@ -166,16 +183,20 @@ public struct FrameInfo: Sendable, Hashable {
     /// Payload length in bytes.
     public var size: Int
     /// Text escaped (`'hi\n'`), binary as hex, close as `1000 (OK) reason`; elided in the middle
-    /// to at most the configured preview length.
+    /// to at most the configured preview length. A compressed frame's preview is of its
+    /// payload inflated.
     public var preview: String
+    /// A compressed frame's payload inflated, in bytes (`size` is the compressed size on the wire).
+    public var inflatedSize: Int?
 
     /// Creates the payload; each parameter sets the property of the same name.
-    public init(opcode: Opcode, fin: Bool, rsv1: Bool, size: Int, preview: String) {
+    public init(opcode: Opcode, fin: Bool, rsv1: Bool, size: Int, preview: String, inflatedSize: Int? = nil) {
         self.opcode = opcode
         self.fin = fin
         self.rsv1 = rsv1
         self.size = size
         self.preview = preview
+        self.inflatedSize = inflatedSize
     }
 }
 

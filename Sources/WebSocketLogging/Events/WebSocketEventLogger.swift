@@ -93,6 +93,12 @@ public struct WebSocketEventLogger: Sendable {
             let info = FrameInfo(opcode: frame.opcode, fin: frame.fin, rsv1: frame.rsv1, size: frame.payload.readableBytes,
                                  preview: FramePreview.render(frame, limit: previewLength))
             emit(d == .sent ? .frameSent(info) : .frameReceived(info))
+        case .compressedFrame(let frame, let d, let inflated):
+            var plain = frame
+            plain.payload = inflated
+            let info = FrameInfo(opcode: frame.opcode, fin: frame.fin, rsv1: frame.rsv1, size: frame.payload.readableBytes,
+                                 preview: FramePreview.render(plain, limit: previewLength), inflatedSize: inflated.readableBytes)
+            emit(d == .sent ? .frameSent(info) : .frameReceived(info))
         case .close(let step):
             switch step {
             case .closingTransport: emit(.closeStep(step: "closing TCP connection", code: nil, reason: nil))

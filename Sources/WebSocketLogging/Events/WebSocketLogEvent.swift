@@ -5,7 +5,7 @@ import WebSocketCore
 ///
 /// Levels follow the Python websockets logging design (``defaultLevel``) and can be changed
 /// per event with ``EventLevels``. DEBUG events carry the one-character ``prefix`` of Python's
-/// debug lines: `>` sent, `<` received, `=` state, `x` shutdown, `%` ping/pong, `!` errors.
+/// debug lines: `>` sent, `<` received, `=` state, `x` shutdown, `%` ping/pong, `!` errors, `-` timeouts.
 public enum WebSocketLogEvent: Sendable, Hashable {
     // INFO
     /// The server bound a socket; see ``ServerListeningInfo``.
@@ -18,6 +18,9 @@ public enum WebSocketLogEvent: Sendable, Hashable {
     case connectionOpen(ConnectionOpenInfo)
     /// The opening handshake was refused with an HTTP response.
     case connectionRejected(ConnectionRejectedInfo)
+    /// The application answered the upgrade request with a plain HTTP response (`processRequest`:
+    /// a health check's 200, a 401): an answer, not a rejection, as in Python websockets 17.
+    case httpResponseSent(HTTPResponseSentInfo)
     /// The connection ended; see ``ConnectionClosedInfo``.
     case connectionClosed(ConnectionClosedInfo)
     /// A client will retry after a failure.
@@ -57,8 +60,11 @@ public enum WebSocketLogEvent: Sendable, Hashable {
     case pingSent
     /// `%` A keepalive pong arrived, with the round trip in seconds.
     case pongReceived(roundTrip: Double)
-    /// `!` No pong before the ping timeout; the connection is failed with 1011.
+    /// `-` No pong before the ping timeout; the connection is failed with 1011.
     case keepaliveTimeout(timeout: Double)
+    /// `-` A timer ran out: the opening handshake (open timeout) or the closing handshake
+    /// (close timeout). `waitingFor` says for what, `timeout` is the configured seconds.
+    case timedOut(waitingFor: String, timeout: Double)
     /// `!` An error handled without bothering the application (protocol violation, write error).
     case errorHandled(error: String, code: Int?, reason: String)
 
@@ -70,6 +76,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .serverClosed: "server_closed"
         case .connectionOpen: "connection_open"
         case .connectionRejected: "connection_rejected"
+        case .httpResponseSent: "http_response_sent"
         case .connectionClosed: "connection_closed"
         case .clientReconnecting: "client_reconnecting"
         case .tlsHandshakeFailed: "tls_handshake_failed"
@@ -88,23 +95,24 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .pingSent: "ping_sent"
         case .pongReceived: "pong_received"
         case .keepaliveTimeout: "keepalive_timeout"
+        case .timedOut: "timeout"
         case .errorHandled: "error_handled"
         }
     }
 
     /// Every event name, for documentation, schema checks and level tables.
     public static let allNames: [String] = [
-        "server_listening", "server_closing", "server_closed", "connection_open", "connection_rejected",
+        "server_listening", "server_closing", "server_closed", "connection_open", "connection_rejected", "http_response_sent",
         "connection_closed", "client_reconnecting", "tls_handshake_failed", "broadcast_skipped", "broadcast_failed", "log_records_dropped",
         "log_records_suppressed", "handler_failed", "internal_error", "state_changed", "handshake_request", "handshake_response", "frame_sent",
-        "frame_received", "close_step", "ping_sent", "pong_received", "keepalive_timeout", "error_handled",
+        "frame_received", "close_step", "ping_sent", "pong_received", "keepalive_timeout", "timeout", "error_handled",
     ]
 
     /// The level of the Python websockets design: INFO for lifecycle, WARNING for broadcast
     /// trouble, ERROR for handler exceptions and bugs, DEBUG for protocol detail.
     public var defaultLevel: Logger.Level {
         switch self {
-        case .serverListening, .serverClosing, .serverClosed, .connectionOpen, .connectionRejected,
+        case .serverListening, .serverClosing, .serverClosed, .connectionOpen, .connectionRejected, .httpResponseSent,
             .connectionClosed, .clientReconnecting, .tlsHandshakeFailed:
             .info
         case .broadcastSkipped, .broadcastFailed, .logRecordsDropped, .logRecordsSuppressed:
@@ -112,7 +120,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .handlerFailed, .internalError:
             .error
         case .stateChanged, .handshakeRequest, .handshakeResponse, .frameSent, .frameReceived, .closeStep,
-            .pingSent, .pongReceived, .keepaliveTimeout, .errorHandled:
+            .pingSent, .pongReceived, .keepaliveTimeout, .timedOut, .errorHandled:
             .debug
         }
     }
@@ -126,7 +134,8 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .frameReceived: "<"
         case .closeStep: "x"
         case .pingSent, .pongReceived: "%"
-        case .keepaliveTimeout, .errorHandled: "!"
+        case .keepaliveTimeout, .timedOut: "-"
+        case .errorHandled: "!"
         default: nil
         }
     }
@@ -140,6 +149,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .serverClosed: text = "server closed"
         case .connectionOpen: text = "connection open"
         case .connectionRejected(let r): text = "connection rejected (\(r.status) \(r.reason))"
+        case .httpResponseSent(let r): text = "HTTP response sent (\(r.status) \(r.reason))"
         case .connectionClosed(let c): text = "connection closed (\(c.code) \(CloseCode(UInt16(clamping: c.code)).name))"
         case .clientReconnecting(let r):
             text = "connect failed; reconnecting in \(Self.format(r.delay)) seconds: \(r.cause)"
@@ -162,6 +172,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .pingSent: text = "sent keepalive ping"
         case .pongReceived(let rtt): text = "received keepalive pong (\(Self.format(rtt * 1000)) ms)"
         case .keepaliveTimeout: text = "timed out waiting for keepalive pong"
+        case .timedOut(let what, let t): text = "timed out waiting for \(what) (\(Self.format(t)) seconds)"
         case .errorHandled(let e, _, _): text = e
         }
         if let prefix { return "\(prefix) \(text)" }
@@ -170,9 +181,9 @@ public enum WebSocketLogEvent: Sendable, Hashable {
 
     /// `TEXT 'hi' [2 bytes]`, `BINARY 00 ff [2 bytes, continued]` (Python websockets' frame format).
     static func describe(_ f: FrameInfo) -> String {
-        var flags = ["\(f.size) bytes"]
+        var flags = [f.rsv1 ? "\(f.size) bytes compressed" : "\(f.size) bytes"]
+        if let inflated = f.inflatedSize { flags.append("\(inflated) inflated") }
         if !f.fin { flags.append("continued") }
-        if f.rsv1 { flags.append("compressed") }
         let preview = f.preview.isEmpty ? "" : " \(f.preview)"
         return "\(f.opcode)\(preview) [\(flags.joined(separator: ", "))]"
     }
@@ -203,6 +214,10 @@ public enum WebSocketLogEvent: Sendable, Hashable {
             v.visit("rejection", string: r.rejection)
             v.visit("path", optional: r.path)
             v.visit("subprotocols_offered", optional: r.subprotocolsOffered)
+        case .httpResponseSent(let r):
+            v.visit("status", int: r.status)
+            v.visit("reason", string: r.reason)
+            v.visit("path", string: r.path)
         case .connectionClosed(let c):
             v.visit("close_code", int: c.code)
             v.visit("close_code_sent", optional: c.codeSent)
@@ -254,6 +269,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
             v.visit("fin", bool: f.fin)
             v.visit("rsv1", bool: f.rsv1)
             v.visit("size", int: f.size)
+            v.visit("inflated_size", optional: f.inflatedSize)
             v.visit("preview", string: f.preview)
         case .closeStep(let step, let code, let reason):
             v.visit("step", string: step)
@@ -261,6 +277,9 @@ public enum WebSocketLogEvent: Sendable, Hashable {
             v.visit("close_reason", optional: reason)
         case .pongReceived(let rtt): v.visit("round_trip", double: rtt)
         case .keepaliveTimeout(let t): v.visit("timeout", double: t)
+        case .timedOut(let what, let t):
+            v.visit("waiting_for", string: what)
+            v.visit("timeout", double: t)
         case .errorHandled(let e, let code, let reason):
             v.visit("error", string: e)
             v.visit("close_code", optional: code)

@@ -40,6 +40,10 @@ func errorFields(_ error: any Error) -> (type: String, message: String) {
 struct PlainFieldWriter: LogFieldVisitor {
     var line: LogLine.Writer
     var limit = Int.max
+    /// A DEBUG trace's message: fields it already says (the frame's opcode, size and preview,
+    /// the header line, the state) are left out, as are flags and the direction its prefix
+    /// shows; what it does not say (a close reason, a close code) is kept.
+    var saidBy: String?
 
     /// The ` key=value` pairs `visit` writes, without the leading space.
     static func text(_ visit: (inout PlainFieldWriter) -> Void) -> String {
@@ -59,11 +63,13 @@ struct PlainFieldWriter: LogFieldVisitor {
     }
 
     mutating func visit(_ k: StaticString, string: String) {
+        if let saidBy, string.isEmpty || k.description == "direction" || saidBy.contains(string) { return }
         key(k)
         line.append(plain: string, quoteIfNeeded: true, limit: limit)
     }
 
     mutating func visit(_ k: StaticString, int: Int) {
+        if let saidBy, saidBy.contains(String(int)) { return }
         key(k)
         line.append(int: int)
     }
@@ -74,6 +80,7 @@ struct PlainFieldWriter: LogFieldVisitor {
     }
 
     mutating func visit(_ k: StaticString, bool: Bool) {
+        if saidBy != nil { return }
         key(k)
         line.append(bool ? "true" : "false")
     }

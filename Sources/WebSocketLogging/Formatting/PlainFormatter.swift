@@ -6,6 +6,8 @@ import Logging
 /// with the DEBUG prefix `>`, `<`, `=`, `x`, `%` or `!` where there is one) and every value
 /// have control characters and newlines escaped, so one record is always one line: a close
 /// reason of `"bye\nFAKE"` prints as `bye\nFAKE`. Values with spaces, `=` or `"` are quoted.
+/// A DEBUG trace's fields follow only where its message does not already say them
+/// (`> TEXT 'hi' [2 bytes]`, not `… opcode=TEXT fin=true rsv1=false size=2 preview='hi'`).
 public struct PlainFormatter: LogFormatter {
     /// The longest line, newline included (values are cut to fit, as in ``JSONFormatter``).
     public var maxLineLength: Int
@@ -36,7 +38,7 @@ public struct PlainFormatter: LogFormatter {
         line.append(UInt8(ascii: " "))
         line.append(plain: record.message, quoteIfNeeded: false, limit: limit)
         if withFields {
-            var writer = PlainFieldWriter(line: line, limit: limit)
+            var writer = PlainFieldWriter(line: line, limit: limit, saidBy: record.event?.prefix != nil ? record.message : nil)
             record.event?.visitFields(&writer)
             for key in record.metadata.keys.sorted() {
                 writer.line.append(UInt8(ascii: " "))

@@ -63,6 +63,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
             openTimer = context.eventLoop.scheduleTask(in: TimeAmount(clamping: timeout)) {
+                bound.value.log.emit(.timedOut(waitingFor: "the opening handshake", timeout: timeout.seconds))
                 bound.value.fail(WebSocketError(.timeout, "opening handshake timed out"), context: loopBoundContext.value)
             }
         }

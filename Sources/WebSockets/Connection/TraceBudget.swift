@@ -35,7 +35,7 @@ extension ProtocolTrace {
         switch self {
         case .handshakeRequest(let head, _): 1 + head.headers.count
         case .handshakeResponse(let head, _): 1 + head.headers.count
-        case .stateChanged, .frame, .close, .errorHandled: 1
+        case .stateChanged, .frame, .compressedFrame, .close, .errorHandled: 1
         }
     }
 }

@@ -428,7 +428,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
 
     private func closeTimedOut() {
         guard let context else { return }
-        log.emit(.closeStep(step: "close timeout: closing TCP connection", code: nil, reason: nil))
+        log.emit(.timedOut(waitingFor: "the closing handshake", timeout: options.closeTimeout.seconds))
+        log.emit(.closeStep(step: "closing TCP connection", code: nil, reason: nil))
         context.close(promise: nil)
     }
 

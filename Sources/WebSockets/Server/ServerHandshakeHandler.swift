@@ -218,9 +218,9 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         headers.replaceOrAdd(name: "Connection", value: "close")
         let head = HTTPResponseHead(version: .http1_1, status: response.status, headers: headers)
         engine.reject(request: request, response: head)
-        logRejection(ConnectionRejectedInfo(status: Int(response.status.code), reason: response.status.reasonPhrase,
-                                            rejection: "refused", path: log.redaction.target(request.uri),
-                                            subprotocolsOffered: request.headers.offeredSubprotocols), context: context)
+        drainTraces()
+        log.emit(.httpResponseSent(HTTPResponseSentInfo(status: Int(response.status.code), reason: response.status.reasonPhrase,
+                                                        path: log.redaction.target(request.uri))))
         writeAndClose(head, body: response.body, context: context)
     }
 
@@ -276,7 +276,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private func openTimedOut() {
         guard let context, case .reject(let request) = machine.openTimedOut() else { return }
-        log.emit(.errorHandled(error: "opening handshake timed out", code: nil, reason: "open timeout"))
+        log.emit(.timedOut(waitingFor: "the opening handshake", timeout: (server.configuration.connection.openTimeout ?? .zero).seconds))
         reject(HandshakeRejection(kind: .timeout, status: .requestTimeout, reason: "opening handshake timed out"),
                request: request, context: context)
     }
