@@ -30,7 +30,7 @@ let serverPipeline = LogPipeline(
     ],
     filters: [
         .firstFrames(perConnection: 4),                                   // DEBUG sampling
-        .excludingEvents(["handshake_request", "handshake_response"]),    // drop what you never read
+        .excludingEvents([.handshakeRequest, .handshakeResponse]),    // drop what you never read
         LogFilter { record in !record.message.contains("healthcheck") },  // any predicate
     ])
 var serverConfiguration = ServerConfiguration()
@@ -39,8 +39,8 @@ serverConfiguration.logger = Logger(label: "websockets.server") {
 }
 
 // 3. Levels per event: connection_open at NOTICE, state changes at TRACE (so hidden at DEBUG).
-serverConfiguration.eventLevels.overrides["connection_open"] = .notice
-serverConfiguration.eventLevels.overrides["state_changed"] = .trace
+serverConfiguration.eventLevels[.connectionOpen] = .notice
+serverConfiguration.eventLevels[.stateChanged] = .trace
 
 // 4. The client logs in the plain format, at INFO.
 var clientConfiguration = ClientConfiguration(additionalHeaders: ["X-Tenant": "acme"])

@@ -54,7 +54,7 @@ struct LogFormatDocTests {
             WARNING for broadcast problems, ERROR for handler failures and bugs, DEBUG for the protocol
             trace, whose messages start with a prefix: `>` sent, `<` received, `=` state, `x` closing,
             `%` keepalive, `!` handled errors, `-` timeouts. Change a level per event with
-            `configuration.eventLevels.overrides["event_name"] = .notice`.
+            `configuration.eventLevels[.eventName] = .notice` (the typed `WebSocketLogEvent.Name`; its `rawValue` is the name below).
 
             ## The JSON line
 

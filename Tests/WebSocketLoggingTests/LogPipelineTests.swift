@@ -59,7 +59,7 @@ struct LogPipelineTests {
     func filters() {
         let sink = MemorySink()
         let pipeline = LogPipeline(formatter: JSONFormatter(), sink: sink,
-                                   filters: [.minimumLevel(.info), .labels(["websockets"]), .excludingEvents(["server_closed"])])
+                                   filters: [.minimumLevel(.info), .labels(["websockets"]), .excludingEvents([.serverClosed])])
         pipeline.log(record(.serverClosing))                                           // kept
         pipeline.log(record(.serverClosed))                                            // event excluded
         pipeline.log(record(.stateChanged(.open), level: .debug))                      // level
@@ -67,7 +67,7 @@ struct LogPipelineTests {
         pipeline.log(record(.serverClosing, label: "myapp"))                           // label
         #expect(sink.lines.count == 2)
         let only = MemorySink()
-        LogPipeline(formatter: JSONFormatter(), sink: only, filters: [.onlyEvents(["log"])]).log(record(.serverClosing))
+        LogPipeline(formatter: JSONFormatter(), sink: only, filters: [.onlyEvents([.log])]).log(record(.serverClosing))
         #expect(only.lines.isEmpty)
         let none = MemorySink()
         LogPipeline(formatter: JSONFormatter(), sink: none, filters: [.dropAll]).log(record(nil, message: "x"))

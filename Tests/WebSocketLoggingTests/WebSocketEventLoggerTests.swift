@@ -78,11 +78,22 @@ struct WebSocketEventLoggerTests {
         events.emit(.serverListening(ServerListeningInfo(address: "x")))
         #expect(sink.lines.count == 1)
         var custom = EventLevels.default
-        custom["frame_received"] = .notice
+        custom[.frameReceived] = .notice
         let (loud, loudSink) = setup(level: .info, levels: custom)
         #expect(loud.wantsTraces)
         loud.emit(.frameReceived(FrameInfo(opcode: .ping, fin: true, rsv1: false, size: 0, preview: "''")))
         #expect(try parseJSON(loudSink.lines[0])["level"] as? String == "notice")
+    }
+
+    @Test("levels from text (a configuration file): names and levels parsed, a typo is an error naming it")
+    func levelsFromText() throws {
+        let levels = try EventLevels(parsing: ["connection_open": "debug", "frame_sent": "notice"])
+        #expect(levels[.connectionOpen] == .debug && levels[.frameSent] == .notice && levels.overrides.count == 2)
+        #expect(throws: UnknownEventName(text: "conection_open")) { try EventLevels(parsing: ["conection_open": "debug"]) }
+        #expect(throws: UnknownLevelName(text: "verbose")) { try EventLevels(parsing: ["connection_open": "verbose"]) }
+        #expect("\(UnknownEventName(text: "x"))".contains("connection_open"), "the message lists the valid names")
+        #expect(WebSocketLogEvent.Name.allCases.count == WebSocketLogEvent.allNames.count + 1, "every event has a name, plus log")
+        for event in everyEvent { #expect(try WebSocketLogEvent.Name(parsing: event.name) == event.kind) }
     }
 
     @Test("an engine session renders as the Python-style DEBUG transcript")

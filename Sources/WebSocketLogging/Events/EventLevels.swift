@@ -5,15 +5,28 @@ import Logging
 ///
 /// ```swift
 /// var levels = EventLevels.default
-/// levels["connection_open"] = .debug      // swift-log's guidance for libraries
-/// levels["connection_closed"] = .debug
+/// levels[.connectionOpen] = .debug      // swift-log's guidance for libraries
+/// levels[.connectionClosed] = .debug
+/// let fromFile = try EventLevels(parsing: ["connection_open": "debug"])   // names and levels as text
 /// ```
 public struct EventLevels: Sendable, Hashable {
-    /// Overrides by event name (``WebSocketLogEvent/name``).
-    public var overrides: [String: Logger.Level]
+    /// Overrides by event name.
+    public var overrides: [WebSocketLogEvent.Name: Logger.Level]
 
     /// Default levels, changed for the event names in `overrides`.
-    public init(overrides: [String: Logger.Level] = [:]) {
+    public init(overrides: [WebSocketLogEvent.Name: Logger.Level] = [:]) {
+        self.overrides = overrides
+    }
+
+    /// Overrides as a configuration file writes them: event names and level names as text.
+    /// - Throws: ``UnknownEventName`` for a name that is not an event's, ``UnknownLevelName``
+    ///   for a level that is not swift-log's: a typo fails loudly instead of being ignored.
+    public init(parsing texts: [String: String]) throws {
+        var overrides: [WebSocketLogEvent.Name: Logger.Level] = [:]
+        for (name, level) in texts {
+            guard let parsed = Logger.Level(rawValue: level) else { throw UnknownLevelName(text: level) }
+            overrides[try WebSocketLogEvent.Name(parsing: name)] = parsed
+        }
         self.overrides = overrides
     }
 
@@ -23,11 +36,11 @@ public struct EventLevels: Sendable, Hashable {
     /// Connection open, close and rejection at DEBUG, as swift-log recommends for libraries
     /// that run inside an application.
     public static let lifecycleAtDebug = EventLevels(overrides: [
-        "connection_open": .debug, "connection_closed": .debug, "connection_rejected": .debug,
+        .connectionOpen: .debug, .connectionClosed: .debug, .connectionRejected: .debug, .httpResponseSent: .debug,
     ])
 
     /// The override for an event name, if any; set it to change that event's level.
-    public subscript(name: String) -> Logger.Level? {
+    public subscript(name: WebSocketLogEvent.Name) -> Logger.Level? {
         get { overrides[name] }
         set { overrides[name] = newValue }
     }
@@ -35,7 +48,7 @@ public struct EventLevels: Sendable, Hashable {
     /// The level `event` is logged at: its override, else its ``WebSocketLogEvent/defaultLevel``.
     @inlinable
     public func level(for event: WebSocketLogEvent) -> Logger.Level {
-        overrides.isEmpty ? event.defaultLevel : (overrides[event.name] ?? event.defaultLevel)
+        overrides.isEmpty ? event.defaultLevel : (overrides[event.kind] ?? event.defaultLevel)
     }
 
     /// The lowest level any protocol-trace (DEBUG by default) event is configured at: traces
@@ -51,6 +64,16 @@ public struct EventLevels: Sendable, Hashable {
     }
 
     /// The events a protocol trace becomes (see ``WebSocketEventLogger/emit(trace:)``).
-    static let traceEventNames = ["state_changed", "handshake_request", "handshake_response", "frame_sent", "frame_received",
-                                  "close_step", "error_handled"]
+    static let traceEventNames: [WebSocketLogEvent.Name] = [.stateChanged, .handshakeRequest, .handshakeResponse, .frameSent,
+                                                            .frameReceived, .closeStep, .errorHandled]
+}
+
+/// A level name in a configuration file that is not one of swift-log's.
+public struct UnknownLevelName: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The text given.
+    public var text: String
+
+    public var description: String {
+        "unknown level '\(text)'; the levels are: " + Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+    }
 }

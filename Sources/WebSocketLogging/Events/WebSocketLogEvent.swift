@@ -68,45 +68,86 @@ public enum WebSocketLogEvent: Sendable, Hashable {
     /// `!` An error handled without bothering the application (protocol violation, write error).
     case errorHandled(error: String, code: Int?, reason: String)
 
-    /// The stable snake_case name: the JSON `event` field and the syslog MSGID.
-    public var name: String {
+    /// An event's name, typed: what level overrides, filters and sampling take, so that a
+    /// misspelt name does not compile. `rawValue` is the stable snake_case form (the JSON
+    /// `event` field, the syslog MSGID, configuration files: ``init(parsing:)``).
+    public enum Name: String, CaseIterable, Sendable, Hashable, CustomStringConvertible {
+        case serverListening = "server_listening"
+        case serverClosing = "server_closing"
+        case serverClosed = "server_closed"
+        case connectionOpen = "connection_open"
+        case connectionRejected = "connection_rejected"
+        case httpResponseSent = "http_response_sent"
+        case connectionClosed = "connection_closed"
+        case clientReconnecting = "client_reconnecting"
+        case tlsHandshakeFailed = "tls_handshake_failed"
+        case broadcastSkipped = "broadcast_skipped"
+        case broadcastFailed = "broadcast_failed"
+        case logRecordsDropped = "log_records_dropped"
+        case logRecordsSuppressed = "log_records_suppressed"
+        case handlerFailed = "handler_failed"
+        case internalError = "internal_error"
+        case stateChanged = "state_changed"
+        case handshakeRequest = "handshake_request"
+        case handshakeResponse = "handshake_response"
+        case frameSent = "frame_sent"
+        case frameReceived = "frame_received"
+        case closeStep = "close_step"
+        case pingSent = "ping_sent"
+        case pongReceived = "pong_received"
+        case keepaliveTimeout = "keepalive_timeout"
+        case timeout = "timeout"
+        case errorHandled = "error_handled"
+        /// An application's own record (not a library event).
+        case log = "log"
+
+        /// The name of a configuration file or flag.
+        /// - Throws: ``UnknownEventName`` naming the text and the valid names.
+        public init(parsing text: String) throws(UnknownEventName) {
+            guard let name = Name(rawValue: text) else { throw UnknownEventName(text: text) }
+            self = name
+        }
+
+        public var description: String { rawValue }
+    }
+
+    /// This event's typed name.
+    public var kind: Name {
         switch self {
-        case .serverListening: "server_listening"
-        case .serverClosing: "server_closing"
-        case .serverClosed: "server_closed"
-        case .connectionOpen: "connection_open"
-        case .connectionRejected: "connection_rejected"
-        case .httpResponseSent: "http_response_sent"
-        case .connectionClosed: "connection_closed"
-        case .clientReconnecting: "client_reconnecting"
-        case .tlsHandshakeFailed: "tls_handshake_failed"
-        case .broadcastSkipped: "broadcast_skipped"
-        case .broadcastFailed: "broadcast_failed"
-        case .logRecordsDropped: "log_records_dropped"
-        case .logRecordsSuppressed: "log_records_suppressed"
-        case .handlerFailed: "handler_failed"
-        case .internalError: "internal_error"
-        case .stateChanged: "state_changed"
-        case .handshakeRequest: "handshake_request"
-        case .handshakeResponse: "handshake_response"
-        case .frameSent: "frame_sent"
-        case .frameReceived: "frame_received"
-        case .closeStep: "close_step"
-        case .pingSent: "ping_sent"
-        case .pongReceived: "pong_received"
-        case .keepaliveTimeout: "keepalive_timeout"
-        case .timedOut: "timeout"
-        case .errorHandled: "error_handled"
+        case .serverListening: .serverListening
+        case .serverClosing: .serverClosing
+        case .serverClosed: .serverClosed
+        case .connectionOpen: .connectionOpen
+        case .connectionRejected: .connectionRejected
+        case .httpResponseSent: .httpResponseSent
+        case .connectionClosed: .connectionClosed
+        case .clientReconnecting: .clientReconnecting
+        case .tlsHandshakeFailed: .tlsHandshakeFailed
+        case .broadcastSkipped: .broadcastSkipped
+        case .broadcastFailed: .broadcastFailed
+        case .logRecordsDropped: .logRecordsDropped
+        case .logRecordsSuppressed: .logRecordsSuppressed
+        case .handlerFailed: .handlerFailed
+        case .internalError: .internalError
+        case .stateChanged: .stateChanged
+        case .handshakeRequest: .handshakeRequest
+        case .handshakeResponse: .handshakeResponse
+        case .frameSent: .frameSent
+        case .frameReceived: .frameReceived
+        case .closeStep: .closeStep
+        case .pingSent: .pingSent
+        case .pongReceived: .pongReceived
+        case .keepaliveTimeout: .keepaliveTimeout
+        case .timedOut: .timeout
+        case .errorHandled: .errorHandled
         }
     }
 
-    /// Every event name, for documentation, schema checks and level tables.
-    public static let allNames: [String] = [
-        "server_listening", "server_closing", "server_closed", "connection_open", "connection_rejected", "http_response_sent",
-        "connection_closed", "client_reconnecting", "tls_handshake_failed", "broadcast_skipped", "broadcast_failed", "log_records_dropped",
-        "log_records_suppressed", "handler_failed", "internal_error", "state_changed", "handshake_request", "handshake_response", "frame_sent",
-        "frame_received", "close_step", "ping_sent", "pong_received", "keepalive_timeout", "timeout", "error_handled",
-    ]
+    /// The stable snake_case name: the JSON `event` field and the syslog MSGID.
+    public var name: String { kind.rawValue }
+
+    /// Every library event name, for documentation, schema checks and level tables.
+    public static let allNames: [String] = Name.allCases.filter { $0 != .log }.map(\.rawValue)
 
     /// The level of the Python websockets design: INFO for lifecycle, WARNING for broadcast
     /// trouble, ERROR for handler exceptions and bugs, DEBUG for protocol detail.
@@ -294,5 +335,15 @@ extension WebSocketLogEvent: CustomStringConvertible {
     public var description: String {
         let fields = PlainFieldWriter.text { visitFields(&$0) }
         return fields.isEmpty ? name : "\(name) \(fields)"
+    }
+}
+
+/// An event name in a configuration file or flag that is not one (a typo must not be ignored).
+public struct UnknownEventName: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The text given.
+    public var text: String
+
+    public var description: String {
+        "unknown event name '\(text)'; the names are: " + WebSocketLogEvent.Name.allCases.map(\.rawValue).joined(separator: ", ")
     }
 }

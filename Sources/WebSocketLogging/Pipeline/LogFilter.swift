@@ -23,14 +23,14 @@ public struct LogFilter: Sendable {
         }
     }
 
-    /// Drops records whose event name is in `names` (`"frame_sent"`, `"log"` for application records).
-    public static func excludingEvents(_ names: Set<String>) -> LogFilter {
-        LogFilter { !names.contains($0.eventName) }
+    /// Drops records whose event is in `names` (`.frameSent`, `.log` for application records).
+    public static func excludingEvents(_ names: Set<WebSocketLogEvent.Name>) -> LogFilter {
+        LogFilter { !names.contains($0.event?.kind ?? .log) }
     }
 
-    /// Keeps only records whose event name is in `names`.
-    public static func onlyEvents(_ names: Set<String>) -> LogFilter {
-        LogFilter { names.contains($0.eventName) }
+    /// Keeps only records whose event is in `names`.
+    public static func onlyEvents(_ names: Set<WebSocketLogEvent.Name>) -> LogFilter {
+        LogFilter { names.contains($0.event?.kind ?? .log) }
     }
 
     /// DEBUG sampling: keeps the first `count` frame records (`frame_sent`, `frame_received`)
