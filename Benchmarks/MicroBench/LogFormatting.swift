@@ -1,5 +1,5 @@
 // The cost of one log record: formatting a connection_open record with its connection context
-// (JSON and plain), the whole pipeline to a discarding sink, swift-log's Logger in front, and a
+// (JSON, ECS and plain), the whole pipeline to a discarding sink, swift-log's Logger in front, and a
 // DEBUG trace while DEBUG is off. Target: JSON ≤ 150 ns and no allocation.
 import Logging
 import NIOCore
@@ -13,6 +13,7 @@ func loggingBenchmarks() -> [Benchmark] {
     var line = LogLine(capacity: 1024)
     let json = JSONFormatter()
     let plain = PlainFormatter()
+    let ecs = ECSFormatter()
     let jsonPipeline = LogPipeline(formatter: json, sink: NullSink())
     let logger = Logger(label: "websockets.server") { JSONLogHandler(label: $0, pipeline: jsonPipeline) }
     let events = WebSocketEventLogger(logger: logger).with(connection: context)
@@ -22,6 +23,10 @@ func loggingBenchmarks() -> [Benchmark] {
         Benchmark(name: "log: JSONFormatter.format connection_open with context", iterations: 2_000_000) {
             line.removeAll()
             json.format(record, into: &line)
+        },
+        Benchmark(name: "log: ECSFormatter.format connection_open with context", iterations: 2_000_000) {
+            line.removeAll()
+            ecs.format(record, into: &line)
         },
         Benchmark(name: "log: PlainFormatter.format connection_open with context", iterations: 2_000_000) {
             line.removeAll()

@@ -5,13 +5,13 @@ import Logging
 import WebSocketLogging
 
 enum LogFormat: String, ExpressibleByArgument, CaseIterable {
-    case json, plain
+    case json, plain, ecs
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 struct LoggingOptions: ParsableArguments {
-    @Option(help: "Log line format: json (one object per line) or plain.")
+    @Option(help: "Log line format: json (one object per line), ecs (Elastic Common Schema, one object per line) or plain.")
     var logFormat: LogFormat = .json
 
     @Option(help: "Lowest level logged: trace, debug, info, notice, warning, error, critical.")
@@ -20,9 +20,11 @@ struct LoggingOptions: ParsableArguments {
     /// Bootstraps swift-log so that the library's and the application's records share the format.
     func bootstrap(sink: StreamSink) {
         let format = logFormat, level = logLevel
+        let ecs = LogPipeline(formatter: ECSFormatter(), sink: sink)
         LoggingSystem.bootstrap({ label, provider in
             switch format {
             case .json: JSONLogHandler(label: label, sink: sink, logLevel: level, metadataProvider: provider)
+            case .ecs: JSONLogHandler(label: label, pipeline: ecs, logLevel: level, metadataProvider: provider)
             case .plain: PlainLogHandler(label: label, sink: sink, logLevel: level, metadataProvider: provider)
             }
         }, metadataProvider: ConnectionContext.metadataProvider)

@@ -274,10 +274,10 @@ final class ResumeOnce<T: Sendable>: @unchecked Sendable {
 
 /// Validates JSON log lines with `scripts/validate-log-lines.py` (the `jsonschema` package's
 /// 2020-12 validator against `schemas/log-record.schema.json`). Returns its status and output.
-public func validateWithSchema(_ lines: [String]) async throws -> (status: Int32, output: String) {
+public func validateWithSchema(_ lines: [String], schema: String = "log-record.schema.json") async throws -> (status: Int32, output: String) {
     let file = NSTemporaryDirectory() + "ws-schema-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).jsonl"
     try lines.joined().write(toFile: file, atomically: true, encoding: .utf8)
     defer { unlink(file) }
     return try await runCommand("/usr/bin/env", ["python3", repositoryRoot.appendingPathComponent("scripts/validate-log-lines.py").path,
-                                                 repositoryRoot.appendingPathComponent("schemas/log-record.schema.json").path, file])
+                                                 repositoryRoot.appendingPathComponent("schemas/" + schema).path, file])
 }

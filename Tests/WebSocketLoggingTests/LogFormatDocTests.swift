@@ -30,6 +30,11 @@ struct LogFormatDocTests {
         #expect(lines.count >= WebSocketLogEvent.allNames.count)
         let result = try await validateWithSchema(lines)
         #expect(result.status == 0, "\(result.output)")
+        let ecs = try String(contentsOf: Self.path, encoding: .utf8).split(separator: "\n")
+            .filter { $0.hasPrefix("{\"@timestamp\"") }.map { String($0) + "\n" }
+        #expect(ecs.count >= 2)
+        let ecsResult = try await validateWithSchema(ecs, schema: "ecs-record.schema.json")
+        #expect(ecsResult.status == 0, "\(ecsResult.output)")
     }
 
     /// Events without a connection: logged with `fields` instead of `event_data`.
@@ -120,8 +125,51 @@ struct LogFormatDocTests {
             out += "```json\n" + json + "```\n\n"
             out += "```text\n" + (try format(sample, PlainFormatter())) + "```\n"
         }
+        out += """
+
+            ## ECS (Elastic Common Schema)
+
+            `ECSFormatter` (`websockets serve --log-format ecs`; in code, a `LogPipeline` with
+            `formatter: ECSFormatter()`) writes the same records as ECS 8.11 JSON lines for
+            Elasticsearch and Kibana without a mapping step, with the same guarantees (one line, capped,
+            never throws). Every line validates against
+            [schemas/ecs-record.schema.json](../schemas/ecs-record.schema.json). Keys come in this
+            order, `@timestamp`, `log.level` and `message` first as the ecs-logging spec requires
+            (`log.level` as a dotted key, the rest nested):
+
+            | ECS field | from | note |
+            |---|---|---|
+            | `@timestamp` | `timestamp` | |
+            | `log.level` | `level` | swift-log's name |
+            | `message` | `message` | |
+            | `ecs.version` | | `8.11.0` |
+            | `log.logger` | `logger` | |
+            | `event.action` | `event` | `log` for application records |
+            | `event.dataset` | `logger` | `websockets.server`, `websockets.client` |
+            | `event.kind` | | `event` |
+            | `event.duration` | `duration` of `connection_closed`, `handshake_duration` of `connection_open` | nanoseconds |
+            | `client.ip`, `client.address` | `remote_addr` | the resolved client (trusted proxies only) |
+            | `source.ip`, `source.port` | `peer_addr`, `peer_port` | the socket peer |
+            | `url.path`, `url.query` | `path` | split at `?`, redacted as in the JSON line |
+            | `http.response.status_code` | `status` of `connection_rejected`, `http_response_sent` | |
+            | `websocket.connection_id`, `websocket.*` | `connection_id`, the event's fields | a custom field set, typed as above: close codes and sizes stay numbers |
+            | `labels.*` | `metadata` | keywords (strings); nested keys joined with `_`; `.`, `*`, `\\` in keys become `_` |
+            | `error.type`, `error.message` | `error` | |
+
+            The WebSocket fields are not `labels`: ECS labels are keyword-only, and aggregations on
+            close codes, sizes and durations need numbers. In Kibana, map `websocket.*` dynamically or
+            with the types of the JSON schema above.
+
+
+            """
+        for event in [everyEvent.first { $0.name == "connection_open" }!, sampleClosedEvent] {
+            out += "```json\n" + (try format(record(event, level: event.defaultLevel, connection: fixedContext(client: "203.0.113.7")),
+                                               ECSFormatter())) + "```\n\n"
+        }
         return out
     }
+
+    static let sampleClosedEvent = WebSocketLogEvent.connectionClosed(sampleClosed)
 
     /// One table row per field, in the order the formatter writes them in `example` (a JSON
     /// line), then the fields the example lacks, by name.

@@ -18,8 +18,10 @@ final class ServeProcess {
         let records = logFile ?? log
         var port: Int?
         for _ in 0..<200 where port == nil {
-            port = Self.records(records).first { $0["event"] as? String == "server_listening" }
-                .flatMap { ($0["fields"] as? [String: Any])?["port"] as? Int }
+            // The JSON line's `fields`, or ECS's `websocket` object.
+            port = Self.records(records).first { $0["event"] as? String == "server_listening"
+                || ($0["event"] as? [String: Any])?["action"] as? String == "server_listening" }
+                .flatMap { (($0["fields"] ?? $0["websocket"]) as? [String: Any])?["port"] as? Int }
             if port == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
         self.port = try #require(port, "no server_listening record with a port in \(records)")
@@ -215,6 +217,36 @@ struct CommandTests {
         let opened = server.records("connection_open").map(fields)
         #expect(opened.map { $0["subprotocol"] as? String } == ["superchat", nil, "chat"])
         #expect(opened.map { $0["subprotocols_offered"] as? String } == ["superchat, chat", "mqtt", "chat"])
+    }
+
+    @Test("--log-format ecs: real lines valid against the ECS schema, in the spec's order, with client, source, url, duration and status")
+    func ecsOutput() async throws {
+        let server = try await ServeProcess(["--log-format", "ecs"])
+        let url = "ws://127.0.0.1:\(server.port)/chat?token=secret&room=1"
+        let run = try await shell("echo hi | '\(binary)' connect --log-format ecs '\(url)' 2>&1")
+        #expect(run.status == 0, "\(run.output)")
+        let raw = try RawSocket(port: server.port)
+        raw.send("GET /plain HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = await raw.readAllAsync()
+        #expect(await server.stop() == 0)
+        let text = try String(contentsOfFile: server.log, encoding: .utf8)
+        #expect(!text.contains("secret"), "the token is redacted")
+        let lines = text.split(separator: "\n").map { String($0) + "\n" }
+        let clientLines = run.output.split(separator: "\n").filter { $0.hasPrefix("{") }.map { String($0) + "\n" }
+        let schema = try await validateWithSchema(lines + clientLines, schema: "ecs-record.schema.json")
+        #expect(schema.status == 0, "\(schema.output)")
+        let byAction = { (action: String) in server.records.first { ($0["event"] as? [String: Any])?["action"] as? String == action } }
+        let open = try #require(byAction("connection_open"))
+        #expect((open["url"] as? [String: Any])?["path"] as? String == "/chat")
+        #expect((open["url"] as? [String: Any])?["query"] as? String == "token=[REDACTED]&room=1")
+        #expect((open["client"] as? [String: Any])?["ip"] as? String == "127.0.0.1")
+        #expect((open["source"] as? [String: Any])?["port"] as? Int != nil)
+        let closed = try #require(byAction("connection_closed"))
+        #expect(((closed["event"] as? [String: Any])?["duration"] as? Int ?? 0) > 0, "event.duration in nanoseconds")
+        #expect((closed["websocket"] as? [String: Any])?["close_code"] as? Int == 1000)
+        let rejected = try #require(byAction("connection_rejected"))
+        #expect(((rejected["http"] as? [String: Any])?["response"] as? [String: Any])?["status_code"] as? Int == 426)
+        #expect(clientLines.contains { $0.contains("\"dataset\":\"websockets.client\"") }, "the client logs ECS too")
     }
 
     @Test("--log-file: moved and reopened on SIGHUP while connections come and go; no line lost or split")
