@@ -1,8 +1,8 @@
 // Arbitrary bytes in every field a log record can carry (message, metadata keys and values,
-// request headers, close reasons, error descriptions, peer addresses) through the JSON, plain
-// and syslog formatters, with input-chosen line limits.
-// Properties: every output is exactly one line ending in "\n"; JSON output parses as one JSON
-// object (checked with Foundation's parser, independent of ours); syslog output has no newline.
+// request headers, close reasons, error descriptions, peer addresses, request targets) through
+// the JSON, ECS, plain and syslog formatters, with input-chosen line limits.
+// Properties: every output is exactly one line ending in "\n"; JSON and ECS output parse as one
+// JSON object (checked with Foundation's parser, independent of ours); syslog output has no newline.
 import Foundation
 import FuzzSupport
 import Logging
@@ -26,9 +26,12 @@ public func fuzzFormatters(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
         .handshakeRequest(.header(name: piece(&input), value: piece(&input)), .received),
         .frameReceived(FrameInfo(opcode: .text, fin: true, rsv1: false, size: 3, preview: piece(&input))),
         .handlerFailed(errorType: piece(&input), description: piece(&input)),
-        .serverListening(address: piece(&input)),
+        .serverListening(ServerListeningInfo(address: piece(&input), host: piece(&input), port: Int(input.byte()), tls: true)),
+        .httpResponseSent(HTTPResponseSentInfo(status: 200, reason: piece(&input), path: piece(&input))),
+        .connectionOpen(ConnectionOpenInfo(path: piece(&input), subprotocol: piece(&input), subprotocolsOffered: piece(&input),
+                                           handshakeDuration: Double(input.byte()) / 7)),
     ]
-    let event = input.byte() % 7 == 6 ? nil : events[Int(input.byte()) % events.count]
+    let event = input.byte() % 9 == 8 ? nil : events[Int(input.byte()) % events.count]
     // Keys come from the input and may repeat: assigned, not a literal (which traps on duplicates).
     var metadata: Logger.Metadata = ["n": .stringConvertible(Int(input.byte()))]
     metadata[piece(&input)] = .string(piece(&input))
@@ -36,7 +39,8 @@ public func fuzzFormatters(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     let record = LogRecord(level: .info, label: piece(&input), message: piece(&input) + input.string(input.bytes.count),
                            event: event, connection: input.byte() & 1 == 0 ? context : nil, metadata: metadata)
     let formatters: [any LogFormatter] = [JSONFormatter(maxLineLength: maxLine), PlainFormatter(maxLineLength: maxLine),
-                                          SyslogFormatter(hostname: "fuzz", maxMessageLength: maxLine)]
+                                          SyslogFormatter(hostname: "fuzz", maxMessageLength: maxLine),
+                                          ECSFormatter(maxLineLength: maxLine)]
     for (i, formatter) in formatters.enumerated() {
         var line = LogLine()
         do { try formatter.format(record, into: &line) } catch { require(false, "formatter \(i) threw \(error)") }
@@ -48,7 +52,7 @@ public func fuzzFormatters(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
         }
         require(newlines == 1 && bytes.last == 0x0A, "formatter \(i): \(newlines) newlines")
         require(bytes.count <= maxLine, "formatter \(i): \(bytes.count) bytes over the limit \(maxLine)")
-        if i == 0 {
+        if i == 0 || i == 3 {
             let object = try? JSONSerialization.jsonObject(with: Data(bytes))
             require(object is [String: Any], "not one JSON object: \(String(decoding: bytes, as: UTF8.self))")
         }

@@ -42,7 +42,7 @@ public struct ECSFormatter: LogFormatter {
                            fallback: { line in line.withWriter { renderMinimal(record, into: &$0) } })
     }
 
-    private func renderHead(_ record: LogRecord, into line: inout LogLine.Writer, limit: Int) {
+    private func renderHead(_ record: LogRecord, _ mapped: Mapped, into line: inout LogLine.Writer, limit: Int) {
         line.append("{\"@timestamp\":\"")
         record.timestamp.write(into: &line)
         line.append("\",\"log.level\":\"")
@@ -58,7 +58,7 @@ public struct ECSFormatter: LogFormatter {
         line.append("\",\"dataset\":")
         line.append(jsonString: record.label, limit: min(limit, 128))
         line.append(",\"kind\":\"event\"")
-        if let nanoseconds = record.event.flatMap(Self.durationNanoseconds) {
+        if let nanoseconds = mapped.durationNanoseconds {
             line.append(",\"duration\":")
             line.append(int: nanoseconds)
         }
@@ -66,7 +66,8 @@ public struct ECSFormatter: LogFormatter {
     }
 
     private func render(_ record: LogRecord, into line: inout LogLine.Writer, limit: Int) {
-        renderHead(record, into: &line, limit: limit)
+        let mapped = Mapped(record.event)
+        renderHead(record, mapped, into: &line, limit: limit)
         if let connection = record.connection {
             if let client = connection.clientAddress {
                 line.append(",\"client\":{\"ip\":")
@@ -85,17 +86,19 @@ public struct ECSFormatter: LogFormatter {
                 line.append(UInt8(ascii: "}"))
             }
         }
-        if let target = record.event.flatMap(Self.target) {
-            let query = target.firstIndex(of: "?")
-            line.append(",\"url\":{\"path\":")
-            line.append(jsonString: String(target[..<(query ?? target.endIndex)]), limit: limit)
-            if let query {
-                line.append(",\"query\":")
-                line.append(jsonString: String(target[target.index(after: query)...]), limit: limit)
+        if var target = mapped.target {
+            target.withUTF8 { bytes in  // split in place: no new strings
+                let query = bytes.firstIndex(of: UInt8(ascii: "?"))
+                line.append(",\"url\":{\"path\":")
+                line.appendQuotedJSON(UnsafeBufferPointer(rebasing: bytes[..<(query ?? bytes.count)]), limit: limit)
+                if let query {
+                    line.append(",\"query\":")
+                    line.appendQuotedJSON(UnsafeBufferPointer(rebasing: bytes[(query + 1)...]), limit: limit)
+                }
             }
             line.append(UInt8(ascii: "}"))
         }
-        if let status = record.event.flatMap(Self.httpStatus) {
+        if let status = mapped.status {
             line.append(",\"http\":{\"response\":{\"status_code\":")
             line.append(int: status)
             line.append("}}")
@@ -132,7 +135,7 @@ public struct ECSFormatter: LogFormatter {
     }
 
     private func renderMinimal(_ record: LogRecord, into line: inout LogLine.Writer) {
-        renderHead(record, into: &line, limit: 64)
+        renderHead(record, Mapped(record.event), into: &line, limit: 64)
         if let connection = record.connection {
             line.append(",\"websocket\":{\"connection_id\":\"")
             connection.id.write(into: &line)
@@ -141,34 +144,34 @@ public struct ECSFormatter: LogFormatter {
         line.append(",\"truncated\":true}\n")
     }
 
-    /// `event.duration`: a connection's lifetime, or its opening handshake's.
-    static func durationNanoseconds(_ event: WebSocketLogEvent) -> Int? {
-        let seconds: Double?
-        switch event {
-        case .connectionClosed(let c): seconds = c.duration
-        case .connectionOpen(let o): seconds = o.handshakeDuration
-        default: seconds = nil
-        }
-        guard let seconds, seconds.isFinite, seconds >= 0, seconds < 9e9 else { return nil }
-        return Int((seconds * 1e9).rounded())
-    }
+    /// What an event gives the ECS fields, found in one switch.
+    struct Mapped {
+        /// `event.duration`: a connection's lifetime, or its opening handshake's.
+        var durationNanoseconds: Int?
+        /// `url.*`: the request target (already redacted).
+        var target: String?
+        /// `http.response.status_code`: a refused handshake's or a plain HTTP answer's.
+        var status: Int?
 
-    /// `http.response.status_code`: the status of a refused handshake or of a plain HTTP answer.
-    static func httpStatus(_ event: WebSocketLogEvent) -> Int? {
-        switch event {
-        case .connectionRejected(let r): r.status
-        case .httpResponseSent(let r): r.status
-        default: nil
+        init(_ event: WebSocketLogEvent?) {
+            switch event {
+            case .connectionClosed(let c)?: durationNanoseconds = Self.nanoseconds(c.duration)
+            case .connectionOpen(let o)?:
+                durationNanoseconds = o.handshakeDuration.flatMap(Self.nanoseconds)
+                target = o.path
+            case .connectionRejected(let r)?:
+                target = r.path
+                status = r.status
+            case .httpResponseSent(let r)?:
+                target = r.path
+                status = r.status
+            default: break
+            }
         }
-    }
 
-    /// The request target the event carries (already redacted), for `url.*`.
-    static func target(_ event: WebSocketLogEvent) -> String? {
-        switch event {
-        case .connectionOpen(let o): o.path
-        case .connectionRejected(let r): r.path
-        case .httpResponseSent(let r): r.path
-        default: nil
+        static func nanoseconds(_ seconds: Double) -> Int? {
+            guard seconds.isFinite, seconds >= 0, seconds < 9e9 else { return nil }
+            return Int((seconds * 1e9).rounded())
         }
     }
 
