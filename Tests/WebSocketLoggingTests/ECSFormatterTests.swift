@@ -63,6 +63,14 @@ struct ECSFormatterTests {
         let lines = [try format(record(nil, message: huge), formatter),
                      try format(record(.handlerFailed(errorType: huge, description: huge), connection: fixedContext()), formatter)]
         for line in lines { #expect(line.utf8.count <= 1024, "\(line.utf8.count)") }
+        // The smallest limit, a long logger label (written twice) and a long message: the
+        // fallback line still fits (found by the formatter fuzzer).
+        for event in everyEvent {
+            let smallest = try format(record(event, message: String(repeating: "\u{2028}", count: 100), level: .critical,
+                                             connection: fixedContext(), label: String(repeating: "\"", count: 63)),
+                                      ECSFormatter(maxLineLength: 512))
+            #expect(smallest.utf8.count <= 512, "\(event.name): \(smallest.utf8.count)")
+        }
         let result = try await validateWithSchema(lines, schema: "ecs-record.schema.json")
         #expect(result.status == 0, "\(result.output)")
     }

@@ -135,7 +135,7 @@ public struct ECSFormatter: LogFormatter {
     }
 
     private func renderMinimal(_ record: LogRecord, into line: inout LogLine.Writer) {
-        renderHead(record, Mapped(record.event), into: &line, limit: 64)
+        renderHead(record, Mapped(record.event), into: &line, limit: 40)  // the logger label is written twice here
         if let connection = record.connection {
             line.append(",\"websocket\":{\"connection_id\":\"")
             connection.id.write(into: &line)
