@@ -42,6 +42,11 @@ struct ECSFormatterTests {
         #expect((open["websocket"] as? [String: Any])?["connection_id"] as? String == context.id.description)
         let closed = try parseJSON(try format(record(.connectionClosed(sampleClosed), connection: context), ECSFormatter()))
         #expect((closed["websocket"] as? [String: Any])?["close_code"] as? Int == sampleClosed.code, "numbers stay numbers")
+        let unix = try parseJSON(try format(record(.connectionOpen(ConnectionOpenInfo(path: "/")),
+                                                   connection: ConnectionContext(peerAddress: "/run/ws.sock")), ECSFormatter()))
+        #expect((unix["client"] as? [String: Any])?["ip"] == nil, "a socket path is not an ip")
+        #expect((unix["client"] as? [String: Any])?["address"] as? String == "/run/ws.sock")
+        #expect(unix["source"] == nil)
         let rejected = try parseJSON(try format(record(.connectionRejected(ConnectionRejectedInfo(status: 426, reason: "no", rejection: "invalid_upgrade", path: "/x")),
                                                        connection: context), ECSFormatter()))
         #expect(((rejected["http"] as? [String: Any])?["response"] as? [String: Any])?["status_code"] as? Int == 426)

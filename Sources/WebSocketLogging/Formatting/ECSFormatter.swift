@@ -69,14 +69,20 @@ public struct ECSFormatter: LogFormatter {
         let mapped = Mapped(record.event)
         renderHead(record, mapped, into: &line, limit: limit)
         if let connection = record.connection {
+            // `client.ip` and `source.ip` are of ECS type ip: a Unix socket's path goes to
+            // `client.address` only (Elasticsearch rejects a document whose ip field is not one).
             if let client = connection.clientAddress {
-                line.append(",\"client\":{\"ip\":")
-                line.append(jsonString: client, limit: 64)
-                line.append(",\"address\":")
+                line.append(",\"client\":{")
+                if !client.hasPrefix("/") {
+                    line.append("\"ip\":")
+                    line.append(jsonString: client, limit: 64)
+                    line.append(UInt8(ascii: ","))
+                }
+                line.append("\"address\":")
                 line.append(jsonString: client, limit: 64)
                 line.append(UInt8(ascii: "}"))
             }
-            if let peer = connection.peerAddress {
+            if let peer = connection.peerAddress, !peer.hasPrefix("/") {
                 line.append(",\"source\":{\"ip\":")
                 line.append(jsonString: peer, limit: 64)
                 if let port = connection.peerPort {
