@@ -143,8 +143,39 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         }
     }
 
-    /// The stable snake_case name: the JSON `event` field and the syslog MSGID.
-    public var name: String { kind.rawValue }
+    /// The stable snake_case name: the JSON `event` field and the syslog MSGID. A switch of
+    /// its own rather than `kind.rawValue`: the formatters read it for every record (a test
+    /// checks that both agree for every event).
+    public var name: String {
+        switch self {
+        case .serverListening: "server_listening"
+        case .serverClosing: "server_closing"
+        case .serverClosed: "server_closed"
+        case .connectionOpen: "connection_open"
+        case .connectionRejected: "connection_rejected"
+        case .httpResponseSent: "http_response_sent"
+        case .connectionClosed: "connection_closed"
+        case .clientReconnecting: "client_reconnecting"
+        case .tlsHandshakeFailed: "tls_handshake_failed"
+        case .broadcastSkipped: "broadcast_skipped"
+        case .broadcastFailed: "broadcast_failed"
+        case .logRecordsDropped: "log_records_dropped"
+        case .logRecordsSuppressed: "log_records_suppressed"
+        case .handlerFailed: "handler_failed"
+        case .internalError: "internal_error"
+        case .stateChanged: "state_changed"
+        case .handshakeRequest: "handshake_request"
+        case .handshakeResponse: "handshake_response"
+        case .frameSent: "frame_sent"
+        case .frameReceived: "frame_received"
+        case .closeStep: "close_step"
+        case .pingSent: "ping_sent"
+        case .pongReceived: "pong_received"
+        case .keepaliveTimeout: "keepalive_timeout"
+        case .timedOut: "timeout"
+        case .errorHandled: "error_handled"
+        }
+    }
 
     /// Every library event name, for documentation, schema checks and level tables.
     public static let allNames: [String] = Name.allCases.filter { $0 != .log }.map(\.rawValue)
