@@ -129,14 +129,7 @@ public struct ECSFormatter: LogFormatter {
             Self.writeLabels(record.metadata, prefix: "", into: &line, limit: limit, first: &first)
             line.append(UInt8(ascii: "}"))
         }
-        if let error = record.error {
-            let (type, message) = errorFields(error)
-            line.append(",\"error\":{\"type\":")
-            line.append(jsonString: type, limit: limit)
-            line.append(",\"message\":")
-            line.append(jsonString: message, limit: limit)
-            line.append(UInt8(ascii: "}"))
-        }
+        if let error = record.error { JSONFormatter.write(error: error, into: &line, limit: limit) }  // the same object in ECS
         line.append("}\n")
     }
 

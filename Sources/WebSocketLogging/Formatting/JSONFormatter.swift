@@ -75,14 +75,7 @@ public struct JSONFormatter: LogFormatter {
             line.append(",\"metadata\":")
             Self.write(metadata: record.metadata, into: &line, limit: limit, depth: 0)
         }
-        if let error = record.error {
-            let (type, message) = errorFields(error)
-            line.append(",\"error\":{\"type\":")
-            line.append(jsonString: type, limit: limit)
-            line.append(",\"message\":")
-            line.append(jsonString: message, limit: limit)
-            line.append(UInt8(ascii: "}"))
-        }
+        if let error = record.error { Self.write(error: error, into: &line, limit: limit) }
         line.append("}\n")
     }
 
@@ -98,6 +91,16 @@ public struct JSONFormatter: LogFormatter {
             line.append("\"}")
         }
         line.append(",\"truncated\":true}\n")
+    }
+
+    /// `,"error":{"type":…,"message":…}`: the JSON line's and the ECS line's error object.
+    static func write(error: any Error, into line: inout LogLine.Writer, limit: Int) {
+        let (type, message) = errorFields(error)
+        line.append(",\"error\":{\"type\":")
+        line.append(jsonString: type, limit: limit)
+        line.append(",\"message\":")
+        line.append(jsonString: message, limit: limit)
+        line.append(UInt8(ascii: "}"))
     }
 
     static func write(metadata: Logger.Metadata, into line: inout LogLine.Writer, limit: Int, depth: Int) {
