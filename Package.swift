@@ -224,6 +224,8 @@ let package = Package(
                 "WebSocketTestSupport",
                 "WebSockets",
                 "WebSocketCore",
+                "WebSocketLogging",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh machine; does nothing when it is all there.
-#   Debian: rsyslog (syslog sink tested against a real rsyslogd), jq (README recipes),
+#   Debian: rsyslog, rsyslog-relp (syslog sink, RELP included, tested against a real rsyslogd), jq (README recipes),
 #           node-ws (a third-party peer), openssl (TLS certificates made at test time),
 #           nginx-light (the real reverse proxy of the trusted-proxy tests),
 #           chromium (the real browser of Tests/WebSocketsTests/BrowserTests, driven headless over DevTools)
@@ -8,7 +8,7 @@
 #           websockets (the strict reference peer, both directions)
 set -euo pipefail
 
-apt_packages=(zlib1g-dev rsyslog jq node-ws openssl nginx-light chromium)
+apt_packages=(zlib1g-dev rsyslog rsyslog-relp jq node-ws openssl nginx-light chromium)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

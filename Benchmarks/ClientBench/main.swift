@@ -22,7 +22,7 @@ let size = arguments.count > 3 ? Int(arguments[3]) ?? 32 : 32
 
 var configuration = ClientConfiguration()
 configuration.compression = nil
-configuration.logger = Logger(label: "websockets.client") { JSONLogHandler(label: $0, sink: StreamSink.standardError, logLevel: .warning) }
+configuration.logger = Logger(label: "websockets.client") { StructuredLogHandler.json(label: $0, sink: StreamSink.standardError, logLevel: .warning) }
 let config = configuration
 let payload = String(repeating: "x", count: size)
 let count = Atomic<Int>(0)

@@ -15,7 +15,7 @@ func loggingBenchmarks() -> [Benchmark] {
     let plain = PlainFormatter()
     let ecs = ECSFormatter()
     let jsonPipeline = LogPipeline(formatter: json, sink: NullSink())
-    let logger = Logger(label: "websockets.server") { JSONLogHandler(label: $0, pipeline: jsonPipeline) }
+    let logger = Logger(label: "websockets.server") { StructuredLogHandler(label: $0, pipeline: jsonPipeline) }
     let events = WebSocketEventLogger(logger: logger).with(connection: context)
     let quietEvents = WebSocketEventLogger(logger: logger).with(connection: context)
     let frame = Frame(opcode: .text, payload: .init(string: "hello"))
@@ -33,7 +33,7 @@ func loggingBenchmarks() -> [Benchmark] {
             plain.format(record, into: &line)
         },
         Benchmark(name: "log: LogPipeline.log → NullSink (JSON)", iterations: 2_000_000) { jsonPipeline.log(record) },
-        Benchmark(name: "log: Logger → JSONLogHandler → NullSink (emit connection_open)", iterations: 1_000_000) { events.emit(event) },
+        Benchmark(name: "log: Logger → StructuredLogHandler.json → NullSink (emit connection_open)", iterations: 1_000_000) { events.emit(event) },
         Benchmark(name: "log: DEBUG frame trace with DEBUG off", iterations: 20_000_000) {
             if quietEvents.wantsTraces { quietEvents.emit(trace: .frame(frame, .received)) }
         },

@@ -19,7 +19,7 @@ configuration.connection.maxMessageSize = 32 << 20       // group 9 sends up to 
 configuration.connection.pingInterval = nil              // no unsolicited pings during cases
 configuration.connection.openTimeout = .seconds(30)
 let logLevel = environment["AUTOBAHN_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
-configuration.logger = Logger(label: "websockets.client") { JSONLogHandler(label: $0, sink: StreamSink.standardError, logLevel: logLevel) }
+configuration.logger = Logger(label: "websockets.client") { StructuredLogHandler.json(label: $0, sink: StreamSink.standardError, logLevel: logLevel) }
 
 /// Runs `body` with a time limit; a case that hangs is abandoned, not fatal.
 func withTimeout(_ seconds: Double, _ body: @escaping @Sendable () async throws -> Void) async {

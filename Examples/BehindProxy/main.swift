@@ -11,7 +11,7 @@ import WebSocketCore
 import WebSocketLogging
 import WebSockets
 
-LoggingSystem.bootstrap({ label, provider in JSONLogHandler(label: label, metadataProvider: provider) },
+LoggingSystem.bootstrap({ label, provider in StructuredLogHandler.json(label: label, metadataProvider: provider) },
                         metadataProvider: ConnectionContext.metadataProvider)
 
 let arguments = CommandLine.arguments.dropFirst()

@@ -12,7 +12,7 @@ import WebSocketCore
 import WebSocketLogging
 import WebSockets
 
-LoggingSystem.bootstrap({ label, provider in JSONLogHandler(label: label, metadataProvider: provider) },
+LoggingSystem.bootstrap({ label, provider in StructuredLogHandler.json(label: label, metadataProvider: provider) },
                         metadataProvider: ConnectionContext.metadataProvider)
 
 /// Room name → members. Handlers run concurrently, so the table sits behind a lock.

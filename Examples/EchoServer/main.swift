@@ -8,7 +8,7 @@ import WebSockets
 
 // Every Logger in the process — the library's and yours — writes JSON lines to stdout; records
 // logged inside a connection handler carry that connection's id and client address.
-LoggingSystem.bootstrap({ label, provider in JSONLogHandler(label: label, metadataProvider: provider) },
+LoggingSystem.bootstrap({ label, provider in StructuredLogHandler.json(label: label, metadataProvider: provider) },
                         metadataProvider: ConnectionContext.metadataProvider)
 
 let port = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 8765

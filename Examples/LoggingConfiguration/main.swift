@@ -14,7 +14,7 @@ import WebSockets
 
 // 1. The application's own logs: JSON on stdout. Inside a connection handler they carry the
 //    connection's id and client address (the metadata provider reads a task local).
-LoggingSystem.bootstrap({ label, provider in JSONLogHandler(label: label, metadataProvider: provider) },
+LoggingSystem.bootstrap({ label, provider in StructuredLogHandler.json(label: label, metadataProvider: provider) },
                         metadataProvider: ConnectionContext.metadataProvider)
 let app = Logger(label: "app")
 
@@ -35,7 +35,7 @@ let serverPipeline = LogPipeline(
     ])
 var serverConfiguration = ServerConfiguration()
 serverConfiguration.logger = Logger(label: "websockets.server") {
-    JSONLogHandler(label: $0, pipeline: serverPipeline, logLevel: .debug)
+    StructuredLogHandler(label: $0, pipeline: serverPipeline, logLevel: .debug)
 }
 
 // 3. Levels per event: connection_open at NOTICE, state changes at TRACE (so hidden at DEBUG).
@@ -44,12 +44,12 @@ serverConfiguration.eventLevels[.stateChanged] = .trace
 
 // 4. The client logs in the plain format, at INFO.
 var clientConfiguration = ClientConfiguration(additionalHeaders: ["X-Tenant": "acme"])
-clientConfiguration.logger = Logger(label: "websockets.client") { PlainLogHandler(label: $0, sink: StreamSink.standardOutput) }
+clientConfiguration.logger = Logger(label: "websockets.client") { StructuredLogHandler.plain(label: $0, sink: StreamSink.standardOutput) }
 
 // 5. A server whose records go nowhere: the null sink.
 var quietConfiguration = ServerConfiguration()
 quietConfiguration.logger = Logger(label: "websockets.server") {
-    JSONLogHandler(label: $0, pipeline: LogPipeline(formatter: JSONFormatter(), sink: NullSink()))
+    StructuredLogHandler(label: $0, pipeline: LogPipeline(formatter: JSONFormatter(), sink: NullSink()))
 }
 
 let echo: @Sendable (WebSocket) async throws -> Void = { ws in

@@ -10,7 +10,7 @@ import WebSocketCore
 import WebSocketLogging
 import WebSockets
 
-LoggingSystem.bootstrap({ label, provider in JSONLogHandler(label: label, sink: StreamSink.standardError, metadataProvider: provider) },
+LoggingSystem.bootstrap({ label, provider in StructuredLogHandler.json(label: label, sink: StreamSink.standardError, metadataProvider: provider) },
                         metadataProvider: ConnectionContext.metadataProvider)
 
 let arguments = CommandLine.arguments.dropFirst()

@@ -10,7 +10,8 @@ private func swiftStdlibRandom(_ buffer: UnsafeMutableRawPointer, _ count: Int)
 /// `SystemRandomNumberGenerator` makes one system call per value — most of the cost of encoding
 /// a small client frame; this generator hands out the same randomness from a buffer refilled
 /// with one call per 64 values.
-public struct BufferedSystemRandomNumberGenerator: RandomNumberGenerator, Sendable {
+@usableFromInline
+struct BufferedSystemRandomNumberGenerator: RandomNumberGenerator, Sendable {
     private var buffer: [UInt64] = []
     private var index = 0
 

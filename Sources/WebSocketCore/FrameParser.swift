@@ -86,7 +86,7 @@ public struct FrameParser: Sendable {
 
     /// Returns the next complete frame, unmasked, or `nil` when more bytes are needed.
     /// Partial payloads are kept between calls.
-    public mutating func nextFrame(_ buffer: inout ByteBuffer) throws(ProtocolViolation) -> Frame? {
+    mutating func nextFrame(_ buffer: inout ByteBuffer) throws(ProtocolViolation) -> Frame? {
         if pending == nil {
             guard let header = try parseHeader(&buffer) else { return nil }
             pending = (header, ByteBuffer())

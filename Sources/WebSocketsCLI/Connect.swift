@@ -34,8 +34,9 @@ struct Connect: AsyncParsableCommand {
     }
 
     func run() async throws {
-        logging.bootstrap(sink: .standardError)
-        defer { StreamSink.standardError.flush() }
+        let sink = logging.makeSink(otherwise: .standardError)
+        logging.bootstrap(sink: sink)
+        defer { logging.finish(sink) }
         var configuration = ClientConfiguration(subprotocols: subprotocols)
         configuration.logger.logLevel = logging.logLevel
         if let caFile {

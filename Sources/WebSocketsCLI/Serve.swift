@@ -68,6 +68,7 @@ struct Serve: AsyncParsableCommand {
         guard (0...9).contains(compressionLevel) else { throw ValidationError("--compression-level must be 0 to 9, not \(compressionLevel)") }
         guard trustedHops >= 0 else { throw ValidationError("--trusted-hops must be 0 or more, not \(trustedHops)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
+        if logFile != nil && logging.logSyslog != nil { throw ValidationError("--log-file and --log-syslog: choose one destination") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         for text in trustedProxies where CIDR(text) == nil {
             throw ValidationError("--trusted-proxy \(text): not an IP address or CIDR range (e.g. 10.0.0.0/8)")
@@ -78,9 +79,9 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let sink = try openLogSink()
+        let sink = logging.makeSink(otherwise: try openLogSink())
         logging.bootstrap(sink: sink)
-        defer { sink.flush() }
+        defer { logging.finish(sink) }
         var configuration = ServerConfiguration()
         configuration.connection.maxMessageSize = maxSize
         if compression == .none { configuration.compression = nil } else { configuration.compression?.compressionLevel = compressionLevel }

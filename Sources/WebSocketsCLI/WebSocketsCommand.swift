@@ -17,17 +17,52 @@ struct LoggingOptions: ParsableArguments {
     @Option(help: "Lowest level logged: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
-    /// Bootstraps swift-log so that the library's and the application's records share the format.
-    func bootstrap(sink: StreamSink) {
-        let format = logFormat, level = logLevel
-        let ecs = LogPipeline(formatter: ECSFormatter(), sink: sink)
-        LoggingSystem.bootstrap({ label, provider in
-            switch format {
-            case .json: JSONLogHandler(label: label, sink: sink, logLevel: level, metadataProvider: provider)
-            case .ecs: JSONLogHandler(label: label, pipeline: ecs, logLevel: level, metadataProvider: provider)
-            case .plain: PlainLogHandler(label: label, sink: sink, logLevel: level, metadataProvider: provider)
+    @Option(help: ArgumentHelp(
+        "Send the records to a syslog daemon instead: relp://HOST:PORT, tcp://HOST:PORT, udp://HOST:PORT or unix:PATH.",
+        discussion: "RELP (rsyslog's imrelp) loses nothing across a daemon restart; TCP loses what the daemon had not read when it stopped; UDP loses what is sent while it is down. Records wait (1 MiB) while the daemon is unreachable; any dropped are counted in a log_records_dropped record. The message is the --log-format line (json, ecs) or RFC 5424 structured data (plain).",
+        valueName: "url"))
+    var logSyslog: String?
+
+    func validate() throws {
+        if let logSyslog {
+            do { _ = try SyslogSink.Transport(parsing: logSyslog) } catch { throw ValidationError("--log-syslog \(error)") }
+        }
+    }
+
+    /// The syslog sink of `--log-syslog`, or `stream`.
+    func makeSink(otherwise stream: StreamSink) -> any LogSink {
+        guard let logSyslog, let transport = try? SyslogSink.Transport(parsing: logSyslog) else { return stream }
+        return SyslogSink(transport: transport)
+    }
+
+    /// Bootstraps swift-log so that the library's and the application's records share the
+    /// format and one pipeline.
+    func bootstrap(sink: any LogSink) {
+        let formatter: any LogFormatter
+        if sink is SyslogSink {
+            let body: SyslogFormatter.Body = switch logFormat {
+            case .json: .json
+            case .ecs: .ecs
+            case .plain: .structuredData
             }
+            formatter = SyslogFormatter(body: body)
+        } else {
+            formatter = switch logFormat {
+            case .json: JSONFormatter()
+            case .ecs: ECSFormatter()
+            case .plain: PlainFormatter()
+            }
+        }
+        let pipeline = LogPipeline(formatter: formatter, sink: sink)
+        let level = logLevel
+        LoggingSystem.bootstrap({ label, provider in
+            StructuredLogHandler(label: label, pipeline: pipeline, logLevel: level, metadataProvider: provider)
         }, metadataProvider: ConnectionContext.metadataProvider)
+    }
+
+    /// At exit: everything written (a syslog sink delivers what it can, then closes).
+    func finish(_ sink: any LogSink) {
+        if let syslog = sink as? SyslogSink { syslog.close() } else { sink.flush() }
     }
 }
 

@@ -195,53 +195,90 @@ struct ExamplesTests {
         server.process.stop()
     }
 
-    @Test("ShipToSyslog into a real rsyslogd from the example's rsyslog.conf: JSON lines with the structured data")
-    func shipToSyslog() async throws {
-        let directory = NSTemporaryDirectory() + "ws-example-rsyslog-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let syslogPort = freePort()
-        let template = try String(contentsOf: repositoryRoot.appendingPathComponent("Examples/ShipToSyslog/rsyslog.conf"), encoding: .utf8)
-        for needle in ["workDirectory=\"/tmp\"", "port=\"5514\"", "file=\"/var/log/websockets.jsonl\""] {
-            try #require(template.contains(needle), "the test rewrites \(needle) in rsyslog.conf")
-        }
-        try template.replacingOccurrences(of: "workDirectory=\"/tmp\"", with: "workDirectory=\"\(directory)\"")
-            .replacingOccurrences(of: "port=\"5514\"", with: "port=\"\(syslogPort)\"")
-            .replacingOccurrences(of: "file=\"/var/log/websockets.jsonl\"", with: "file=\"\(directory)/websockets.jsonl\"")
-            .write(toFile: directory + "/rsyslog.conf", atomically: true, encoding: .utf8)
-        let rsyslogd = try ChildProcess("/usr/sbin/rsyslogd", ["-n", "-f", directory + "/rsyslog.conf", "-i", directory + "/rsyslogd.pid"],
-                                        output: directory + "/rsyslogd.out")
-        defer { rsyslogd.stop() }
-        try await bounded(10, "rsyslogd listens") {
-            while (try? RawSocket(port: syslogPort)) == nil { try await Task.sleep(for: .milliseconds(50)) }
-        }
+    @Test("ShipToSyslog into a real rsyslogd from the example's rsyslog.conf, over RELP and TCP: the JSON lines websockets serve prints, schema-valid", arguments: ["relp", "tcp"])
+    func shipToSyslog(scheme: String) async throws {
+        let rsyslogd = try await ExampleRsyslogd()
         let port = freePort()
-        let run = try ExampleRun("ShipToSyslog", [String(port), "tcp:127.0.0.1:\(syslogPort)"])
-        try await run.waitForOutput("listening on 127.0.0.1:\(port)")
+        let destination = "\(scheme)://127.0.0.1:\(scheme == "relp" ? rsyslogd.relpPort : rsyslogd.tcpPort)"
+        let run = try ExampleRun("ShipToSyslog", [String(port), destination])
+        try await run.waitForOutput("listening on 127.0.0.1:\(port); logging to \(destination)")
         let ws = try await bounded(10, "connect") { try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/shop?token=secret") }
         try await ws.send("hi")
         await ws.close()
-        let output = directory + "/websockets.jsonl"
-        let text = { @Sendable in (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
-        try await bounded(15, "connection_closed reaches rsyslog") {
-            while !text().contains("connection_closed") { try await Task.sleep(for: .milliseconds(50)) }
-        }
+        try await waitForFile(rsyslogd.outputPath, containing: "connection_closed")
         kill(run.process.pid, SIGTERM)
         #expect(await run.process.waitForExit(seconds: 15) == 0)
-        let lines = text().split(separator: "\n")
-        let records = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        #expect(records.count == lines.count, "rsyslog wrote one JSON object per line: \(text())")
-        #expect(records.allSatisfy { $0["app"] as? String == "chat-gateway" })
-        let sd = { (event: String) -> [String: Any]? in
-            (records.first { $0["event"] as? String == event }?["sd"] as? [String: Any])?["ws@32473"] as? [String: Any]
-        }
-        let open = try #require(sd("connection_open"), "\(text())")
-        let closed = try #require(sd("connection_closed"), "\(text())")
+        let records = try await validJSONRecords(inFile: rsyslogd.outputPath)
+        let open = try #require(records.first { $0["event"] as? String == "connection_open" }?["event_data"] as? [String: Any])
+        let closed = try #require(records.first { $0["event"] as? String == "connection_closed" }?["event_data"] as? [String: Any])
         #expect(open["connection_id"] as? String != nil && open["connection_id"] as? String == closed["connection_id"] as? String)
         #expect(open["path"] as? String == "/shop?token=[REDACTED]")
-        #expect(closed["close_code"] as? String == "1000")
-        #expect(records.first { $0["event"] as? String == "connection_open" }?["severity"] as? String == "info")
+        #expect(closed["close_code"] as? Int == 1000, "a number, not a string: \(closed)")
+        #expect(records.first { $0["event"] as? String == "connection_open" }?["level"] as? String == "info")
+        #expect(((try? String(contentsOfFile: rsyslogd.otherPath, encoding: .utf8)) ?? "").isEmpty, "every message was one of our JSON records")
     }
+}
+
+/// rsyslogd started from Examples/ShipToSyslog/rsyslog.conf as written, ports and paths rewritten.
+final class ExampleRsyslogd {
+    let directory = NSTemporaryDirectory() + "ws-example-rsyslog-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let relpPort = freePort()
+    let tcpPort = freePort()
+    var outputPath: String { directory + "/websockets.jsonl" }
+    var otherPath: String { directory + "/websockets-other.log" }
+    private(set) var process: ChildProcess?
+
+    init(started: Bool = true) async throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let template = try String(contentsOf: repositoryRoot.appendingPathComponent("Examples/ShipToSyslog/rsyslog.conf"), encoding: .utf8)
+        let rewrites = ["workDirectory=\"/tmp\"": "workDirectory=\"\(directory)\"", "port=\"2514\"": "port=\"\(relpPort)\"",
+                        "port=\"5514\"": "port=\"\(tcpPort)\"", "file=\"/var/log/websockets.jsonl\"": "file=\"\(outputPath)\"",
+                        "file=\"/var/log/websockets-other.log\"": "file=\"\(otherPath)\""]
+        var config = template
+        for (needle, replacement) in rewrites {
+            try #require(template.contains(needle), "the test rewrites \(needle) in rsyslog.conf")
+            config = config.replacingOccurrences(of: needle, with: replacement)
+        }
+        try config.write(toFile: directory + "/rsyslog.conf", atomically: true, encoding: .utf8)
+        if started { try await start() }
+    }
+
+    /// Starts the daemon and waits (bounded) until both inputs accept connections.
+    func start() async throws {
+        process = try ChildProcess("/usr/sbin/rsyslogd", ["-n", "-f", directory + "/rsyslog.conf", "-i", directory + "/rsyslogd.pid"],
+                                   output: directory + "/rsyslogd.out")
+        let (relp, tcp) = (relpPort, tcpPort)
+        try await bounded(10, "rsyslogd listens") {
+            while (try? RawSocket(port: relp)) == nil || (try? RawSocket(port: tcp)) == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+    }
+
+    /// SIGTERM, and waits until it has exited.
+    func stop() { process?.stop() }
+
+    deinit {
+        process?.stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// Waits (bounded: 20 s) until `text` appeared `count` times in the file at `path`.
+func waitForFile(_ path: String, containing text: String, count: Int = 1) async throws {
+    try await bounded(20, "\(text) ×\(count) in \(path)") {
+        while ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").components(separatedBy: text).count - 1 < count {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}
+
+/// The file's lines, each checked to be one JSON record valid against the schema, parsed.
+func validJSONRecords(inFile path: String) async throws -> [[String: Any]] {
+    let lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map { String($0) + "\n" }
+    let result = try await validateWithSchema(lines)
+    #expect(result.status == 0, "\(result.output)")
+    let records = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    #expect(records.count == lines.count, "one JSON object per line")
+    return records
 }
 
 /// The README's jq cookbook, run as written against a real `websockets serve` log: a recipe the
@@ -256,14 +293,19 @@ struct ReadmeTests {
         return block.split(separator: "\n").map(String.init).filter { $0.hasPrefix("jq ") }
     }
 
-    @Test("every jq cookbook recipe runs against real server output and finds what it is for")
-    func jqCookbook() async throws {
+    @Test("every jq cookbook recipe runs against real server output and finds what it is for: stdout, and rsyslog's file (ShipToSyslog's rsyslog.conf, over RELP)",
+          arguments: ["stdout", "rsyslog"])
+    func jqCookbook(destination: String) async throws {
         let recipes = try Self.cookbook()
         #expect(recipes.count == 6, "\(recipes)")
         // A log with what the recipes look for: a normal close, a rejected handshake, an abnormal close.
         let port = freePort()
-        let run = try ExampleRun(binary: ExampleRun.binary("websockets"), ["serve", "--port", String(port), "--log-format", "json"])
-        try await run.waitForOutput("server_listening")
+        let rsyslogd = destination == "rsyslog" ? try await ExampleRsyslogd() : nil
+        var arguments = ["serve", "--port", String(port), "--log-format", "json"]
+        if let rsyslogd { arguments += ["--log-syslog", "relp://127.0.0.1:\(rsyslogd.relpPort)"] }
+        let run = try ExampleRun(binary: ExampleRun.binary("websockets"), arguments)
+        let logPath = rsyslogd?.outputPath ?? run.outputPath
+        try await waitForFile(logPath, containing: "server_listening")
         let ws = try await bounded(10, "connect") { try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/") }
         try await ws.send("hi")
         var replies = ws.messages.makeAsyncIterator()
@@ -278,14 +320,15 @@ struct ReadmeTests {
         dropped.send(upgradeRequest())
         _ = await dropped.readHeadAsync()
         dropped.shutdownBoth()
-        try await run.waitForOutput("connection_closed", count: 3)
-        try await run.waitForOutput("connection_rejected")
+        try await waitForFile(logPath, containing: "connection_closed", count: 3)
+        try await waitForFile(logPath, containing: "connection_rejected")
         kill(run.process.pid, SIGTERM)
         #expect(await run.process.waitForExit(seconds: 10) == 0)
+        try await waitForFile(logPath, containing: "server_closed")
 
-        let records = try await run.validJSONRecords()
+        let records = try await validJSONRecords(inFile: logPath)
         let log = NSTemporaryDirectory() + "ws-readme-\(getpid()).jsonl"
-        try run.output.write(toFile: log, atomically: true, encoding: .utf8)
+        try String(contentsOfFile: logPath, encoding: .utf8).write(toFile: log, atomically: true, encoding: .utf8)
         defer { unlink(log) }
         let opened = records.filter { $0["event"] as? String == "connection_open" }
             .compactMap { ($0["event_data"] as? [String: Any])?["connection_id"] as? String }
@@ -329,9 +372,16 @@ struct ReadmeTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         for serve in serves {
             let port = freePort()
-            let command = Self.asRun(serve, binary: binary, port: port)
-            let output = directory + "/serve-\(port).out"
+            var command = Self.asRun(serve, binary: binary, port: port)
+            var output = directory + "/serve-\(port).out"
+            // A command logging to syslog gets a real rsyslogd (the example's configuration), and
+            // its records are looked for where rsyslogd writes them.
+            let rsyslogd = serve.contains("--log-syslog relp://127.0.0.1:2514") ? try await ExampleRsyslogd() : nil
+            if let rsyslogd {
+                command = command.replacingOccurrences(of: "relp://127.0.0.1:2514", with: "relp://127.0.0.1:\(rsyslogd.relpPort)")
+            }
             let shell = try ChildProcess("/bin/sh", ["-c", "cd '\(directory)' && \(command)"], output: output)
+            if let rsyslogd { output = rsyslogd.outputPath }
             for _ in 0..<300 where (try? String(contentsOfFile: output, encoding: .utf8))?.contains("server_listening") != true {
                 try await Task.sleep(for: .milliseconds(50))
             }

@@ -92,7 +92,9 @@ struct LogFormatDocTests {
             The plain format is `TIMESTAMP LEVEL logger [connection_id remote_addr] message key=value…`;
             the bracket part is absent for records without a connection, and control characters are
             escaped so that no value can start a new line. Syslog (RFC 5424) uses the event name as
-            MSGID and puts the connection context and the fields in a `[ws@32473 …]` element.
+            MSGID; its MSG is the JSON (or ECS) line with `SyslogFormatter(body: .json)` (`.ecs`), which
+            rsyslog's `mmjsonparse` turns back into this very line, or the message with the connection
+            context and the fields in a `[ws@32473 …]` element with `.structuredData` (values are strings).
 
             ## Events
 

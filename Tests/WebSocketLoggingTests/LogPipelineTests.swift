@@ -107,12 +107,12 @@ struct LogPipelineTests {
     }
 }
 
-@Suite("JSONLogHandler and PlainLogHandler with swift-log")
+@Suite("StructuredLogHandler (json and plain) with swift-log")
 struct HandlerTests {
     @Test("the library's typed event and context are read back from metadata, by type")
     func typedEvent() throws {
         let sink = MemorySink()
-        let logger = Logger(label: "websockets.server") { JSONLogHandler(label: $0, sink: sink, logLevel: .debug) }
+        let logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: sink, logLevel: .debug) }
         let events = WebSocketEventLogger(logger: logger).with(connection: fixedContext())
         events.emit(.connectionClosed(sampleClosed))
         let parsed = try parseJSON(sink.lines[0])
@@ -124,7 +124,7 @@ struct HandlerTests {
     @Test("application logs inside a connection handler carry its context automatically")
     func taskLocalContext() async throws {
         let sink = MemorySink()
-        let logger = Logger(label: "myapp") { PlainLogHandler(label: $0, sink: sink) }
+        let logger = Logger(label: "myapp") { StructuredLogHandler.plain(label: $0, sink: sink) }
         await ConnectionContext.$current.withValue(fixedContext(client: "198.51.100.4")) {
             await Task.yield()  // an async handler, as in a server: the context survives suspension
             logger.info("user joined", metadata: ["room": "lobby"])
@@ -141,7 +141,7 @@ struct HandlerTests {
         let broadcaster = ConnectionContext(id: ConnectionID(using: &rng), peerAddress: "127.0.0.1", peerPort: 1111)
         let skipped = ConnectionContext(id: ConnectionID(using: &rng), peerAddress: "127.0.0.2", peerPort: 2222)
         let logger = Logger(label: "websockets.server") {
-            JSONLogHandler(label: $0, sink: sink, metadataProvider: ConnectionContext.metadataProvider)
+            StructuredLogHandler.json(label: $0, sink: sink, metadataProvider: ConnectionContext.metadataProvider)
         }
         ConnectionContext.$current.withValue(broadcaster) {
             WebSocketEventLogger(logger: logger).with(connection: skipped).emit(.broadcastSkipped(reason: "write buffer above high mark"))
@@ -169,7 +169,7 @@ struct HandlerTests {
     func metadataMerge() throws {
         let sink = MemorySink()
         let provider = Logger.MetadataProvider { ["trace_id": "abc", "k": "provider"] }
-        var logger = Logger(label: "app") { JSONLogHandler(label: $0, sink: sink, metadataProvider: provider) }
+        var logger = Logger(label: "app") { StructuredLogHandler.json(label: $0, sink: sink, metadataProvider: provider) }
         logger[metadataKey: "k"] = "handler"
         logger[metadataKey: "region"] = "eu"
         logger.info("m", metadata: ["k": "call"])

@@ -33,7 +33,8 @@ final class Rsyslogd {
                                    output: directory + "/rsyslogd.out")
         // Ready when the TCP input accepts and the Unix socket exists (bounded: 10 s).
         for _ in 0..<200 {
-            if access(socketPath, F_OK) == 0, SyslogSink.Connection.connectInet(host: "127.0.0.1", port: tcpPort, type: SOCK_STREAM) >= 0 {
+            if access(socketPath, F_OK) == 0, case let fd = SyslogSocket.connectInet(host: "127.0.0.1", port: tcpPort, type: SOCK_STREAM), fd >= 0 {
+                close(fd)
                 return
             }
             usleep(50_000)
@@ -87,7 +88,7 @@ struct SyslogTests {
         case "tcp": sink = SyslogSink(transport: .tcp(host: "127.0.0.1", port: daemon.tcpPort))
         default: sink = SyslogSink(transport: .unix(path: daemon.socketPath))
         }
-        let logger = Logger(label: "websockets.server") { SyslogLogHandler(label: $0, sink: sink) }
+        let logger = Logger(label: "websockets.server") { StructuredLogHandler.syslog(label: $0, sink: sink) }
         let events = WebSocketEventLogger(logger: logger).with(connection: fixedContext(client: "203.0.113.8"))
         var closed = sampleClosed
         closed.reasonReceived = "bye]\n\"quoted\" \(transport)"
@@ -105,5 +106,43 @@ struct SyslogTests {
         let app = try #require(daemon.waitForLine(containing: "application record \(transport)"))
         #expect(app.contains("|log|[meta@32473 tenant=\"acme\"]|"))
         sink.close()
+    }
+
+    @Test("destinations parse from their URL forms, and a bad one names what is wrong")
+    func transports() throws {
+        #expect(try SyslogSink.Transport(parsing: "relp://127.0.0.1:2514") == .relp(host: "127.0.0.1", port: 2514))
+        #expect(try SyslogSink.Transport(parsing: "TCP://logs.internal:514") == .tcp(host: "logs.internal", port: 514))
+        #expect(try SyslogSink.Transport(parsing: "udp://[::1]:514") == .udp(host: "::1", port: 514))
+        #expect(try SyslogSink.Transport(parsing: "unix:/dev/log") == .unix(path: "/dev/log"))
+        #expect(try SyslogSink.Transport(parsing: "unix:///dev/log") == .unix(path: "/dev/log"))
+        #expect(SyslogSink.Transport.udp(host: "::1", port: 514).description == "udp://[::1]:514")
+        for (text, problem) in [("relp://:514", "the host is missing"), ("tcp://h:99999", "the port must be 1-65535"),
+                                ("unix:", "the socket path is missing"), ("h:514", "expected relp://"), ("ftp://h:1", "unknown scheme")] {
+            #expect(throws: SyslogSink.TransportError.self) { try SyslogSink.Transport(parsing: text) }
+            do { _ = try SyslogSink.Transport(parsing: text) } catch { #expect(error.description.hasPrefix("\(text): \(problem)")) }
+        }
+    }
+
+    @Test("RELP frames: encoded as TXNR SP COMMAND SP DATALEN [SP DATA] LF, decoded from any split of the stream")
+    func relpFrames() throws {
+        var bytes: [UInt8] = []
+        Array("<14>1 hello".utf8).withUnsafeBytes { RELP.encode(txnr: 7, command: "syslog", data: $0, into: &bytes) }
+        RELP.encode(txnr: 8, command: "close", data: UnsafeRawBufferPointer(start: nil, count: 0), into: &bytes)
+        #expect(String(decoding: bytes, as: UTF8.self) == "7 syslog 11 <14>1 hello\n8 close 0\n")
+        let offer = "200 OK\nrelp_version=0\nrelp_software=librelp,1.11.0,https://github.com/rsyslog/librelp\ncommands=syslog"
+        let answers = Array("1 rsp \(offer.utf8.count) \(offer)\n2 rsp 6 200 OK\n0 serverclose 0\n".utf8)
+        for split in 0...answers.count {  // a frame may arrive in pieces
+            var buffer = Array(answers[..<split])
+            var frames: [RELP.Frame] = []
+            while let frame = try RELP.decode(&buffer) { frames.append(frame) }
+            buffer += answers[split...]
+            while let frame = try RELP.decode(&buffer) { frames.append(frame) }
+            #expect(frames.map(\.txnr) == [1, 2, 0] && frames.map(\.command) == ["rsp", "rsp", "serverclose"])
+            #expect(frames.first?.status == 200 && frames[1].data == Array("200 OK".utf8) && buffer.isEmpty)
+        }
+        for malformed in ["x rsp 6 200 OK\n", "1 rsp 3 200 OK\n", "1 RSP 0\n", "1 rsp 0 \n", "1 rsp 99999999 ", "12345678901 rsp 0\n"] {
+            var buffer = Array(malformed.utf8)
+            #expect(throws: RELP.MalformedFrame.self, "\(malformed)") { _ = try RELP.decode(&buffer) }
+        }
     }
 }

@@ -10,7 +10,7 @@ import Testing
 struct WebSocketEventLoggerTests {
     func setup(level: Logger.Level, levels: EventLevels = .default) -> (WebSocketEventLogger, MemorySink) {
         let sink = MemorySink()
-        var logger = Logger(label: "websockets.server") { JSONLogHandler(label: $0, sink: sink) }
+        var logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: sink) }
         logger.logLevel = level
         return (WebSocketEventLogger(logger: logger, levels: levels).with(connection: fixedContext()), sink)
     }
@@ -33,9 +33,9 @@ struct WebSocketEventLoggerTests {
         let provider = Logger.MetadataProvider { ["request_id": "r-7", "attempt": .stringConvertible(3)] }
         let directSink = MemorySink(), viaSwiftLogSink = MemorySink()
         // A multiplexing handler is not a pipeline handler: its events take the swift-log route.
-        let direct = Logger(label: "websockets.server") { JSONLogHandler(label: $0, sink: directSink, metadataProvider: provider) }
+        let direct = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: directSink, metadataProvider: provider) }
         let viaSwiftLog = Logger(label: "websockets.server") {
-            MultiplexLogHandler([JSONLogHandler(label: $0, sink: viaSwiftLogSink, metadataProvider: provider)])
+            MultiplexLogHandler([StructuredLogHandler.json(label: $0, sink: viaSwiftLogSink, metadataProvider: provider)])
         }
         let base = WebSocketEventLogger(logger: direct)
         var a = base.with(connection: fixedContext())
@@ -128,7 +128,7 @@ struct WebSocketEventLoggerTests {
         let path = NSTemporaryDirectory() + "ws-redaction-\(getpid()).log"
         unlink(path)
         let file = try #require(StreamSink(path: path))
-        var logger = Logger(label: "websockets.server") { JSONLogHandler(label: $0, sink: file) }
+        var logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: file) }
         logger.logLevel = .trace
         let events = WebSocketEventLogger(logger: logger).with(connection: fixedContext())
         var handshake = ClientHandshake(host: "localhost", target: "/ws?room=1&token=\(secrets[2])&api%5Fkey=\(secrets[3])",

@@ -38,7 +38,7 @@ final class RecordingCallbacks: WebSocketCallbacks {
 func startCallbackServer(_ callbacks: RecordingCallbacks, logSink: MemorySink = MemorySink(),
                          configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> WebSocketServer {
     var configuration = ServerConfiguration()
-    configuration.logger = Logger(label: "websockets.server") { JSONLogHandler(label: $0, sink: logSink, logLevel: .info) }
+    configuration.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: logSink, logLevel: .info) }
     configuration.logger.logLevel = .info
     configure(&configuration)
     return try await WebSocketServer.serve(host: "127.0.0.1", port: 0, configuration: configuration, callbacks: callbacks)

@@ -72,6 +72,11 @@ struct CommandTests {
               (["serve", "--trusted-proxy", "10.0.0.0/33"], "--trusted-proxy 10.0.0.0/33: not an IP address or CIDR range"),
               (["serve", "--tls-cert", "a.pem"], "--tls-cert and --tls-key go together"),
               (["connect", "ws://127.0.0.1:1/", "--subprotocol", "a,b"], "--subprotocol 'a,b': a subprotocol is one token"),
+              (["serve", "--log-syslog", "syslog.example:514"], "--log-syslog syslog.example:514: expected relp://HOST:PORT"),
+              (["serve", "--log-syslog", "relp://127.0.0.1"], "--log-syslog relp://127.0.0.1: the port is missing"),
+              (["serve", "--log-syslog", "tcp://127.0.0.1:0"], "--log-syslog tcp://127.0.0.1:0: the port must be 1-65535"),
+              (["serve", "--log-syslog", "http://127.0.0.1:514"], "--log-syslog http://127.0.0.1:514: unknown scheme \"http\""),
+              (["serve", "--log-syslog", "udp://127.0.0.1:514", "--log-file", "x.log"], "--log-file and --log-syslog: choose one destination"),
           ])
     func invalidArguments(arguments: [String], message: String) async throws {
         let (status, output) = try await runCommand(binary, arguments, timeout: 20)

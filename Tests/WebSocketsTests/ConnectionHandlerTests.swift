@@ -55,7 +55,7 @@ struct ConnectionHandlerTests {
                  configure: (inout ServerConfiguration) -> Void = { _ in }) throws -> Harness {
         let logs = MemorySink()
         var configuration = ServerConfiguration()
-        configuration.logger = Logger(label: "websockets.server") { JSONLogHandler(label: $0, sink: logs, logLevel: .info) }
+        configuration.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: logs, logLevel: .info) }
         configuration.logger.logLevel = .info
         configure(&configuration)
         let connections = WebSocketServer.Connections(handling: handling, log: configuration.eventLogger, handlersOnEventLoop: false)

@@ -117,7 +117,7 @@ struct ConnectionRegressionTests {
         let server = try await startTestServer(logSink: logs) { $0.connection.closeTimeout = .seconds(1) }
         let stubborn = try await WebSocketServer.serve(host: "127.0.0.1", port: 0, configuration: {
             var c = ServerConfiguration()
-            c.logger = Logger(label: "websockets.server") { JSONLogHandler(label: $0, sink: logs, logLevel: .info) }
+            c.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: logs, logLevel: .info) }
             c.connection.closeTimeout = .seconds(1)
             return c
         }()) { ws in

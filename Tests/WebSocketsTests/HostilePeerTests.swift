@@ -255,7 +255,7 @@ struct HostilePeerTests {
     func clientNeverReads() async throws {
         let sent = Atomic<Int>(0)
         var configuration = ServerConfiguration()
-        configuration.logger = Logger(label: "websockets.server") { JSONLogHandler(label: $0, sink: MemorySink()) }
+        configuration.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: MemorySink()) }
         configuration.compression = nil
         let chunk = ByteBuffer(repeating: 0x2A, count: 64 << 10)
         let server = try await WebSocketServer.serve(port: 0, configuration: configuration) { ws in

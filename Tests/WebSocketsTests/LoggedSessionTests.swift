@@ -18,7 +18,7 @@ struct LoggedSessionTests {
         let serverLogs = MemorySink(), clientLogs = MemorySink()
         let server = try await startTestServer(logSink: serverLogs, level: .trace)
         var client = ClientConfiguration(subprotocols: ["chat"], additionalHeaders: ["Authorization": "Bearer hunter2"])
-        client.logger = Logger(label: "websockets.client") { JSONLogHandler(label: $0, sink: clientLogs, logLevel: .trace) }
+        client.logger = Logger(label: "websockets.client") { StructuredLogHandler.json(label: $0, sink: clientLogs, logLevel: .trace) }
         client.logger.logLevel = .trace
         let port = server.port
 

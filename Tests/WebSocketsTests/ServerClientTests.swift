@@ -193,7 +193,7 @@ struct ServerClientTests {
         let port = freePort()
         let logs = MemorySink()
         var configuration = ClientConfiguration()
-        configuration.logger = Logger(label: "websockets.client") { JSONLogHandler(label: $0, sink: logs) }
+        configuration.logger = Logger(label: "websockets.client") { StructuredLogHandler.json(label: $0, sink: logs) }
         configuration.reconnect = ReconnectPolicy(initialDelay: 0.05, minDelay: 0.05, factor: 1.5, maxDelay: 0.2, maxAttempts: 50)
         let serverTask = Task {
             try await Task.sleep(for: .milliseconds(300))
@@ -246,7 +246,7 @@ struct ServerClientTests {
     func handlerExecutor(onEventLoop: Bool) async throws {
         var configuration = ServerConfiguration()
         configuration.runHandlersOnEventLoop = onEventLoop
-        configuration.logger = Logger(label: "websockets.server") { JSONLogHandler(label: $0, sink: MemorySink()) }
+        configuration.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: MemorySink()) }
         let server = try await WebSocketServer.serve(port: 0, configuration: configuration) { ws in
             try await ws.send("\(ws.eventLoop.inEventLoop)")
             for try await message in ws.messages {

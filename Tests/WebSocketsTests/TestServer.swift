@@ -18,7 +18,7 @@ struct HandlerFailure: Error, CustomStringConvertible {
 func startTestServer(logSink: MemorySink = MemorySink(), level: Logger.Level = .info,
                      configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> WebSocketServer {
     var configuration = ServerConfiguration()
-    configuration.logger = Logger(label: "websockets.server") { JSONLogHandler(label: $0, sink: logSink, logLevel: level) }
+    configuration.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: logSink, logLevel: level) }
     configuration.logger.logLevel = level
     configuration.handshake.subprotocols = ["chat"]
     configuration.connection.maxMessageSize = 8 << 20

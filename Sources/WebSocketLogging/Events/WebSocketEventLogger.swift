@@ -9,11 +9,11 @@ import WebSocketCore
 /// The typed event travels as metadata (``webSocketEventMetadataKey``) and the connection
 /// context as ``ConnectionContext/metadataKey``, set once per connection with
 /// ``with(connection:)``. Events are built only when their level is enabled.
-public struct WebSocketEventLogger: Sendable {
+package struct WebSocketEventLogger: Sendable {
     /// The swift-log logger records go to. When its handler is one of this package's pipeline
     /// handlers, events go straight to its pipeline (the same record, without swift-log's
     /// metadata dictionary); any other handler gets them through `Logger.log`.
-    public var logger: Logger {
+    package var logger: Logger {
         get { storedLogger }
         set {
             storedLogger = newValue
@@ -29,14 +29,14 @@ public struct WebSocketEventLogger: Sendable {
     /// metadata has it too, for the swift-log route).
     var routeConnection: ConnectionContext?
     /// The level of each event.
-    public var levels: EventLevels
+    package var levels: EventLevels
     /// What is hidden in handshake lines and targets.
-    public var redaction: Redaction
+    package var redaction: Redaction
     /// The longest frame payload preview, in characters (Python websockets uses 75).
-    public var previewLength: Int
+    package var previewLength: Int
 
     /// An event logger over `logger`; see the properties for the other parameters.
-    public init(logger: Logger, levels: EventLevels = .default, redaction: Redaction = .default, previewLength: Int = 75) {
+    package init(logger: Logger, levels: EventLevels = .default, redaction: Redaction = .default, previewLength: Int = 75) {
         self.storedLogger = logger
         self.route = DirectPipelineRoute(logger)
         self.levels = levels
@@ -45,7 +45,7 @@ public struct WebSocketEventLogger: Sendable {
     }
 
     /// A copy whose records carry `connection`.
-    public func with(connection: ConnectionContext) -> WebSocketEventLogger {
+    package func with(connection: ConnectionContext) -> WebSocketEventLogger {
         var copy = self
         copy.storedLogger[metadataKey: ConnectionContext.metadataKey] = .stringConvertible(connection)
         copy.routeConnection = connection  // the shared route stays: no object per connection
@@ -55,13 +55,13 @@ public struct WebSocketEventLogger: Sendable {
     /// Whether protocol traces would be logged: set `engine.isTracing` from this (it follows
     /// runtime changes of the logger's level).
     @inlinable  // read on every socket read: a call across modules would copy the logger
-    public var wantsTraces: Bool { storedLogger.logLevel <= levels.traceLevel }
+    package var wantsTraces: Bool { storedLogger.logLevel <= levels.traceLevel }
 
     /// Whether `event` would be logged right now.
-    public func isEnabled(_ event: WebSocketLogEvent) -> Bool { logger.logLevel <= levels.level(for: event) }
+    package func isEnabled(_ event: WebSocketLogEvent) -> Bool { logger.logLevel <= levels.level(for: event) }
 
     /// Logs `event` at its configured level.
-    public func emit(_ event: WebSocketLogEvent, error: (any Error)? = nil,
+    package func emit(_ event: WebSocketLogEvent, error: (any Error)? = nil,
                      file: String = #fileID, function: String = #function, line: UInt = #line) {
         let level = levels.level(for: event)
         guard logger.logLevel <= level else { return }
@@ -75,7 +75,7 @@ public struct WebSocketEventLogger: Sendable {
     }
 
     /// Logs a protocol trace from the engine as one or more DEBUG events.
-    public func emit(trace: ProtocolTrace) {
+    package func emit(trace: ProtocolTrace) {
         switch trace {
         case .stateChanged(let s):
             emit(.stateChanged(s))

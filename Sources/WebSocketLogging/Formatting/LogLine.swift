@@ -72,7 +72,7 @@ public struct LogLine: @unchecked Sendable {  // value semantics: storage is cop
 
     /// Runs `body` with a writer over this line's buffer: one uniqueness check for everything
     /// `body` writes (a formatter's whole record).
-    public mutating func withWriter<R>(_ body: (inout Writer) throws -> R) rethrows -> R {
+    mutating func withWriter<R>(_ body: (inout Writer) throws -> R) rethrows -> R {
         if !isKnownUniquelyReferenced(&storage) {
             let copy = Storage(capacity: storage.capacity)
             copy.base.update(from: storage.base, count: count)
@@ -280,7 +280,7 @@ public struct LogLine: @unchecked Sendable {  // value semantics: storage is cop
 extension LogLine {
     /// Writes into a ``LogLine``'s buffer, which ``LogLine/withWriter(_:)`` made unique: each
     /// write checks capacity and nothing else. The writing primitives of every formatter.
-    public struct Writer {
+    struct Writer {
         let storage: Storage
         /// The line's length so far.
         public internal(set) var count: Int

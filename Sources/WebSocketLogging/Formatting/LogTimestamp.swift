@@ -50,7 +50,7 @@ public struct LogTimestamp: Sendable, Hashable, Comparable {
 
     /// Writes the timestamp with a writer (a formatter's record session). The line keeps the
     /// text of the last second it wrote, so only the microseconds are new for most records.
-    public func write(into line: inout LogLine.Writer) {
+    func write(into line: inout LogLine.Writer) {
         let storage = line.storage
         if storage.stampSecond != seconds {
             storage.stampPrefix = Self.prefix(seconds: seconds)

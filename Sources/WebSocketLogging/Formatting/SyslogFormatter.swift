@@ -8,12 +8,24 @@ import Logging
 /// RFC 5424 syslog messages:
 /// `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [ws@32473 …][meta@32473 …] MSG`
 ///
-/// MSGID is the event name (`connection_closed`, `log` for application records). The
-/// connection context and the event's fields become the `ws@32473` structured-data element,
-/// user metadata the `meta@32473` element (32473 is IANA's enterprise number for
-/// documentation: change ``enterpriseNumber`` to your own). Values escape `"`, `\` and `]`
-/// (§6.3.3); MSG escapes line breaks so the message stays one line.
+/// MSGID is the event name (`connection_closed`, `log` for application records). With the
+/// `.structuredData` body, the connection context and the event's fields become the
+/// `ws@32473` structured-data element, user metadata the `meta@32473` element (32473 is IANA's
+/// enterprise number for documentation: change ``enterpriseNumber`` to your own). Values escape
+/// `"`, `\` and `]` (§6.3.3); MSG escapes line breaks so the message stays one line. With the
+/// `.json` or `.ecs` body, MSG is the record's JSON line and there is no structured data: a
+/// daemon that parses it (rsyslog's `mmjsonparse`) keeps numbers as numbers.
 public struct SyslogFormatter: LogFormatter {
+    /// What MSG carries.
+    public enum Body: Sendable {
+        /// The message text, with the fields as RFC 5424 structured data (strings only).
+        case structuredData
+        /// The record as ``JSONFormatter`` writes it.
+        case json
+        /// The record as ``ECSFormatter`` writes it.
+        case ecs
+    }
+
     /// Syslog facility codes (RFC 5424 §6.2.1).
     public enum Facility: Int, Sendable {
         case user = 1, daemon = 3, local0 = 16, local1 = 17, local2 = 18, local3 = 19
@@ -30,15 +42,18 @@ public struct SyslogFormatter: LogFormatter {
     public var enterpriseNumber: Int
     /// Longest message (rsyslog's default maximum is 8 KiB).
     public var maxMessageLength: Int
+    /// What MSG carries.
+    public var body: Body
 
     /// Creates a formatter; each parameter sets the property of the same name.
     public init(facility: Facility = .user, appName: String = "websockets", hostname: String? = nil,
-                enterpriseNumber: Int = 32473, maxMessageLength: Int = 8192) {
+                enterpriseNumber: Int = 32473, maxMessageLength: Int = 8192, body: Body = .structuredData) {
         self.facility = facility
         self.appName = Self.printable(appName, max: 48)
         self.hostname = Self.printable(hostname ?? Self.systemHostname(), max: 255)
         self.enterpriseNumber = enterpriseNumber
         self.maxMessageLength = max(maxMessageLength, 480)
+        self.body = body
     }
 
     static func systemHostname() -> String {
@@ -65,12 +80,26 @@ public struct SyslogFormatter: LogFormatter {
     }
 
     public func format(_ record: LogRecord, into line: inout LogLine) {
+        switch body {
+        case .structuredData: break
+        case .json, .ecs:
+            writeHeader(record, into: &line)
+            line.append("- ")
+            // The JSON formatter caps its own line: the header is at most ~400 bytes of the limit.
+            let room = max(512, maxMessageLength - line.count)
+            if case .json = body {
+                JSONFormatter(maxLineLength: room).format(record, into: &line)
+            } else {
+                ECSFormatter(maxLineLength: room).format(record, into: &line)
+            }
+            return
+        }
         line.appendFitting(maxLength: maxMessageLength,
                            { line, limit in render(record, into: &line, limit: limit, structuredData: true) },
                            fallback: { line in render(record, into: &line, limit: 64, structuredData: false) })
     }
 
-    func render(_ record: LogRecord, into line: inout LogLine, limit: Int, structuredData: Bool) {
+    private func writeHeader(_ record: LogRecord, into line: inout LogLine) {
         line.append(UInt8(ascii: "<"))
         line.append(int: facility.rawValue * 8 + Self.severity(record.level))
         line.append(">1 ")
@@ -84,6 +113,10 @@ public struct SyslogFormatter: LogFormatter {
         line.append(UInt8(ascii: " "))
         line.appendRaw(Self.printable(record.eventName, max: 32))
         line.append(UInt8(ascii: " "))
+    }
+
+    func render(_ record: LogRecord, into line: inout LogLine, limit: Int, structuredData: Bool) {
+        writeHeader(record, into: &line)
         var wroteSD = false
         if structuredData, record.connection != nil || record.event != nil {
             var writer = SDWriter(line: LogLine(capacity: 0), limit: limit)

@@ -30,6 +30,11 @@ final class BackgroundWriter: @unchecked Sendable {
     private var stopping = false
     private var woken = false
     private var dropped = 0
+    /// Batches delivered so far, and how many had been when a line was last dropped: drops are
+    /// reported only after a delivery that followed them, so that a full buffer (a stalled
+    /// destination) yields one report when it drains instead of one per line meanwhile.
+    private var deliveries = 0
+    private var deliveriesAtLastDrop = 0
     /// The writer thread waits for data (a producer must signal it).
     private var idle = false
     /// `flush()` callers waiting: the writer must not linger.
@@ -71,6 +76,7 @@ final class BackgroundWriter: @unchecked Sendable {
                 while pending.count + line.count > bufferSize && !stopping {
                     if overflowPolicy == .drop {
                         dropped += 1
+                        deliveriesAtLastDrop = deliveries
                         return
                     }
                     pthread_cond_wait(&cond, &lock)
@@ -93,9 +99,12 @@ final class BackgroundWriter: @unchecked Sendable {
         pthread_mutex_unlock(&lock)
     }
 
-    func takeDroppedCount() -> Int {
+    /// Lines dropped since the last call, once a batch has been delivered after the last drop
+    /// (0 before that; `force` at close, when no delivery will follow).
+    func takeDroppedCount(force: Bool = false) -> Int {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
+        guard force || deliveries > deliveriesAtLastDrop else { return 0 }
         let n = dropped
         dropped = 0
         return n
@@ -158,6 +167,7 @@ final class BackgroundWriter: @unchecked Sendable {
             batch.removeAll(keepingCapacity: true)
             batchEnds.removeAll(keepingCapacity: true)
             pthread_mutex_lock(&lock)
+            deliveries &+= 1
             writing = false
             pthread_cond_broadcast(&cond)  // flush() waiters
         }

@@ -3,146 +3,186 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// Sends lines (from ``SyslogFormatter``) to a syslog daemon, from a thread of its own.
 ///
-/// - `.udp`: one datagram per message (RFC 5426).
-/// - `.tcp`: octet-counted framing, `LENGTH SP MESSAGE` (RFC 6587 §3.4.1); reconnects on the
-///   next batch after a failure.
-/// - `.unix`: one datagram per message on a Unix socket (e.g. `/dev/log` or rsyslog's `imuxsock`).
-///
-/// The trailing newline of each line is removed. Messages that cannot be delivered (daemon
-/// down) are lost after one reconnection attempt per batch; the connection's work is never held up.
+/// While the daemon is unreachable, the batch in hand is retried with backoff (50 ms doubling
+/// to 2 s) and new records wait in the bounded buffer; past the buffer they are dropped and
+/// counted. Once delivery resumes, the next record is preceded by one `log_records_dropped`
+/// record with the count. What each transport can still lose is documented on
+/// ``Transport``; RELP loses nothing while the process runs. The connection's work is never
+/// held up.
 public final class SyslogSink: LogSink, @unchecked Sendable {
-    /// How messages reach the daemon.
-    public enum Transport: Sendable, Hashable {
-        case udp(host: String, port: Int)
-        case tcp(host: String, port: Int)
-        case unix(path: String)
-    }
-
     /// How this sink reaches the daemon.
     public let transport: Transport
-    private let connection: Connection
+    private let delivery: Delivery
     private let writer: BackgroundWriter
+    private let closeTimeout: Duration
 
     /// - Parameters:
     ///   - transport: where and how to send.
-    ///   - bufferSize: bytes buffered before `overflowPolicy` applies.
+    ///   - bufferSize: bytes buffered (beside the batch being delivered) before
+    ///     `overflowPolicy` applies.
     ///   - overflowPolicy: `.drop` by default: a dead daemon must not block the server.
-    public init(transport: Transport, bufferSize: Int = 1 << 20, overflowPolicy: OverflowPolicy = .drop) {
+    ///   - closeTimeout: how long ``close()`` keeps trying to deliver what is buffered; what is
+    ///     left then is counted and reported on standard error.
+    public init(transport: Transport, bufferSize: Int = 1 << 20, overflowPolicy: OverflowPolicy = .drop,
+                closeTimeout: Duration = .seconds(5)) {
         self.transport = transport
-        let connection = Connection(transport: transport)
-        self.connection = connection
+        self.closeTimeout = closeTimeout
+        let delivery = Delivery(transport: transport)
+        self.delivery = delivery
         writer = BackgroundWriter(bufferSize: bufferSize, overflowPolicy: overflowPolicy,
-                                  deliver: { batch, ends in connection.send(batch, ends: ends) })
+                                  deliver: { batch, ends in delivery.deliver(batch, ends: ends) })
     }
 
     public func write(_ line: UnsafeRawBufferPointer) { writer.write(line) }
     public func writeDropReport(_ line: UnsafeRawBufferPointer) { writer.write(line, bounded: false) }
     public func flush() { writer.flush() }
-    public func takeDroppedCount() -> Int { writer.takeDroppedCount() }
 
-    /// Flushes and closes the socket.
-    public func close() {
-        writer.close()
-        connection.close()
+    /// Records dropped or given up since the last call, once the daemon takes records again:
+    /// a report written while it is unreachable would only wait (and grow) in the buffer.
+    public func takeDroppedCount() -> Int {
+        if delivery.isDown { return 0 }
+        return writer.takeDroppedCount() + delivery.takeLost()
     }
 
-    /// The socket, touched only by the writer thread (and `close` after it stopped).
-    final class Connection: @unchecked Sendable {
+    /// Delivers what is buffered (for at most `closeTimeout`), then closes the connection.
+    /// Records that could not be delivered by then are reported on standard error.
+    public func close() {
+        delivery.giveUp(after: closeTimeout)
+        writer.close()
+        delivery.close()
+        let lost = writer.takeDroppedCount(force: true) + delivery.takeLost()
+        if lost > 0 {
+            let text = "websockets: \(lost) log record\(lost == 1 ? "" : "s") not delivered to syslog at \(transport) (daemon unreachable)\n"
+            text.utf8CString.dropLast().withUnsafeBytes { _ = writeFully(2, $0) }
+        }
+    }
+
+    /// The writer thread's side: sends batches, retrying with backoff while the daemon is
+    /// unreachable. Producers only read ``isDown`` and take the lost count.
+    final class Delivery: @unchecked Sendable {
         let transport: Transport
-        var fd: Int32 = -1
+        private var socket = SyslogSocket()
+        private var relp: RELPSession?
+        private let down = Atomic<Bool>(false)
+        private let lost = Atomic<Int>(0)
+        /// Monotonic nanoseconds after which a failing batch is given up (set by `close`).
+        private let deadline = Atomic<UInt64>(.max)
+        static let minimumBackoff: UInt64 = 50_000_000
+        static let maximumBackoff: UInt64 = 2_000_000_000
+        static let ioTimeoutSeconds = 10
 
         init(transport: Transport) { self.transport = transport }
 
-        func send(_ batch: [UInt8], ends: [Int]) {
-            batch.withUnsafeBytes { all in
-                var start = 0
-                var framed: [UInt8] = []
-                for end in ends {
-                    var message = UnsafeRawBufferPointer(rebasing: all[start..<end])
-                    start = end
-                    if message.last == 0x0A { message = UnsafeRawBufferPointer(rebasing: message.dropLast()) }
-                    switch transport {
-                    case .tcp:
-                        framed.append(contentsOf: String(message.count).utf8)
-                        framed.append(UInt8(ascii: " "))
-                        framed.append(contentsOf: message)
-                    case .udp, .unix:
-                        sendDatagram(message)
+        var isDown: Bool { down.load(ordering: .relaxed) }
+        func takeLost() -> Int { lost.exchange(0, ordering: .relaxed) }
+        func giveUp(after timeout: Duration) {
+            let ns = UInt64(max(0, timeout.components.seconds)) * 1_000_000_000 + UInt64(max(0, timeout.components.attoseconds / 1_000_000_000))
+            deadline.store(Self.now() &+ ns, ordering: .relaxed)
+        }
+
+        func deliver(_ batch: [UInt8], ends: [Int]) {
+            var messages: [Range<Int>] = []
+            messages.reserveCapacity(ends.count)
+            var start = 0
+            for end in ends {
+                let last = end > start && batch[end - 1] == 0x0A ? end - 1 : end
+                messages.append(start..<last)
+                start = end
+            }
+            var next = 0
+            var backoff = Self.minimumBackoff
+            batch.withUnsafeBytes { bytes in
+                while true {
+                    next += sendSome(bytes, messages[next...])
+                    if next == messages.count {
+                        down.store(false, ordering: .relaxed)
+                        return
                     }
-                }
-                if case .tcp = transport {
-                    for _ in 0..<2 {
-                        if fd < 0 { fd = open() }
-                        guard fd >= 0 else { return }
-                        if framed.withUnsafeBytes({ writeFully(fd, $0) }) { return }
-                        close()  // broken connection: reconnect once
+                    down.store(true, ordering: .relaxed)
+                    let now = Self.now()
+                    let giveUpAt = deadline.load(ordering: .relaxed)
+                    if now >= giveUpAt {
+                        lost.add(messages.count - next, ordering: .relaxed)
+                        return
                     }
+                    Self.sleep(nanoseconds: min(backoff, giveUpAt - now))
+                    backoff = min(backoff * 2, Self.maximumBackoff)
                 }
             }
         }
 
-        func sendDatagram(_ message: UnsafeRawBufferPointer) {
-            if fd < 0 { fd = open() }
-            guard fd >= 0 else { return }
-            if Glibc.send(fd, message.baseAddress, message.count, Int32(MSG_NOSIGNAL)) < 0 {
-                close()
-            }
-        }
-
-        func open() -> Int32 {
+        /// Sends from the first of `messages`; returns how many are done with (delivered, or
+        /// refused by the daemon and counted). Fewer than all means the connection failed.
+        private func sendSome(_ bytes: UnsafeRawBufferPointer, _ messages: ArraySlice<Range<Int>>) -> Int {
             switch transport {
-            case .udp(let host, let port): return Self.connectInet(host: host, port: port, type: SOCK_DGRAM)
-            case .tcp(let host, let port): return Self.connectInet(host: host, port: port, type: SOCK_STREAM)
-            case .unix(let path): return Self.connectUnix(path: path)
+            case .udp, .unix:
+                var sent = 0
+                for range in messages {
+                    if !socket.isOpen && !socket.open(transport, ioTimeout: Self.ioTimeoutSeconds) { return sent }
+                    guard socket.sendDatagram(UnsafeRawBufferPointer(rebasing: bytes[range])) else {
+                        socket.close()
+                        return sent
+                    }
+                    sent += 1
+                }
+                return sent
+            case .tcp:
+                if socket.isOpen && socket.peerHasClosed() { socket.close() }
+                if !socket.isOpen && !socket.open(transport, ioTimeout: Self.ioTimeoutSeconds) { return 0 }
+                var framed: [UInt8] = []
+                var ends: [Int] = []
+                ends.reserveCapacity(messages.count)
+                for range in messages {
+                    framed.append(contentsOf: String(range.count).utf8)  // RFC 6587 octet counting
+                    framed.append(0x20)
+                    framed.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[range]))
+                    ends.append(framed.count)
+                }
+                let written = framed.withUnsafeBytes { socket.sendStream($0) }
+                if written == framed.count { return messages.count }
+                socket.close()
+                return ends.prefix { $0 <= written }.count  // a message cut short goes again, whole
+            case .relp:
+                if relp == nil {
+                    var session = RELPSession(socket: SyslogSocket())
+                    guard session.socket.open(transport, ioTimeout: Self.ioTimeoutSeconds), session.open() else {
+                        session.socket.close()
+                        return 0
+                    }
+                    relp = session
+                }
+                var refused = 0
+                let settled = relp!.send(bytes, messages, refused: &refused)
+                lost.add(refused, ordering: .relaxed)
+                if settled < messages.count {
+                    relp!.socket.close()
+                    relp = nil
+                }
+                return settled
             }
         }
 
+        /// Called after the writer thread stopped.
         func close() {
-            if fd >= 0 { Glibc.close(fd) }
-            fd = -1
+            relp?.close()
+            relp = nil
+            socket.close()
         }
 
-        static func connectInet(host: String, port: Int, type: __socket_type) -> Int32 {
-            var hints = addrinfo()
-            hints.ai_socktype = Int32(type.rawValue)
-            hints.ai_flags = AI_NUMERICSERV
-            var result: UnsafeMutablePointer<addrinfo>?
-            guard getaddrinfo(host, String(port), &hints, &result) == 0, let info = result else { return -1 }
-            defer { freeaddrinfo(result) }
-            var candidate: UnsafeMutablePointer<addrinfo>? = info
-            while let ai = candidate {
-                let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
-                if fd >= 0 {
-                    if Glibc.connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 { return fd }
-                    Glibc.close(fd)
-                }
-                candidate = ai.pointee.ai_next
-            }
-            return -1
+        static func now() -> UInt64 {
+            var ts = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
         }
 
-        static func connectUnix(path: String) -> Int32 {
-            let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else { return -1 }
-            var addr = sockaddr_un()
-            addr.sun_family = sa_family_t(AF_UNIX)
-            let bytes = Array(path.utf8)
-            guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { Glibc.close(fd); return -1 }
-            withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-                raw.copyBytes(from: bytes)
-                raw[bytes.count] = 0
-            }
-            let ok = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
-                }
-            }
-            if ok { return fd }
-            Glibc.close(fd)
-            return -1
+        static func sleep(nanoseconds: UInt64) {
+            var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+            var remaining = timespec()
+            while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
         }
     }
 }

@@ -408,7 +408,7 @@ public final class WebSocket: Sendable {
 ///
 /// - Returns: how many connections the message was queued for.
 @discardableResult
-public func broadcast(_ message: Message, to connections: some Sequence<WebSocket>, logger: WebSocketEventLogger? = nil) -> Int {
+public func broadcast(_ message: Message, to connections: some Sequence<WebSocket>, logger: Logger? = nil) -> Int {
     var sent = 0
     let size = message.payloadSize
     for ws in connections {
@@ -419,7 +419,7 @@ public func broadcast(_ message: Message, to connections: some Sequence<WebSocke
             skip = "connection is \(ws.state)"
         }
         if let skip {
-            let log = logger?.with(connection: ws.logContext) ?? WebSocketEventLogger(logger: ws.logger)
+            let log = WebSocketEventLogger(logger: logger ?? ws.logger).with(connection: ws.logContext)
             log.emit(.broadcastSkipped(reason: skip))
             continue
         }
