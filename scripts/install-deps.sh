@@ -5,7 +5,8 @@
 #           nginx-light (the real reverse proxy of the trusted-proxy tests),
 #           chromium (the real browser of Tests/WebSocketsTests/BrowserTests, driven headless over DevTools)
 #   PyPI:   jsonschema (every emitted JSON line is validated against schemas/),
-#           websockets (the strict reference peer, both directions)
+#           websockets (the strict reference peer, both directions),
+#           opentelemetry-sdk (a real OpenTelemetry client sending W3C traceparent)
 set -euo pipefail
 
 apt_packages=(zlib1g-dev rsyslog rsyslog-relp jq node-ws openssl nginx-light chromium)
@@ -20,8 +21,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python3 - <<'PY' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore "jsonschema>=4.18" "websockets>=15"
+python3 - <<'PY' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore "jsonschema>=4.18" "websockets>=15" "opentelemetry-sdk>=1.20"
 from jsonschema import Draft202012Validator  # noqa: F401
+from opentelemetry.sdk.trace import TracerProvider  # noqa: F401
 import websockets
 assert int(websockets.__version__.split(".")[0]) >= 15
 PY

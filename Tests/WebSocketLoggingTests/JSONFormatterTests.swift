@@ -3,6 +3,8 @@ import Logging
 import Testing
 @testable import WebSocketCore
 @testable import WebSocketLogging
+import W3CTraceContext
+import WebSocketTestSupport
 
 @Suite("JSONFormatter")
 struct JSONFormatterTests {
@@ -293,5 +295,30 @@ struct PlainFormatterTests {
                                      error: SampleError()), PlainFormatter())
         #expect(line.contains(#" empty="" eq="a=b" q="say \"hi\"" tenant="acme corp""#))
         #expect(line.contains(#"error_message="handler exploded\nsecond line""#))
+    }
+}
+
+@Suite("Trace context in every format")
+struct TraceContextFormatTests {
+    static let traced: ConnectionContext = {
+        let trace = try! TraceContext(traceParentHeaderValue: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        return fixedContext().with(clientAddress: nil, source: "peer", requestHeaders: nil, traceContext: trace)
+    }()
+
+    @Test("JSON, ECS, plain and syslog carry the trace and span ids of the connection; JSON and ECS lines are schema-valid")
+    func everyFormat() async throws {
+        let r = record(.connectionClosed(sampleClosed), connection: Self.traced)
+        let json = try format(r, JSONFormatter())
+        #expect(json.contains("\"peer_port\":54321,\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"span_id\":\"00f067aa0ba902b7\",\"trace_flags\":\"01\","))
+        let ecs = try format(r, ECSFormatter())
+        #expect(ecs.contains(",\"trace\":{\"id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"},\"span\":{\"id\":\"00f067aa0ba902b7\"}"))
+        let plain = try format(r, PlainFormatter())
+        #expect(plain.contains(" 127.0.0.1 trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7]"))
+        let syslog = try format(r, SyslogFormatter(hostname: "h"))
+        #expect(syslog.contains(" trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\" span_id=\"00f067aa0ba902b7\" trace_flags=\"01\""))
+        #expect(try await validateWithSchema([json]).status == 0)
+        #expect(try await validateWithSchema([ecs], schema: "ecs-record.schema.json").status == 0)
+        let untraced = try format(record(.connectionClosed(sampleClosed), connection: fixedContext()), JSONFormatter())
+        #expect(!untraced.contains("trace_id"))
     }
 }

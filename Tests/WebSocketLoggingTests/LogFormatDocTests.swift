@@ -152,6 +152,7 @@ struct LogFormatDocTests {
             | `event.duration` | `duration` of `connection_closed`, `handshake_duration` of `connection_open` | nanoseconds |
             | `client.ip`, `client.address` | `remote_addr` | the resolved client (trusted proxies only) |
             | `source.ip`, `source.port` | `peer_addr`, `peer_port` | the socket peer |
+            | `trace.id`, `span.id` | `trace_id`, `span_id` | the handshake's W3C `traceparent` (`trace_flags` is not mapped) |
             | `url.path`, `url.query` | `path` | split at `?`, redacted as in the JSON line |
             | `http.response.status_code` | `status` of `connection_rejected`, `http_response_sent` | |
             | `websocket.connection_id`, `websocket.*` | `connection_id`, the event's fields | a custom field set, typed as above: close codes and sizes stay numbers |

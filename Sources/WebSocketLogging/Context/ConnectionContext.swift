@@ -1,6 +1,7 @@
 import Logging
 import NIOHTTP1
 import Synchronization
+import W3CTraceContext
 
 /// What every record of one connection carries: its id, the socket peer, the resolved client
 /// address and the request headers.
@@ -8,7 +9,7 @@ import Synchronization
 /// Immutable and rendered **once**: the JSON fragment of `event_data` and the plain format's
 /// `[id address]` are built in the initializer, so formatting a record only copies bytes. When
 /// the client address becomes known (after the request headers arrive) the I/O layer makes a
-/// new context with ``with(clientAddress:source:requestHeaders:)``; counters are shared.
+/// new context with ``with(clientAddress:source:requestHeaders:traceContext:)``; counters are shared.
 public final class ConnectionContext: Sendable, CustomStringConvertible {
     /// The connection id.
     public let id: ConnectionID
@@ -22,12 +23,17 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
     public let clientAddressSource: String
     /// The opening handshake's request headers, once received (for enrichers).
     public let requestHeaders: HTTPHeaders?
+    /// The W3C trace context the opening handshake carried (`traceparent`, `tracestate`), or
+    /// that the client sent: its ids are on every record of the connection.
+    public let traceContext: TraceContext?
 
     let counters: Counters
     /// `"connection_id":"…","remote_addr":"…","peer_addr":"…","peer_port":N`
     let jsonFields: [UInt8]
     /// `[id address]`
     let plainTag: [UInt8]
+    /// `,"trace":{"id":"…"},"span":{"id":"…"}` (ECS), empty without a trace context.
+    let ecsTraceFields: [UInt8]
 
     final class Counters: Sendable {
         /// DEBUG frame records seen so far, for per-connection sampling.
@@ -41,22 +47,24 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
     /// handler), so application log calls inside it are tagged automatically.
     @TaskLocal public static var current: ConnectionContext?
 
-    /// A context for a new connection from its socket peer; the client address is the peer until ``with(clientAddress:source:requestHeaders:)`` says otherwise.
+    /// A context for a new connection from its socket peer; the client address is the peer until ``with(clientAddress:source:requestHeaders:traceContext:)`` says otherwise.
     public convenience init(id: ConnectionID = ConnectionID(), peerAddress: String?, peerPort: Int? = nil,
                             clientAddress: String? = nil, clientAddressSource: String = "peer",
-                            requestHeaders: HTTPHeaders? = nil) {
+                            requestHeaders: HTTPHeaders? = nil, traceContext: TraceContext? = nil) {
         self.init(id: id, peerAddress: peerAddress, peerPort: peerPort, clientAddress: clientAddress ?? peerAddress,
-                  clientAddressSource: clientAddressSource, requestHeaders: requestHeaders, counters: Counters())
+                  clientAddressSource: clientAddressSource, requestHeaders: requestHeaders, traceContext: traceContext,
+                  counters: Counters())
     }
 
     init(id: ConnectionID, peerAddress: String?, peerPort: Int?, clientAddress: String?, clientAddressSource: String,
-         requestHeaders: HTTPHeaders?, counters: Counters) {
+         requestHeaders: HTTPHeaders?, traceContext: TraceContext?, counters: Counters) {
         self.id = id
         self.peerAddress = peerAddress
         self.peerPort = peerPort
         self.clientAddress = clientAddress
         self.clientAddressSource = clientAddressSource
         self.requestHeaders = requestHeaders
+        self.traceContext = traceContext
         self.counters = counters
 
         var json = LogLine(capacity: 128)
@@ -74,6 +82,15 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
             json.append(",\"remote_addr_source\":")
             json.append(jsonString: clientAddressSource, limit: 32)
         }
+        if let traceContext {
+            json.append(",\"trace_id\":\"")
+            json.append(contentsOf: traceContext.traceID.hexBytes)
+            json.append("\",\"span_id\":\"")
+            json.append(contentsOf: traceContext.spanID.hexBytes)
+            json.append("\",\"trace_flags\":\"")
+            json.append(contentsOf: Self.hex(traceContext.flags.rawValue))
+            json.append(UInt8(ascii: "\""))
+        }
         jsonFields = json.bytes
 
         var plain = LogLine(capacity: 64)
@@ -81,14 +98,39 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
         id.write(into: &plain)
         plain.append(UInt8(ascii: " "))
         plain.append(plain: clientAddress ?? "-", quoteIfNeeded: true, limit: 64)
+        if let traceContext {
+            plain.append(" trace_id=")
+            plain.append(contentsOf: traceContext.traceID.hexBytes)
+            plain.append(" span_id=")
+            plain.append(contentsOf: traceContext.spanID.hexBytes)
+        }
         plain.append(UInt8(ascii: "]"))
         plainTag = plain.bytes
+
+        var ecs = LogLine(capacity: 80)
+        if let traceContext {
+            ecs.append(",\"trace\":{\"id\":\"")
+            ecs.append(contentsOf: traceContext.traceID.hexBytes)
+            ecs.append("\"},\"span\":{\"id\":\"")
+            ecs.append(contentsOf: traceContext.spanID.hexBytes)
+            ecs.append("\"}")
+        }
+        ecsTraceFields = ecs.bytes
     }
 
-    /// A copy with the resolved client address and the request headers; same id and counters.
-    public func with(clientAddress: String?, source: String, requestHeaders: HTTPHeaders?) -> ConnectionContext {
+    /// A copy with the resolved client address, the request headers and the trace context they
+    /// carried; same id and counters.
+    public func with(clientAddress: String?, source: String, requestHeaders: HTTPHeaders?,
+                     traceContext: TraceContext? = nil) -> ConnectionContext {
         ConnectionContext(id: id, peerAddress: peerAddress, peerPort: peerPort, clientAddress: clientAddress ?? peerAddress,
-                          clientAddressSource: source, requestHeaders: requestHeaders, counters: counters)
+                          clientAddressSource: source, requestHeaders: requestHeaders, traceContext: traceContext,
+                          counters: counters)
+    }
+
+    /// The `trace_flags` form: two lowercase hex digits, as in `traceparent`.
+    static func hex(_ byte: UInt8) -> [UInt8] {
+        let digits = Array("0123456789abcdef".utf8)
+        return [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]]
     }
 
     /// `id address`: how handlers that do not know this type print the metadata value.

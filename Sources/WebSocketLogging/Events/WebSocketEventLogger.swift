@@ -1,4 +1,5 @@
 import Logging
+import W3CTraceContext
 import NIOCore
 import NIOHTTP1
 import WebSocketCore
@@ -74,6 +75,22 @@ package struct WebSocketEventLogger: Sendable {
                    file: file, function: function, line: line)
     }
 
+    /// A request header's value as logged: redacted, and a trace context header that was not
+    /// valid (so not used) never written raw: it is whatever a client chose to send.
+    func loggedRequestHeader(name: String, value: String) -> String {
+        let count = name.utf8.count
+        if count == 10 || count == 11 {
+            switch name.lowercased() {
+            case "traceparent" where routeConnection?.traceContext == nil: return Self.ignoredTraceHeader
+            case "tracestate" where routeConnection?.traceContext?.state.isEmpty ?? true: return Self.ignoredTraceHeader
+            default: break
+            }
+        }
+        return redaction.headerValue(name: name, value: value)
+    }
+
+    static let ignoredTraceHeader = "[invalid: ignored]"
+
     /// Logs a protocol trace from the engine as one or more DEBUG events.
     package func emit(trace: ProtocolTrace) {
         switch trace {
@@ -82,7 +99,7 @@ package struct WebSocketEventLogger: Sendable {
         case .handshakeRequest(let head, let d):
             emit(.handshakeRequest(.requestLine(method: head.method.rawValue, target: redaction.target(head.uri)), d))
             for (name, value) in head.headers {
-                emit(.handshakeRequest(.header(name: name, value: redaction.headerValue(name: name, value: value)), d))
+                emit(.handshakeRequest(.header(name: name, value: loggedRequestHeader(name: name, value: value)), d))
             }
         case .handshakeResponse(let head, let d):
             emit(.handshakeResponse(.statusLine(status: Int(head.status.code), reason: head.status.reasonPhrase), d))

@@ -16,6 +16,7 @@ import Logging
 /// | `event.action`, `event.dataset`, `event.kind`, `event.duration` | the event name (`log` for application records), the logger label, `event`, nanoseconds of a connection's duration or handshake |
 /// | `client.ip`, `client.address` | the resolved client (trusted proxies only) |
 /// | `source.ip`, `source.port` | the socket peer |
+/// | `trace.id`, `span.id` | the W3C trace context of the opening handshake (`traceparent`) |
 /// | `url.path`, `url.query` | the request target, redacted as in the JSON line |
 /// | `http.response.status_code` | the status of `connection_rejected` and `http_response_sent` |
 /// | `websocket.*` | the connection id and every field of the event, typed as in the JSON line's `event_data` |
@@ -91,6 +92,7 @@ public struct ECSFormatter: LogFormatter {
                 }
                 line.append(UInt8(ascii: "}"))
             }
+            if !connection.ecsTraceFields.isEmpty { connection.ecsTraceFields.withUnsafeBytes { line.append($0) } }
         }
         if var target = mapped.target {
             target.withUTF8 { bytes in  // split in place: no new strings

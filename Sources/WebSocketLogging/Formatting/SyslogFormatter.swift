@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Logging
+import W3CTraceContext
 
 /// RFC 5424 syslog messages:
 /// `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [ws@32473 …][meta@32473 …] MSG`
@@ -130,6 +131,11 @@ public struct SyslogFormatter: LogFormatter {
                 writer.visit(optional: "remote_addr", c.clientAddress)
                 writer.visit(optional: "peer_addr", c.peerAddress)
                 if let port = c.peerPort { writer.visit("peer_port", int: port) }
+                if let trace = c.traceContext {
+                    writer.visit("trace_id", string: trace.traceID.description)
+                    writer.visit("span_id", string: trace.spanID.description)
+                    writer.visit("trace_flags", string: String(decoding: ConnectionContext.hex(trace.flags.rawValue), as: UTF8.self))
+                }
             }
             record.event?.visitFields(&writer)
             if writer.line.count == header {

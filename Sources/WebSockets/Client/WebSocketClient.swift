@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Instrumentation
 import Logging
 import NIOCore
 import NIOPosix
@@ -35,11 +36,16 @@ public enum WebSocketClient {
     static func connect(_ url: WebSocketURL, unixPath: String?, configuration: ClientConfiguration,
                         group: any EventLoopGroup) async throws -> WebSocket {
         let options = configuration.connection
+        // The caller's trace context goes into the request (through the bootstrapped instrument);
+        // the ids sent are on this connection's records too.
+        let headers = ServiceContext.current.map { TracePropagation.inject($0, into: configuration.additionalHeaders) }
+            ?? configuration.additionalHeaders
+        let trace = TracePropagation.traceContext(in: headers)
         let handshake = ClientHandshake(host: url.hostHeader, target: url.target, origin: configuration.origin,
                                         subprotocols: configuration.subprotocols,
                                         extensionOffers: configuration.compression.map { [PerMessageDeflate.offer(configuration: $0)] } ?? [],
                                         userAgent: configuration.userAgent,
-                                        additionalHeaders: configuration.additionalHeaders)
+                                        additionalHeaders: headers)
         let sslContext = url.secure ? try NIOSSLContext(configuration: configuration.tls) : nil
         let base = configuration.eventLogger
         let loop = group.next()
@@ -58,7 +64,8 @@ public enum WebSocketClient {
                             try NIOSSLClientHandler(context: sslContext, serverHostname: isIP ? nil : url.host))
                     }
                     let peer = channel.remoteAddress
-                    let context = ConnectionContext(peerAddress: peer?.logHost ?? url.host, peerPort: peer?.port ?? url.port)
+                    let context = ConnectionContext(peerAddress: peer?.logHost ?? url.host, peerPort: peer?.port ?? url.port,
+                                                    traceContext: trace)
                     try channel.pipeline.syncOperations.addHandler(
                         ClientHandshakeHandler(handshake: handshake, compression: configuration.compression, options: options,
                                                promise: promise, logger: base, logContext: context))

@@ -1,8 +1,10 @@
+import Instrumentation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import Synchronization
+import W3CTraceContext
 import WebSocketCore
 import WebSocketLogging
 
@@ -35,6 +37,13 @@ public final class WebSocket: Sendable {
     public let logger: Logger
     /// The context every log record of this connection carries.
     public let logContext: ConnectionContext
+    /// The W3C trace context of the opening handshake (`traceparent`, `tracestate`): what the
+    /// caller's records share with this connection's (`trace_id`, `span_id`).
+    public var traceContext: TraceContext? { logContext.traceContext }
+    /// What the bootstrapped swift-distributed-tracing instrument extracted from the request
+    /// (server side; nil without an instrument). Handler tasks run with it as
+    /// `ServiceContext.current`; callbacks read it here.
+    public let serviceContext: ServiceContext?
 
     let eventLoop: any EventLoop
     let handler: NIOLoopBound<WebSocketConnectionHandler>
@@ -81,6 +90,7 @@ public final class WebSocket: Sendable {
         self.remoteAddress = remoteAddress
         self.clientAddress = logContext.clientAddress
         self.logContext = logContext
+        self.serviceContext = role == .server ? TracePropagation.extract(request.headers) : nil
         self.request = request
         self.response = response
         self.subprotocol = subprotocol

@@ -140,7 +140,8 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     private func decide(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let configuration = server.configuration
         let (address, source) = configuration.clientAddress(peer: logContext.peerAddress, headers: head.headers)
-        logContext = logContext.with(clientAddress: address, source: source, requestHeaders: head.headers)
+        logContext = logContext.with(clientAddress: address, source: source, requestHeaders: head.headers,
+                                     traceContext: TracePropagation.traceContext(in: head.headers))
         log = log.with(connection: logContext)  // replaces the context the logger carried
         if server.isStopping {
             _ = machine.answered()

@@ -1,3 +1,4 @@
+import Instrumentation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -212,7 +213,13 @@ public final class WebSocketServer: Sendable {
             tasks.withLockedValue { t in
                 t.running[ws.id] = Task(executorPreference: executor) {
                     do {
-                        try await ConnectionContext.$current.withValue(ws.logContext) { try await handler(ws) }
+                        try await ConnectionContext.$current.withValue(ws.logContext) {
+                            if let context = ws.serviceContext {
+                                try await ServiceContext.withValue(context) { try await handler(ws) }
+                            } else {
+                                try await handler(ws)
+                            }
+                        }
                         await ws.close(code: .normalClosure)
                     } catch {
                         self.log.with(connection: ws.logContext).handlerFailed(error)  // ConnectionClosed is not logged
