@@ -1,0 +1,230 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import WebSocketCore
+import WebSocketLogging
+
+/// This library's WebSocket connections inside an HTTP/1 server you already run on SwiftNIO
+/// (Hummingbird, Vapor, your own pipeline): one port for HTTP and WebSocket.
+///
+/// It is an `HTTPServerProtocolUpgrader` (NIO's `configureHTTPServerPipeline(withServerUpgrade:)`,
+/// what Vapor uses) and, through ``typed(_:)``, a `NIOTypedHTTPServerProtocolUpgrader` (what
+/// Hummingbird's pipeline uses). It runs the standalone server's handshake rules (key, version,
+/// origin policy, subprotocol selection, permessage-deflate), then installs the same connection
+/// handler, already open: the same connection context (id, peer, trusted-proxy client address,
+/// trace context), the same records and the same two handler styles.
+///
+/// ```swift
+/// let upgrader = WebSocketUpgrader(configuration: configuration, shouldUpgrade: { $0.uri == "/ws" }) { ws in
+///     for try await message in ws.messages { try await ws.send(message) }
+/// }
+/// try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+///     withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+/// ```
+///
+/// `processRequest` does not apply: the framework's routes and middleware answer plain HTTP.
+/// A request this upgrader declines (``shouldUpgrade`` false, or a handshake it refuses, which
+/// is logged as `connection_rejected`) goes on to the server's HTTP handlers.
+public final class WebSocketUpgrader: Sendable {
+    /// The handshake, connection and logging configuration (`processRequest` aside).
+    public let configuration: ServerConfiguration
+    private let shouldUpgrade: @Sendable (HTTPRequestHead) -> Bool
+    private let side: ServerHandshakeHandler.ServerSide
+    private let connections: WebSocketServer.Connections
+    private let log: WebSocketEventLogger
+    /// What `buildUpgradeResponse` accepted, until `upgrade` installs it (per channel).
+    private let pending = NIOLockedValueBox<[ObjectIdentifier: WebSocketConnectionHandler.Opening]>([:])
+
+    /// Upgrades the requests `shouldUpgrade` picks; each connection runs `handler` in its own
+    /// task, like ``WebSocketServer/serve(host:port:configuration:group:handler:)``.
+    public convenience init(configuration: ServerConfiguration = .init(),
+                            shouldUpgrade: @escaping @Sendable (HTTPRequestHead) -> Bool = { _ in true },
+                            handler: @escaping @Sendable (WebSocket) async throws -> Void) {
+        self.init(configuration: configuration, shouldUpgrade: shouldUpgrade, handling: .task(handler))
+    }
+
+    /// Upgrades the requests `shouldUpgrade` picks and handles them with `callbacks` on their
+    /// event loops (see ``WebSocketCallbacks``).
+    /// - Throws: ``WebSocketError`` (`invalid_configuration`) with ``ConnectionOptions/streamFragments``.
+    public convenience init(configuration: ServerConfiguration = .init(),
+                            shouldUpgrade: @escaping @Sendable (HTTPRequestHead) -> Bool = { _ in true },
+                            callbacks: some WebSocketCallbacks) throws {
+        guard !configuration.connection.streamFragments else {
+            throw WebSocketError(.invalidConfiguration, "streamFragments is not available with callbacks: they receive whole messages")
+        }
+        self.init(configuration: configuration, shouldUpgrade: shouldUpgrade, handling: .callbacks(callbacks))
+    }
+
+    init(configuration: ServerConfiguration, shouldUpgrade: @escaping @Sendable (HTTPRequestHead) -> Bool,
+         handling: WebSocketServer.Handling) {
+        var callbacks: (any WebSocketCallbacks)?
+        if case .callbacks(let c) = handling { callbacks = c }
+        let connections = WebSocketServer.Connections(handling: handling, log: configuration.eventLogger,
+                                                      handlersOnEventLoop: configuration.runHandlersOnEventLoop)
+        let hooks = ConnectionHooks(options: configuration.connection, callbacks: callbacks,
+                                    onOpen: { ws in connections.run(ws) }, onClose: { ws in connections.closed(ws) })
+        self.configuration = configuration
+        self.shouldUpgrade = shouldUpgrade
+        self.connections = connections
+        self.log = configuration.eventLogger
+        self.side = ServerHandshakeHandler.ServerSide(
+            configuration: configuration, rejectionLog: configuration.rejectionLogLimit.map { RejectionLogLimiter(limit: $0) },
+            tlsFailureLog: nil, hooks: hooks, connections: connections)
+    }
+
+    /// The connections open right now (for ``broadcast(_:to:logger:)``).
+    public var openConnections: [WebSocket] { connections.sockets.withLockedValue { Array($0.values) } }
+
+    /// Closes every connection with 1001 and waits (up to the close timeout) for them and their
+    /// handler tasks; later upgrades are declined. Call it when the HTTP server shuts down.
+    public func shutdown() async {
+        guard !connections.stopping.exchange(true, ordering: .relaxed) else { return }
+        await connections.closeAll(closeTimeout: configuration.connection.closeTimeout)
+        side.rejectionLog?.report(to: log)
+    }
+
+    /// Why an upgrade did not happen (the request then goes to the HTTP handlers).
+    struct Declined: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The 101's headers for `request`, or a failed future (logged when the handshake was
+    /// refused); `channel`'s connection is then ready for ``install(on:)``.
+    func accept(channel: any Channel, request: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
+        let loop = channel.eventLoop
+        guard shouldUpgrade(request) else { return loop.makeFailedFuture(Declined(description: "not a WebSocket route")) }
+        let startedAt = NIODeadline.now()
+        let peer = channel.remoteAddress
+        let (address, source) = configuration.clientAddress(peer: peer?.logHost, headers: request.headers)
+        let logContext = ConnectionContext(peerAddress: peer?.logHost, peerPort: peer?.port)
+            .with(clientAddress: address, source: source, requestHeaders: request.headers,
+                  traceContext: TracePropagation.traceContext(in: request.headers))
+        let log = self.log.with(connection: logContext)
+        var engine = WebSocketEngine(role: .server, configuration: configuration.connection.engineConfiguration)
+        engine.isTracing = log.wantsTraces
+        var traces = TraceBudget(limit: configuration.connection.traceBudget)
+        let rejection: HandshakeRejection?
+        if connections.stopping.load(ordering: .relaxed) {
+            rejection = HandshakeRejection(kind: .shuttingDown, status: .serviceUnavailable, reason: "server shutting down")
+        } else if let origins = configuration.origins, !origins.allows(request.headers["Origin"].first) {
+            rejection = HandshakeRejection(kind: .refused, status: .forbidden, reason: "origin not allowed")
+        } else {
+            switch engine.accept(request, options: side.handshake) {
+            case .failure(let refused):
+                rejection = refused
+            case .success(var accepted):
+                configuration.processResponse?(request, &accepted.response)
+                var headers = initialResponseHeaders
+                for (name, value) in accepted.response.headers {
+                    let lower = name.lowercased()
+                    if lower == "upgrade" || lower == "connection" { continue }  // NIO's own
+                    headers.add(name: name, value: value)
+                }
+                let extensions = (try? ExtensionOffer.parse(accepted.response.headers["Sec-WebSocket-Extensions"])) ?? []
+                let opening = WebSocketConnectionHandler.Opening(
+                    engine: engine, request: request, response: accepted.response, subprotocol: accepted.subprotocol,
+                    extensions: extensions, log: log, logContext: logContext, startedAt: startedAt,
+                    early: channel.allocator.buffer(capacity: 0), traces: traces)
+                pending.withLockedValue { $0[ObjectIdentifier(channel)] = opening }
+                return loop.makeSucceededFuture(headers)
+            }
+        }
+        let refused = rejection!
+        if engine.state != .closed {
+            engine.reject(request: request, response: refused.responseHead(serverHeader: configuration.handshake.serverHeader))
+        }
+        let admitted = side.rejectionLog.map { $0.admit() } ?? .log
+        if case .log = admitted {
+            while let trace = engine.nextTrace() { if traces.admit(trace) { log.emit(trace: trace) } }
+            log.emit(.connectionRejected(ConnectionRejectedInfo(
+                status: Int(refused.status.code), reason: refused.reason, rejection: refused.kind.rawValue,
+                path: log.redaction.target(request.uri), subprotocolsOffered: request.headers.offeredSubprotocols)))
+        } else if case .suppress(let reportIn?) = admitted, let limiter = side.rejectionLog {
+            let base = self.log
+            loop.scheduleTask(in: reportIn) { limiter.report(to: base) }
+        }
+        return loop.makeFailedFuture(refused)
+    }
+
+    /// After the 101 went out: the open connection's handler, installed on `channel` (right
+    /// after `upgradeHandler` when known, so that the bytes reach it before any HTTP handler
+    /// the application has yet to remove).
+    func install(on channel: any Channel, after upgradeHandler: (any ChannelHandler)? = nil) -> EventLoopFuture<Void> {
+        guard let opening = pending.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
+            return channel.eventLoop.makeFailedFuture(Declined(description: "no accepted handshake on this channel"))
+        }
+        return channel.eventLoop.makeCompletedFuture {
+            var opening = opening
+            var traces = opening.traces
+            while let trace = opening.engine.nextTrace() { if traces.admit(trace) { opening.log.emit(trace: trace) } }
+            opening.traces = traces
+            connections.track(channel)
+            // The connection reads as it can process (it asks for reads), as in the standalone server.
+            try channel.syncOptions?.setOption(.autoRead, value: false)
+            let handler = WebSocketConnectionHandler(opening: opening, hooks: side.hooks)
+            if let upgradeHandler {
+                try channel.pipeline.syncOperations.addHandler(handler, position: .after(upgradeHandler))
+            } else {
+                try channel.pipeline.syncOperations.addHandler(handler)
+            }
+        }
+    }
+
+    /// The same upgrader for NIO's typed pipeline (`configureUpgradableHTTPServerPipeline`,
+    /// Hummingbird): `result` makes the pipeline's upgrade result once the connection runs.
+    public func typed<Result: Sendable>(
+        _ result: @escaping @Sendable (any Channel) -> EventLoopFuture<Result>
+    ) -> TypedWebSocketUpgrader<Result> {
+        TypedWebSocketUpgrader(upgrader: self, result: result)
+    }
+}
+
+extension WebSocketUpgrader: HTTPServerProtocolUpgrader {
+    public var supportedProtocol: String { "websocket" }
+    public var requiredUpgradeHeaders: [String] { [] }  // the handshake rules check the headers, with their own errors
+
+    public func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead,
+                                     initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
+        accept(channel: channel, request: upgradeRequest, initialResponseHeaders: initialResponseHeaders)
+    }
+
+    public func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
+        install(on: context.channel, after: context.handler)
+    }
+}
+
+/// A ``WebSocketUpgrader`` in NIO's typed upgrade pipeline (see ``WebSocketUpgrader/typed(_:)``).
+public struct TypedWebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServerProtocolUpgrader {
+    let upgrader: WebSocketUpgrader
+    let result: @Sendable (any Channel) -> EventLoopFuture<UpgradeResult>
+
+    public var supportedProtocol: String { "websocket" }
+    public var requiredUpgradeHeaders: [String] { [] }
+
+    /// NIO's typed upgrade handler does not pass a request it failed to upgrade on to the HTTP
+    /// handlers (it has consumed the head), so the answer is written here: the handshake's
+    /// rejection (as the standalone server sends it), or 404 for a path this upgrader declines.
+    public func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead,
+                                     initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
+        let serverHeader = upgrader.configuration.handshake.serverHeader
+        return upgrader.accept(channel: channel, request: upgradeRequest, initialResponseHeaders: initialResponseHeaders)
+            .flatMapError { error in
+                let rejection = error as? HandshakeRejection
+                    ?? HandshakeRejection(kind: .refused, status: .notFound, reason: "no WebSocket endpoint at this path")
+                var head = rejection.responseHead(serverHeader: serverHeader)
+                head.version = upgradeRequest.version
+                let body = ByteBuffer(string: rejection.body)
+                head.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+                head.headers.replaceOrAdd(name: "Connection", value: "close")
+                channel.write(HTTPServerResponsePart.head(head), promise: nil)
+                channel.write(HTTPServerResponsePart.body(.byteBuffer(body)), promise: nil)
+                channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in channel.close(promise: nil) }
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+    }
+
+    public func upgrade(channel: any Channel, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<UpgradeResult> {
+        upgrader.install(on: channel).flatMap { result(channel) }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Testing
+import WebSocketCore
+import WebSocketLogging
+import WebSocketTestSupport
+import WebSockets
+
+/// The plain HTTP side of a test application: `GET /health` 200, `/ws` without an upgrade 426,
+/// anything else 404 — what a framework's routes would answer.
+final class PlainRoutes: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    private var head: HTTPRequestHead?
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): self.head = head
+        case .body: break
+        case .end:
+            guard let head else { return }
+            let (status, body, extra): (HTTPResponseStatus, String, [(String, String)]) = switch head.uri {
+            case "/health": (.ok, "ok\n", [])
+            case "/ws/forbidden": (.forbidden, "no entry\n", [])
+            case "/ws": (.upgradeRequired, "this is a WebSocket endpoint\n", [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")])
+            default: (.notFound, "not found\n", [])
+            }
+            var headers = HTTPHeaders(extra)
+            headers.add(name: "Content-Length", value: String(body.utf8.count))
+            headers.add(name: "Content-Type", value: "text/plain")
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            self.head = nil
+        }
+    }
+}
+
+/// An HTTP/1 server of our own on SwiftNIO with the upgrader mounted: NIO's untyped pipeline
+/// (what Vapor uses) or its typed one (what Hummingbird uses).
+func startHTTPServer(upgrader: WebSocketUpgrader, typed: Bool) async throws -> any Channel {
+    try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        .childChannelInitializer { channel in
+            if typed {
+                let configuration = NIOUpgradableHTTPServerPipelineConfiguration(upgradeConfiguration: .init(
+                    upgraders: [upgrader.typed { channel in channel.eventLoop.makeSucceededFuture(true) }],
+                    notUpgradingCompletionHandler: { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(PlainRoutes())
+                            return false
+                        }
+                    }))
+                return channel.eventLoop.makeCompletedFuture {
+                    _ = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+                }
+            }
+            return channel.eventLoop.makeCompletedFuture {
+                let routes = PlainRoutes()
+                try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                    withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
+                        context.pipeline.syncOperations.removeHandler(routes, promise: nil)  // as Vapor removes its HTTP handler
+                    }))
+                try channel.pipeline.syncOperations.addHandler(routes)
+            }
+        }
+        .bind(host: "127.0.0.1", port: 0).get()
+}
+
+@Suite("WebSocketUpgrader: mounted in another SwiftNIO HTTP/1 server", .serialized, .timeLimit(.minutes(2)))
+struct UpgraderTests {
+    static let peers = repositoryRoot.appendingPathComponent("Tests/Peers").path
+
+    @Test("HTTP and WebSocket on one port: /health 200, /ws without an upgrade 426, Python websockets echoes with deflate, the same records as the standalone server",
+          arguments: [false, true])
+    func onePort(typed: Bool) async throws {
+        let logs = MemorySink()
+        var configuration = ServerConfiguration()
+        configuration.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: logs, logLevel: .debug) }
+        configuration.logger.logLevel = .debug
+        configuration.trustedProxies = TrustedProxies(ranges: [CIDR("127.0.0.1/32")!])
+        configuration.handshake.subprotocols = ["chat"]
+        configuration.connection.maxMessageSize = 8 << 20
+        // The routes decide what is a WebSocket: /ws/forbidden is theirs (403).
+        let upgrader = WebSocketUpgrader(configuration: configuration,
+                                         shouldUpgrade: { $0.uri.hasPrefix("/ws") && $0.uri != "/ws/forbidden" }) { ws in
+            if ws.request.uri.hasPrefix("/ws/close/"), let code = UInt16(ws.request.uri.dropFirst(10)) {
+                for try await _ in ws.messages { break }
+                await ws.close(code: CloseCode(code), reason: "server says bye")
+                return
+            }
+            for try await message in ws.messages { try await ws.send(message) }
+        }
+        let server = try await startHTTPServer(upgrader: upgrader, typed: typed)
+        let port = server.localAddress!.port!
+
+        let health = try RawSocket(port: port)
+        health.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(String(decoding: await health.readHeadAsync(), as: UTF8.self).hasPrefix("HTTP/1.1 200 OK"))
+        let plain = try RawSocket(port: port)
+        plain.send("GET /ws HTTP/1.1\r\nHost: x\r\n\r\n")
+        let refused = String(decoding: await plain.readHeadAsync(), as: UTF8.self)
+        #expect(refused.hasPrefix("HTTP/1.1 426 Upgrade Required") && refused.contains("Upgrade: websocket"), "\(refused)")
+
+        // /ws/forbidden is the routes' (403) in the untyped pipeline; in the typed one NIO has
+        // consumed an upgrade request it did not upgrade, and the upgrader answers 404.
+        let result = try await runCommand("/usr/bin/env", ["COMPRESSION=deflate", "FORBIDDEN_STATUS=\(typed ? 404 : 403)", "python3",
+                                                           Self.peers + "/py_client.py", "ws://127.0.0.1:\(port)/ws"])
+        #expect(result.status == 0, "\(result.output)")
+        // A bad handshake on the WebSocket route: refused and logged, then answered by the routes.
+        let bad = try RawSocket(port: port)
+        bad.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n")
+        // Untyped (Vapor): the request goes on to the routes (426 here); typed (Hummingbird):
+        // NIO has consumed it, and the upgrader answers as the standalone server does (400).
+        let badAnswer = String(decoding: await bad.readAllAsync(), as: UTF8.self)
+        #expect(badAnswer.hasPrefix(typed ? "HTTP/1.1 400 Bad Request" : "HTTP/1.1 426"), "\(badAnswer)")
+        if typed { #expect(badAnswer.contains("Sec-WebSocket-Key"), "the reason names what is missing: \(badAnswer)") }
+        await upgrader.shutdown()
+        try await server.close()
+
+        let lines = logs.lines
+        let validation = try await validateWithSchema(lines)
+        #expect(validation.status == 0, "\(validation.output)")
+        let all = records(logs)
+        let opened = all.filter { $0["event"] as? String == "connection_open" }
+        let closed = all.filter { $0["event"] as? String == "connection_closed" }
+        #expect(opened.count >= 1 && opened.count == closed.count, "\(all.map { $0["event"] ?? "" })")
+        let open = try #require(opened.first?["event_data"] as? [String: Any])
+        #expect(open["handshake_duration"] as? Double != nil)
+        #expect((open["extensions"] as? String)?.contains("permessage-deflate") == true)
+        #expect(open["path"] as? String == "/ws/echo")
+        let close = try #require(closed.first?["event_data"] as? [String: Any])
+        #expect((close["messages_in"] as? Int ?? 0) > 0 && close["messages_in"] as? Int == close["messages_out"] as? Int)
+        #expect(all.contains { $0["event"] as? String == "handshake_request" } && all.contains { $0["event"] as? String == "frame_received" },
+                "DEBUG traces")
+        let rejected = try #require(all.first { $0["event"] as? String == "connection_rejected" }?["event_data"] as? [String: Any])
+        #expect(rejected["rejection"] as? String == "missing_key" && rejected["remote_addr"] as? String == "203.0.113.9",
+                "the trusted proxy's client address: \(rejected)")
+    }
+}
