@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 import Synchronization
 import WebSocketCore
 import WebSocketLogging
@@ -226,5 +227,15 @@ public struct TypedWebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServe
 
     public func upgrade(channel: any Channel, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<UpgradeResult> {
         upgrader.install(on: channel).flatMap { result(channel) }
+    }
+}
+
+/// An upgrader is a swift-service-lifecycle `Service`: run it beside the HTTP server (e.g.
+/// Hummingbird's `Application(services:)`) and a graceful shutdown closes its connections with 1001.
+extension WebSocketUpgrader: Service {
+    /// Waits for the graceful shutdown (or cancellation) of the service group, then ``shutdown()``.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await shutdown()
     }
 }
