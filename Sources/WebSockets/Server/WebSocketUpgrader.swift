@@ -182,14 +182,19 @@ public final class WebSocketUpgrader: Sendable {
 }
 
 extension WebSocketUpgrader: HTTPServerProtocolUpgrader {
+    /// `websocket`.
     public var supportedProtocol: String { "websocket" }
-    public var requiredUpgradeHeaders: [String] { [] }  // the handshake rules check the headers, with their own errors
+    /// None: the handshake rules check the headers, with errors of their own.
+    public var requiredUpgradeHeaders: [String] { [] }
 
+    /// The 101's headers (`Sec-WebSocket-Accept`, subprotocol, extensions), or a failed future
+    /// for a request declined or refused (refusals are logged as `connection_rejected`).
     public func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead,
                                      initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
         accept(channel: channel, request: upgradeRequest, initialResponseHeaders: initialResponseHeaders)
     }
 
+    /// Installs the open connection's handler after the upgrade handler.
     public func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
         install(on: context.channel, after: context.handler)
     }
@@ -200,7 +205,9 @@ public struct TypedWebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServe
     let upgrader: WebSocketUpgrader
     let result: @Sendable (any Channel) -> EventLoopFuture<UpgradeResult>
 
+    /// `websocket`.
     public var supportedProtocol: String { "websocket" }
+    /// None: the handshake rules check the headers.
     public var requiredUpgradeHeaders: [String] { [] }
 
     /// NIO's typed upgrade handler does not pass a request it failed to upgrade on to the HTTP
@@ -225,6 +232,7 @@ public struct TypedWebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServe
             }
     }
 
+    /// Installs the open connection's handler, then makes the pipeline's result.
     public func upgrade(channel: any Channel, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<UpgradeResult> {
         upgrader.install(on: channel).flatMap { result(channel) }
     }
