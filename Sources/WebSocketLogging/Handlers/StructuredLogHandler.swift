@@ -40,18 +40,14 @@ public struct StructuredLogHandler: LogHandler {
     public static func json(label: String, sink: any LogSink = StreamSink.standardOutput, logLevel: Logger.Level = .info,
                             enrichers: [LogEnricher] = [], filters: [LogFilter] = [], maxLineLength: Int = 8192,
                             metadataProvider: Logger.MetadataProvider? = nil) -> Self {
-        Self(label: label, pipeline: LogPipeline(formatter: JSONFormatter(maxLineLength: maxLineLength), sink: sink,
-                                                 enrichers: enrichers, filters: filters),
-             logLevel: logLevel, metadataProvider: metadataProvider)
+        Self(label, JSONFormatter(maxLineLength: maxLineLength), sink, enrichers, filters, logLevel, metadataProvider)
     }
 
     /// One Elastic Common Schema object per line (see ``ECSFormatter``).
     public static func ecs(label: String, sink: any LogSink = StreamSink.standardOutput, logLevel: Logger.Level = .info,
                            enrichers: [LogEnricher] = [], filters: [LogFilter] = [], maxLineLength: Int = 8192,
                            metadataProvider: Logger.MetadataProvider? = nil) -> Self {
-        Self(label: label, pipeline: LogPipeline(formatter: ECSFormatter(maxLineLength: maxLineLength), sink: sink,
-                                                 enrichers: enrichers, filters: filters),
-             logLevel: logLevel, metadataProvider: metadataProvider)
+        Self(label, ECSFormatter(maxLineLength: maxLineLength), sink, enrichers, filters, logLevel, metadataProvider)
     }
 
     /// `TIMESTAMP LEVEL logger [connection_id remote_addr] message key=value…` lines (see
@@ -59,9 +55,7 @@ public struct StructuredLogHandler: LogHandler {
     public static func plain(label: String, sink: any LogSink = StreamSink.standardOutput, logLevel: Logger.Level = .info,
                              enrichers: [LogEnricher] = [], filters: [LogFilter] = [], maxLineLength: Int = 8192,
                              metadataProvider: Logger.MetadataProvider? = nil) -> Self {
-        Self(label: label, pipeline: LogPipeline(formatter: PlainFormatter(maxLineLength: maxLineLength), sink: sink,
-                                                 enrichers: enrichers, filters: filters),
-             logLevel: logLevel, metadataProvider: metadataProvider)
+        Self(label, PlainFormatter(maxLineLength: maxLineLength), sink, enrichers, filters, logLevel, metadataProvider)
     }
 
     /// RFC 5424 messages to a syslog daemon (see ``SyslogFormatter`` for the facility, app name
@@ -69,8 +63,14 @@ public struct StructuredLogHandler: LogHandler {
     public static func syslog(label: String, sink: SyslogSink, formatter: SyslogFormatter = SyslogFormatter(),
                               logLevel: Logger.Level = .info, enrichers: [LogEnricher] = [], filters: [LogFilter] = [],
                               metadataProvider: Logger.MetadataProvider? = nil) -> Self {
-        Self(label: label, pipeline: LogPipeline(formatter: formatter, sink: sink, enrichers: enrichers, filters: filters),
-             logLevel: logLevel, metadataProvider: metadataProvider)
+        Self(label, formatter, sink, enrichers, filters, logLevel, metadataProvider)
+    }
+
+    /// A handler with a pipeline of its own: what each factory makes.
+    private init(_ label: String, _ formatter: any LogFormatter, _ sink: any LogSink, _ enrichers: [LogEnricher],
+                 _ filters: [LogFilter], _ logLevel: Logger.Level, _ metadataProvider: Logger.MetadataProvider?) {
+        self.init(label: label, pipeline: LogPipeline(formatter: formatter, sink: sink, enrichers: enrichers, filters: filters),
+                  logLevel: logLevel, metadataProvider: metadataProvider)
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
