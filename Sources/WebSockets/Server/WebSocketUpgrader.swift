@@ -127,7 +127,12 @@ public final class WebSocketUpgrader: Sendable {
                     engine: engine, request: request, response: accepted.response, subprotocol: accepted.subprotocol,
                     extensions: extensions, log: log, logContext: logContext, startedAt: startedAt,
                     early: channel.allocator.buffer(capacity: 0), traces: traces)
-                pending.withLockedValue { $0[ObjectIdentifier(channel)] = opening }
+                let key = ObjectIdentifier(channel)
+                pending.withLockedValue { $0[key] = opening }
+                // An accepted handshake whose upgrade never happens (the channel closed first)
+                // must not stay behind, nor be found by a later channel at the same address.
+                let pending = self.pending
+                channel.closeFuture.whenComplete { _ in pending.withLockedValue { _ = $0.removeValue(forKey: key) } }
                 return loop.makeSucceededFuture(headers)
             }
         }
