@@ -82,13 +82,15 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
             json.append(",\"remote_addr_source\":")
             json.append(jsonString: clientAddressSource, limit: 32)
         }
-        if let traceContext {
+        // The ids in hex, once for every fragment below.
+        let trace = traceContext.map { (id: $0.traceID.hexBytes, span: $0.spanID.hexBytes, flags: Self.hex($0.flags.rawValue)) }
+        if let trace {
             json.append(",\"trace_id\":\"")
-            json.append(contentsOf: traceContext.traceID.hexBytes)
+            json.append(contentsOf: trace.id)
             json.append("\",\"span_id\":\"")
-            json.append(contentsOf: traceContext.spanID.hexBytes)
+            json.append(contentsOf: trace.span)
             json.append("\",\"trace_flags\":\"")
-            json.append(contentsOf: Self.hex(traceContext.flags.rawValue))
+            json.append(contentsOf: trace.flags)
             json.append(UInt8(ascii: "\""))
         }
         jsonFields = json.bytes
@@ -98,21 +100,21 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
         id.write(into: &plain)
         plain.append(UInt8(ascii: " "))
         plain.append(plain: clientAddress ?? "-", quoteIfNeeded: true, limit: 64)
-        if let traceContext {
+        if let trace {
             plain.append(" trace_id=")
-            plain.append(contentsOf: traceContext.traceID.hexBytes)
+            plain.append(contentsOf: trace.id)
             plain.append(" span_id=")
-            plain.append(contentsOf: traceContext.spanID.hexBytes)
+            plain.append(contentsOf: trace.span)
         }
         plain.append(UInt8(ascii: "]"))
         plainTag = plain.bytes
 
         var ecs = LogLine(capacity: 80)
-        if let traceContext {
+        if let trace {
             ecs.append(",\"trace\":{\"id\":\"")
-            ecs.append(contentsOf: traceContext.traceID.hexBytes)
+            ecs.append(contentsOf: trace.id)
             ecs.append("\"},\"span\":{\"id\":\"")
-            ecs.append(contentsOf: traceContext.spanID.hexBytes)
+            ecs.append(contentsOf: trace.span)
             ecs.append("\"}")
         }
         ecsTraceFields = ecs.bytes
