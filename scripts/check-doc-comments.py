@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Lists public declarations in Sources/ that have no doc comment (///) above them.
+"""Lists public declarations in Sources/ (and Integrations/*/Sources/) that have no doc comment (///) above them.
 
 Members that implement a protocol requirement inherit the protocol's documentation in DocC and
 are not listed (description, makeAsyncIterator, next, Element, hash/==, LogHandler/LogSink
@@ -13,7 +13,7 @@ INHERITED = re.compile(r"\b(var description|var debugDescription|func makeAsyncI
                        r"func write\(_ line|func run\(\) async throws|func encode\(to|init\(from decoder|init\(stringLiteral|"
                        r"func writeDropReport|func flush\(\)|func takeDroppedCount|func format\(_ record)")
 missing = []
-for path in sorted(pathlib.Path("Sources").rglob("*.swift")):
+for path in sorted(list(pathlib.Path("Sources").rglob("*.swift")) + list(pathlib.Path("Integrations").glob("*/Sources/**/*.swift"))):
     if "WebSocketsCLI" in path.parts:
         continue
     lines = path.read_text().splitlines()

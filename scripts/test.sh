@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run). Installs what a fresh machine lacks, then
 # builds, runs the whole test suite (real peers on loopback), the runnable examples'
-# self-checks, the Autobahn conformance fast groups against our server and our client, and a
-# short run of each fuzzing harness.
+# self-checks, the Hummingbird and Vapor integration packages, the Autobahn conformance fast
+# groups against our server and our client, and a short run of each fuzzing harness.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,10 @@ grep -qE "Test run with [0-9]+ tests? .* passed" /tmp/swift-websockets-test.log
 # the rest, on two cores, they starve other tests' time bounds.
 timeout 600 swift test --skip-build --filter SyslogDeliveryTests 2>&1 | tee /tmp/swift-websockets-load-test.log
 grep -qE "Test run with [0-9]+ tests? .* passed" /tmp/swift-websockets-load-test.log
+
+# The Hummingbird and Vapor packages (Integrations/): their example apps on one port for HTTP
+# and WebSocket, against real clients. First builds are long (Vapor's most of all).
+bash scripts/test-integrations.sh 2>&1 | tee /tmp/swift-websockets-integrations.log
 
 # Every public declaration has a doc comment (DocC).
 python3 scripts/check-doc-comments.py
@@ -36,4 +40,5 @@ bash scripts/fuzz.sh 30
 # "Executed 0 tests" lines of its own above).
 passed=$(( $(grep -oE "Test run with [0-9]+ tests?" /tmp/swift-websockets-test.log | tail -1 | grep -oE "[0-9]+") \
           + $(grep -oE "Test run with [0-9]+ tests?" /tmp/swift-websockets-load-test.log | tail -1 | grep -oE "[0-9]+") ))
+passed=$(( passed + $(grep -oE "test-integrations: [0-9]+ passed" /tmp/swift-websockets-integrations.log | grep -oE "[0-9]+") ))
 echo "swift-websockets: ${passed} passed, 0 failed"

@@ -94,8 +94,17 @@ public func freePort(_ type: __socket_type = SOCK_STREAM) -> Int {
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
-/// The repository root (for scripts, schemas and peers).
-public let repositoryRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+/// The repository root (for scripts, schemas and peers): the nearest directory above this file
+/// holding `Tests/Peers`, so that the integration packages, which reach this file through a
+/// symbolic link under `Integrations/NAME/Tests`, find the same root.
+public let repositoryRoot: URL = {
+    var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    while directory.path != "/" {
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Tests/Peers").path) { return directory }
+        directory.deleteLastPathComponent()
+    }
+    fatalError("no Tests/Peers above \(#filePath)")
+}()
 
 /// The build's own bin path (`swift build --show-bin-path`, whatever `--scratch-path` or
 /// configuration): the test bundle runs from it, beside the package's executables.

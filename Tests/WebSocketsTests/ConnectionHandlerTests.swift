@@ -146,6 +146,19 @@ struct ConnectionHandlerTests {
         #expect(!h.channel.isActive)
     }
 
+    @Test("OPEN: a server quiescing its connections (NIO's ChannelShouldQuiesceEvent, Hummingbird's and Vapor's shutdown) gets a 1001 close, exact bytes")
+    func quiesceClosesWithGoingAway() throws {
+        let h = try harness()
+        try h.send(upgradeRequest())
+        _ = try h.written()
+        h.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(try h.written() == [0x88, 0x16, 0x03, 0xE9] + Array("server shutting down".utf8))
+        try h.send(clientFrame(opcode: 8, payload: [0x03, 0xE9]))
+        #expect(!h.channel.isActive)
+        let closed = try #require(records(h.logs).last?["event_data"] as? [String: Any])
+        #expect(closed["close_code"] as? Int == 1001 && closed["initiator"] as? String == "local", "\(closed)")
+    }
+
     @Test("keepalive: a ping every interval; no pong within the timeout fails with 1011 and closes (virtual time)")
     func keepaliveTimeout() throws {
         let h = try harness {

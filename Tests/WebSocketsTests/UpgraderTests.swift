@@ -41,7 +41,7 @@ final class PlainRoutes: ChannelInboundHandler, RemovableChannelHandler {
 
 /// An HTTP/1 server of our own on SwiftNIO with the upgrader mounted: NIO's untyped pipeline
 /// (what Vapor uses) or its typed one (what Hummingbird uses).
-func startHTTPServer(upgrader: WebSocketUpgrader, typed: Bool) async throws -> any Channel {
+func startHTTPServer(upgrader: WebSocketHTTPUpgrader, typed: Bool) async throws -> any Channel {
     try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
         .childChannelInitializer { channel in
@@ -59,18 +59,20 @@ func startHTTPServer(upgrader: WebSocketUpgrader, typed: Bool) async throws -> a
                 }
             }
             return channel.eventLoop.makeCompletedFuture {
-                let routes = PlainRoutes()
                 try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                     withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
-                        context.pipeline.syncOperations.removeHandler(routes, promise: nil)  // as Vapor removes its HTTP handler
+                        // As Vapor removes its HTTP handler.
+                        if let routes = try? context.pipeline.syncOperations.handler(type: PlainRoutes.self) {
+                            context.pipeline.syncOperations.removeHandler(routes, promise: nil)
+                        }
                     }))
-                try channel.pipeline.syncOperations.addHandler(routes)
+                try channel.pipeline.syncOperations.addHandler(PlainRoutes())
             }
         }
         .bind(host: "127.0.0.1", port: 0).get()
 }
 
-@Suite("WebSocketUpgrader: mounted in another SwiftNIO HTTP/1 server", .serialized, .timeLimit(.minutes(2)))
+@Suite("WebSocketHTTPUpgrader: mounted in another SwiftNIO HTTP/1 server", .serialized, .timeLimit(.minutes(2)))
 struct UpgraderTests {
     static let peers = repositoryRoot.appendingPathComponent("Tests/Peers").path
 
@@ -85,7 +87,7 @@ struct UpgraderTests {
         configuration.handshake.subprotocols = ["chat"]
         configuration.connection.maxMessageSize = 8 << 20
         // The routes decide what is a WebSocket: /ws/forbidden is theirs (403).
-        let upgrader = WebSocketUpgrader(configuration: configuration,
+        let upgrader = WebSocketHTTPUpgrader(configuration: configuration,
                                          shouldUpgrade: { $0.uri.hasPrefix("/ws") && $0.uri != "/ws/forbidden" }) { ws in
             if ws.request.uri.hasPrefix("/ws/close/"), let code = UInt16(ws.request.uri.dropFirst(10)) {
                 for try await _ in ws.messages { break }
@@ -142,5 +144,43 @@ struct UpgraderTests {
         let rejected = try #require(all.first { $0["event"] as? String == "connection_rejected" }?["event_data"] as? [String: Any])
         #expect(rejected["rejection"] as? String == "missing_key" && rejected["remote_addr"] as? String == "203.0.113.9",
                 "the trusted proxy's client address: \(rejected)")
+    }
+}
+
+@Suite("WebSocketHTTPUpgrader: deciding before the framework answers")
+struct UpgraderDecisionTests {
+    static func head(_ uri: String, _ headers: [(String, String)]) -> HTTPRequestHead {
+        HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: HTTPHeaders(headers))
+    }
+
+    static let valid = [("Host", "x"), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")]
+
+    @Test("paths(_:) picks the request target's path, whatever the query", arguments: [
+        ("/ws", true), ("/ws?token=1", true), ("/chat", true), ("/wsx", false), ("/ws/", false), ("/", false),
+    ])
+    func paths(uri: String, picked: Bool) {
+        #expect(WebSocketHTTPUpgrader.paths("/ws", "/chat")(Self.head(uri, [])) == picked)
+    }
+
+    @Test("refusal(for:): nil for a valid handshake (nothing logged); the standalone server's 400 naming the header for a bad one, logged with the trusted proxy's client address")
+    func refusal() throws {
+        let logs = MemorySink()
+        var configuration = ServerConfiguration()
+        configuration.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: logs, logLevel: .info) }
+        configuration.trustedProxies = TrustedProxies(ranges: [CIDR("127.0.0.1/32")!])
+        let upgrader = WebSocketHTTPUpgrader(configuration: configuration) { _ in }
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let peer = try SocketAddress(ipAddress: "127.0.0.1", port: 4000)
+        #expect(upgrader.refusal(for: Self.head("/ws", Self.valid), remoteAddress: peer, on: loop) == nil)
+        #expect(records(logs).isEmpty, "a valid handshake is logged when it opens, not when it is checked")
+
+        let missingKey = Self.valid.filter { $0.0 != "Sec-WebSocket-Key" } + [("X-Forwarded-For", "203.0.113.9")]
+        let refusal = try #require(upgrader.refusal(for: Self.head("/ws", missingKey), remoteAddress: peer, on: loop))
+        #expect(refusal.head.status == .badRequest && refusal.body.contains("Sec-WebSocket-Key"), "\(refusal)")
+        #expect(refusal.head.headers["Content-Length"] == [String(refusal.body.utf8.count)])
+        #expect(refusal.head.headers["Connection"] == ["close"])
+        let rejected = try #require(records(logs).first { $0["event"] as? String == "connection_rejected" }?["event_data"] as? [String: Any])
+        #expect(rejected["rejection"] as? String == "missing_key" && rejected["remote_addr"] as? String == "203.0.113.9", "\(rejected)")
     }
 }

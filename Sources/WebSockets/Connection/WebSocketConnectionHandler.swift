@@ -126,6 +126,13 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         context.close(promise: nil)
     }
 
+    /// A server that quiesces its connections (NIO's `ServerQuiescingHelper`, as in Hummingbird's
+    /// and Vapor's graceful shutdown) closes this one with 1001, as ``WebSocketServer`` does.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
+        closeLocally(code: .goingAway, reason: "server shutting down")
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         finish()
         context.fireChannelInactive()

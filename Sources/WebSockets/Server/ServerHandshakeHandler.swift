@@ -12,31 +12,6 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// What every connection of one server shares, made once per server: a handler holds a
-    /// reference, not a copy of the configuration.
-    final class ServerSide: Sendable {
-        let configuration: ServerConfiguration
-        /// ``ServerConfiguration/effectiveHandshake``, computed once.
-        let handshake: ServerHandshakeOptions
-        let rejectionLog: RejectionLogLimiter?
-        let tlsFailureLog: RejectionLogLimiter?
-        let hooks: ConnectionHooks
-        private let connections: WebSocketServer.Connections
-
-        init(configuration: ServerConfiguration, rejectionLog: RejectionLogLimiter?, tlsFailureLog: RejectionLogLimiter?,
-             hooks: ConnectionHooks, connections: WebSocketServer.Connections) {
-            self.configuration = configuration
-            self.handshake = configuration.effectiveHandshake
-            self.rejectionLog = rejectionLog
-            self.tlsFailureLog = tlsFailureLog
-            self.hooks = hooks
-            self.connections = connections
-        }
-
-        /// Whether the server started shutting down: requests still arriving are answered 503.
-        var isStopping: Bool { connections.stopping.load(ordering: .relaxed) }
-    }
-
     private let server: ServerSide
     private var machine: ServerHandshakeStateMachine
     private var engine: WebSocketEngine
@@ -143,14 +118,9 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         logContext = logContext.with(clientAddress: address, source: source, requestHeaders: head.headers,
                                      traceContext: TracePropagation.traceContext(in: head.headers))
         log = log.with(connection: logContext)  // replaces the context the logger carried
-        if server.isStopping {
+        if let refused = server.refusalBeforeHandshake(head) {
             _ = machine.answered()
-            return reject(Self.shuttingDown, request: head, context: context)
-        }
-        if let origins = configuration.origins, !origins.allows(head.headers["Origin"].first) {
-            _ = machine.answered()
-            return reject(HandshakeRejection(kind: .refused, status: .forbidden, reason: "origin not allowed"),
-                          request: head, context: context)
+            return reject(refused, request: head, context: context)
         }
         guard let hook = configuration.processRequest else { return accept(context: context) }
         let ctx = logContext
@@ -172,12 +142,9 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         }
     }
 
-    private static let shuttingDown = HandshakeRejection(kind: .shuttingDown, status: .serviceUnavailable,
-                                                         reason: "server shutting down")
-
     private func accept(context: ChannelHandlerContext) {
         if server.isStopping, case .respond(let head) = machine.answered() {  // shutdown began while processRequest ran
-            return reject(Self.shuttingDown, request: head, context: context)
+            return reject(.shuttingDown, request: head, context: context)
         }
         guard case .upgrade(let head, let early) = machine.accepted() else { return }
         engine.isTracing = log.wantsTraces
@@ -229,31 +196,8 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
                         traced: Bool = false) {
         let head = rejection.responseHead(serverHeader: server.configuration.handshake.serverHeader)
         if !traced, let request { engine.reject(request: request, response: head) }
-        logRejection(ConnectionRejectedInfo(status: Int(rejection.status.code), reason: rejection.reason,
-                                            rejection: rejection.kind.rawValue, path: request.map { log.redaction.target($0.uri) },
-                                            subprotocolsOffered: request?.headers.offeredSubprotocols),
-                     context: context)
+        server.logRejection(rejection, request: request, engine: &engine, traces: &traces, log: log, eventLoop: context.eventLoop)
         writeAndClose(head, body: ByteBuffer(string: rejection.body), context: context)
-    }
-
-    /// `connection_rejected` and the handshake's DEBUG traces, within the server's
-    /// ``ServerConfiguration/rejectionLogLimit``: a flood of bad handshakes is counted, not written.
-    private func logRejection(_ info: ConnectionRejectedInfo, context: ChannelHandlerContext) {
-        guard let limiter = server.rejectionLog else {
-            drainTraces()
-            return log.emit(.connectionRejected(info))
-        }
-        switch limiter.admit() {
-        case .log:
-            drainTraces()
-            log.emit(.connectionRejected(info))
-        case .suppress(let reportIn):
-            while engine.nextTrace() != nil {}  // the suppressed record's traces go with it
-            if let reportIn {
-                let configuration = server.configuration
-                context.eventLoop.scheduleTask(in: reportIn) { limiter.report(to: configuration.eventLogger) }
-            }
-        }
     }
 
     private func writeAndClose(_ head: HTTPResponseHead, body: ByteBuffer, context: ChannelHandlerContext) {

@@ -17,7 +17,7 @@ import WebSocketLogging
 /// trace context), the same records and the same two handler styles.
 ///
 /// ```swift
-/// let upgrader = WebSocketUpgrader(configuration: configuration, shouldUpgrade: { $0.uri == "/ws" }) { ws in
+/// let upgrader = WebSocketHTTPUpgrader(configuration: configuration, shouldUpgrade: { $0.uri == "/ws" }) { ws in
 ///     for try await message in ws.messages { try await ws.send(message) }
 /// }
 /// try channel.pipeline.syncOperations.configureHTTPServerPipeline(
@@ -27,7 +27,7 @@ import WebSocketLogging
 /// `processRequest` does not apply: the framework's routes and middleware answer plain HTTP.
 /// A request this upgrader declines (``shouldUpgrade`` false, or a handshake it refuses, which
 /// is logged as `connection_rejected`) goes on to the server's HTTP handlers.
-public final class WebSocketUpgrader: Sendable {
+public final class WebSocketHTTPUpgrader: Sendable {
     /// The handshake, connection and logging configuration (`processRequest` aside).
     public let configuration: ServerConfiguration
     private let shouldUpgrade: @Sendable (HTTPRequestHead) -> Bool
@@ -74,6 +74,13 @@ public final class WebSocketUpgrader: Sendable {
             tlsFailureLog: nil, hooks: hooks, connections: connections)
     }
 
+    /// A `shouldUpgrade` that picks requests for one of `paths` (the request target before any
+    /// `?query`): `WebSocketHTTPUpgrader(shouldUpgrade: WebSocketHTTPUpgrader.paths("/ws")) { … }`.
+    public static func paths(_ paths: String...) -> @Sendable (HTTPRequestHead) -> Bool {
+        let paths = Set(paths)
+        return { request in paths.contains(String(request.uri.prefix { $0 != "?" })) }
+    }
+
     /// The connections open right now (for ``broadcast(_:to:logger:)``).
     public var openConnections: [WebSocket] { connections.sockets.withLockedValue { Array($0.values) } }
 
@@ -95,8 +102,33 @@ public final class WebSocketUpgrader: Sendable {
     func accept(channel: any Channel, request: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
         let loop = channel.eventLoop
         guard shouldUpgrade(request) else { return loop.makeFailedFuture(Declined(description: "not a WebSocket route")) }
+        switch decide(request, peer: channel.remoteAddress, allocator: channel.allocator, eventLoop: loop) {
+        case .failure(let refused):
+            return loop.makeFailedFuture(refused)
+        case .success(let opening):
+            var headers = initialResponseHeaders
+            // NIO's upgrade handlers pass Upgrade and Connection in; Vapor's passes none.
+            let nioHeaders = headers.contains(name: "Upgrade")
+            for (name, value) in opening.response.headers {
+                let lower = name.lowercased()
+                if nioHeaders && (lower == "upgrade" || lower == "connection") { continue }
+                headers.add(name: name, value: value)
+            }
+            let key = ObjectIdentifier(channel)
+            pending.withLockedValue { $0[key] = opening }
+            // An accepted handshake whose upgrade never happens (the channel closed first)
+            // must not stay behind, nor be found by a later channel at the same address.
+            let pending = self.pending
+            channel.closeFuture.whenComplete { _ in pending.withLockedValue { _ = $0.removeValue(forKey: key) } }
+            return loop.makeSucceededFuture(headers)
+        }
+    }
+
+    /// The standalone server's rules for `request`: the connection's opening, or the refusal
+    /// (logged as `connection_rejected`, with its DEBUG traces).
+    private func decide(_ request: HTTPRequestHead, peer: SocketAddress?, allocator: ByteBufferAllocator,
+                        eventLoop: any EventLoop) -> Result<WebSocketConnectionHandler.Opening, HandshakeRejection> {
         let startedAt = NIODeadline.now()
-        let peer = channel.remoteAddress
         let (address, source) = configuration.clientAddress(peer: peer?.logHost, headers: request.headers)
         let logContext = ConnectionContext(peerAddress: peer?.logHost, peerPort: peer?.port)
             .with(clientAddress: address, source: source, requestHeaders: request.headers,
@@ -105,52 +137,53 @@ public final class WebSocketUpgrader: Sendable {
         var engine = WebSocketEngine(role: .server, configuration: configuration.connection.engineConfiguration)
         engine.isTracing = log.wantsTraces
         var traces = TraceBudget(limit: configuration.connection.traceBudget)
-        let rejection: HandshakeRejection?
-        if connections.stopping.load(ordering: .relaxed) {
-            rejection = HandshakeRejection(kind: .shuttingDown, status: .serviceUnavailable, reason: "server shutting down")
-        } else if let origins = configuration.origins, !origins.allows(request.headers["Origin"].first) {
-            rejection = HandshakeRejection(kind: .refused, status: .forbidden, reason: "origin not allowed")
+        var refused: HandshakeRejection
+        if let early = side.refusalBeforeHandshake(request) {
+            refused = early
+            engine.reject(request: request, response: refused.responseHead(serverHeader: configuration.handshake.serverHeader))
         } else {
             switch engine.accept(request, options: side.handshake) {
-            case .failure(let refused):
-                rejection = refused
+            case .failure(let rejection):
+                refused = rejection
             case .success(var accepted):
                 configuration.processResponse?(request, &accepted.response)
-                var headers = initialResponseHeaders
-                for (name, value) in accepted.response.headers {
-                    let lower = name.lowercased()
-                    if lower == "upgrade" || lower == "connection" { continue }  // NIO's own
-                    headers.add(name: name, value: value)
-                }
                 let extensions = (try? ExtensionOffer.parse(accepted.response.headers["Sec-WebSocket-Extensions"])) ?? []
-                let opening = WebSocketConnectionHandler.Opening(
+                return .success(WebSocketConnectionHandler.Opening(
                     engine: engine, request: request, response: accepted.response, subprotocol: accepted.subprotocol,
                     extensions: extensions, log: log, logContext: logContext, startedAt: startedAt,
-                    early: channel.allocator.buffer(capacity: 0), traces: traces)
-                let key = ObjectIdentifier(channel)
-                pending.withLockedValue { $0[key] = opening }
-                // An accepted handshake whose upgrade never happens (the channel closed first)
-                // must not stay behind, nor be found by a later channel at the same address.
-                let pending = self.pending
-                channel.closeFuture.whenComplete { _ in pending.withLockedValue { _ = $0.removeValue(forKey: key) } }
-                return loop.makeSucceededFuture(headers)
+                    early: allocator.buffer(capacity: 0), traces: traces))
             }
         }
-        let refused = rejection!
-        if engine.state != .closed {
-            engine.reject(request: request, response: refused.responseHead(serverHeader: configuration.handshake.serverHeader))
+        side.logRejection(refused, request: request, engine: &engine, traces: &traces, log: log, eventLoop: eventLoop)
+        return .failure(refused)
+    }
+
+    /// An HTTP answer to an upgrade request this library refuses.
+    public struct Refusal: Sendable {
+        /// The status line and headers (`Content-Length` and `Connection: close` included).
+        public let head: HTTPResponseHead
+        /// The reason, in words (`missing Sec-WebSocket-Key header`).
+        public let body: String
+    }
+
+    /// For frameworks whose routes answer the upgrade request themselves (Vapor's
+    /// `Response(status: .switchingProtocols)`): the handshake rules applied to `request` from
+    /// `remoteAddress` before the route commits to a 101. `nil` when the upgrade may go ahead
+    /// (the handshake is then made again, for the channel, when the framework upgrades);
+    /// otherwise the response to send instead, already logged as `connection_rejected`.
+    public func refusal(for request: HTTPRequestHead, remoteAddress: SocketAddress?, on eventLoop: any EventLoop) -> Refusal? {
+        guard case .failure(let refused) = decide(request, peer: remoteAddress, allocator: ByteBufferAllocator(), eventLoop: eventLoop) else {
+            return nil
         }
-        let admitted = side.rejectionLog.map { $0.admit() } ?? .log
-        if case .log = admitted {
-            while let trace = engine.nextTrace() { if traces.admit(trace) { log.emit(trace: trace) } }
-            log.emit(.connectionRejected(ConnectionRejectedInfo(
-                status: Int(refused.status.code), reason: refused.reason, rejection: refused.kind.rawValue,
-                path: log.redaction.target(request.uri), subprotocolsOffered: request.headers.offeredSubprotocols)))
-        } else if case .suppress(let reportIn?) = admitted, let limiter = side.rejectionLog {
-            let base = self.log
-            loop.scheduleTask(in: reportIn) { limiter.report(to: base) }
-        }
-        return loop.makeFailedFuture(refused)
+        return Self.refusal(refused, version: request.version, serverHeader: configuration.handshake.serverHeader)
+    }
+
+    static func refusal(_ rejection: HandshakeRejection, version: HTTPVersion, serverHeader: String?) -> Refusal {
+        var head = rejection.responseHead(serverHeader: serverHeader)
+        head.version = version
+        head.headers.replaceOrAdd(name: "Content-Length", value: String(rejection.body.utf8.count))
+        head.headers.replaceOrAdd(name: "Connection", value: "close")
+        return Refusal(head: head, body: rejection.body)
     }
 
     /// After the 101 went out: the open connection's handler, installed on `channel` (right
@@ -181,12 +214,12 @@ public final class WebSocketUpgrader: Sendable {
     /// Hummingbird): `result` makes the pipeline's upgrade result once the connection runs.
     public func typed<Result: Sendable>(
         _ result: @escaping @Sendable (any Channel) -> EventLoopFuture<Result>
-    ) -> TypedWebSocketUpgrader<Result> {
-        TypedWebSocketUpgrader(upgrader: self, result: result)
+    ) -> TypedWebSocketHTTPUpgrader<Result> {
+        TypedWebSocketHTTPUpgrader(upgrader: self, result: result)
     }
 }
 
-extension WebSocketUpgrader: HTTPServerProtocolUpgrader {
+extension WebSocketHTTPUpgrader: HTTPServerProtocolUpgrader {
     /// `websocket`.
     public var supportedProtocol: String { "websocket" }
     /// None: the handshake rules check the headers, with errors of their own.
@@ -199,15 +232,17 @@ extension WebSocketUpgrader: HTTPServerProtocolUpgrader {
         accept(channel: channel, request: upgradeRequest, initialResponseHeaders: initialResponseHeaders)
     }
 
-    /// Installs the open connection's handler after the upgrade handler.
+    /// Installs the open connection's handler after the upgrade handler, or last in the
+    /// pipeline when the upgrade handler has already removed itself (Vapor's does).
     public func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
-        install(on: context.channel, after: context.handler)
+        let present = (try? context.pipeline.syncOperations.context(handler: context.handler)) != nil
+        return install(on: context.channel, after: present ? context.handler : nil)
     }
 }
 
-/// A ``WebSocketUpgrader`` in NIO's typed upgrade pipeline (see ``WebSocketUpgrader/typed(_:)``).
-public struct TypedWebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServerProtocolUpgrader {
-    let upgrader: WebSocketUpgrader
+/// A ``WebSocketHTTPUpgrader`` in NIO's typed upgrade pipeline (see ``WebSocketHTTPUpgrader/typed(_:)``).
+public struct TypedWebSocketHTTPUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServerProtocolUpgrader {
+    let upgrader: WebSocketHTTPUpgrader
     let result: @Sendable (any Channel) -> EventLoopFuture<UpgradeResult>
 
     /// `websocket`.
@@ -225,13 +260,9 @@ public struct TypedWebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServe
             .flatMapError { error in
                 let rejection = error as? HandshakeRejection
                     ?? HandshakeRejection(kind: .refused, status: .notFound, reason: "no WebSocket endpoint at this path")
-                var head = rejection.responseHead(serverHeader: serverHeader)
-                head.version = upgradeRequest.version
-                let body = ByteBuffer(string: rejection.body)
-                head.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
-                head.headers.replaceOrAdd(name: "Connection", value: "close")
-                channel.write(HTTPServerResponsePart.head(head), promise: nil)
-                channel.write(HTTPServerResponsePart.body(.byteBuffer(body)), promise: nil)
+                let refusal = WebSocketHTTPUpgrader.refusal(rejection, version: upgradeRequest.version, serverHeader: serverHeader)
+                channel.write(HTTPServerResponsePart.head(refusal.head), promise: nil)
+                channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: refusal.body))), promise: nil)
                 channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in channel.close(promise: nil) }
                 return channel.eventLoop.makeFailedFuture(error)
             }
@@ -245,7 +276,7 @@ public struct TypedWebSocketUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServe
 
 /// An upgrader is a swift-service-lifecycle `Service`: run it beside the HTTP server (e.g.
 /// Hummingbird's `Application(services:)`) and a graceful shutdown closes its connections with 1001.
-extension WebSocketUpgrader: Service {
+extension WebSocketHTTPUpgrader: Service {
     /// Waits for the graceful shutdown (or cancellation) of the service group, then ``shutdown()``.
     public func run() async throws {
         try? await gracefulShutdown()

@@ -1,0 +1,67 @@
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import WebSocketCore
+import WebSocketLogging
+
+extension ServerHandshakeHandler {
+    /// What every connection of one server shares, made once per server: a handler holds a
+    /// reference, not a copy of the configuration. The standalone server's handshake handler
+    /// and ``WebSocketHTTPUpgrader`` decide and log through the same methods.
+    final class ServerSide: Sendable {
+        let configuration: ServerConfiguration
+        /// ``ServerConfiguration/effectiveHandshake``, computed once.
+        let handshake: ServerHandshakeOptions
+        let rejectionLog: RejectionLogLimiter?
+        let tlsFailureLog: RejectionLogLimiter?
+        let hooks: ConnectionHooks
+        private let connections: WebSocketServer.Connections
+
+        init(configuration: ServerConfiguration, rejectionLog: RejectionLogLimiter?, tlsFailureLog: RejectionLogLimiter?,
+             hooks: ConnectionHooks, connections: WebSocketServer.Connections) {
+            self.configuration = configuration
+            self.handshake = configuration.effectiveHandshake
+            self.rejectionLog = rejectionLog
+            self.tlsFailureLog = tlsFailureLog
+            self.hooks = hooks
+            self.connections = connections
+        }
+
+        /// Whether the server started shutting down: requests still arriving are answered 503.
+        var isStopping: Bool { connections.stopping.load(ordering: .relaxed) }
+
+        /// The refusals that come before the engine's handshake rules: shutdown (503) and the
+        /// origin policy (403).
+        func refusalBeforeHandshake(_ request: HTTPRequestHead) -> HandshakeRejection? {
+            if isStopping { return .shuttingDown }
+            if let origins = configuration.origins, !origins.allows(request.headers["Origin"].first) {
+                return HandshakeRejection(kind: .refused, status: .forbidden, reason: "origin not allowed")
+            }
+            return nil
+        }
+
+        /// `connection_rejected` and the handshake's DEBUG traces, within the server's
+        /// ``ServerConfiguration/rejectionLogLimit``: a flood of bad handshakes is counted, not written.
+        func logRejection(_ rejection: HandshakeRejection, request: HTTPRequestHead?, engine: inout WebSocketEngine,
+                          traces: inout TraceBudget, log: WebSocketEventLogger, eventLoop: any EventLoop) {
+            let admitted = rejectionLog.map { $0.admit() } ?? .log
+            switch admitted {
+            case .log:
+                while let trace = engine.nextTrace() { if traces.admit(trace) { log.emit(trace: trace) } }
+                log.emit(.connectionRejected(ConnectionRejectedInfo(
+                    status: Int(rejection.status.code), reason: rejection.reason, rejection: rejection.kind.rawValue,
+                    path: request.map { log.redaction.target($0.uri) }, subprotocolsOffered: request?.headers.offeredSubprotocols)))
+            case .suppress(let reportIn):
+                while engine.nextTrace() != nil {}  // the suppressed record's traces go with it
+                if let reportIn, let limiter = rejectionLog {
+                    let base = configuration.eventLogger
+                    eventLoop.scheduleTask(in: reportIn) { limiter.report(to: base) }
+                }
+            }
+        }
+    }
+}
+
+extension HandshakeRejection {
+    static let shuttingDown = HandshakeRejection(kind: .shuttingDown, status: .serviceUnavailable, reason: "server shutting down")
+}
