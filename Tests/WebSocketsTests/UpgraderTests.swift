@@ -86,6 +86,11 @@ struct UpgraderTests {
         configuration.trustedProxies = TrustedProxies(ranges: [CIDR("127.0.0.1/32")!])
         configuration.handshake.subprotocols = ["chat"]
         configuration.connection.maxMessageSize = 8 << 20
+        if typed {  // NIO's untyped pipeline cannot run it (see untypedRefusesProcessRequest)
+            configuration.processRequest = { request, _ in
+                request.uri == "/ws/secret" ? HTTPResponse(status: .unauthorized, body: "token required\n") : nil
+            }
+        }
         // The routes decide what is a WebSocket: /ws/forbidden is theirs (403).
         let upgrader = WebSocketHTTPUpgrader(configuration: configuration,
                                          shouldUpgrade: { $0.uri.hasPrefix("/ws") && $0.uri != "/ws/forbidden" }) { ws in
@@ -115,14 +120,21 @@ struct UpgraderTests {
         forbidden.send(upgradeRequest(path: "/ws/forbidden"))
         let answer = String(decoding: await forbidden.readHeadAsync(), as: UTF8.self)
         #expect(answer.hasPrefix(typed ? "HTTP/1.1 404 Not Found" : "HTTP/1.1 403 Forbidden"), "\(answer)")
-        // A bad handshake on the WebSocket route: refused and logged, then answered by the routes.
+        // A bad handshake on the WebSocket route: refused and logged. Untyped: the request goes
+        // on to the routes (426 here); typed: NIO has consumed it, and the upgrader answers as
+        // the standalone server does (400 naming the header).
         let bad = try RawSocket(port: port)
         bad.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n")
-        // Untyped (Vapor): the request goes on to the routes (426 here); typed (Hummingbird):
-        // NIO has consumed it, and the upgrader answers as the standalone server does (400).
         let badAnswer = String(decoding: await bad.readAllAsync(), as: UTF8.self)
         #expect(badAnswer.hasPrefix(typed ? "HTTP/1.1 400 Bad Request" : "HTTP/1.1 426"), "\(badAnswer)")
-        if typed { #expect(badAnswer.contains("Sec-WebSocket-Key"), "the reason names what is missing: \(badAnswer)") }
+        if typed {
+            #expect(badAnswer.contains("Sec-WebSocket-Key"), "the reason names what is missing: \(badAnswer)")
+            // processRequest answers an upgrade request (a missing token): its response.
+            let secret = try RawSocket(port: port)
+            secret.send(upgradeRequest(path: "/ws/secret"))
+            let secretAnswer = String(decoding: await secret.readAllAsync(), as: UTF8.self)
+            #expect(secretAnswer.hasPrefix("HTTP/1.1 401 Unauthorized") && secretAnswer.hasSuffix("\r\n\r\ntoken required\n"), "\(secretAnswer)")
+        }
         await upgrader.shutdown()
         try await server.close()
 
@@ -144,6 +156,31 @@ struct UpgraderTests {
         let rejected = try #require(all.first { $0["event"] as? String == "connection_rejected" }?["event_data"] as? [String: Any])
         #expect(rejected["rejection"] as? String == "missing_key" && rejected["remote_addr"] as? String == "203.0.113.9",
                 "the trusted proxy's client address: \(rejected)")
+        if typed {
+            let sent = try #require(all.first { $0["event"] as? String == "http_response_sent" }?["event_data"] as? [String: Any])
+            #expect(sent["status"] as? Int == 401 && sent["path"] as? String == "/ws/secret", "\(sent)")
+        }
+    }
+
+    @Test("NIO's untyped pipeline with processRequest configured: upgrades are refused (fail closed), the routes answer, one ERROR record says why")
+    func untypedRefusesProcessRequest() async throws {
+        let logs = MemorySink()
+        var configuration = ServerConfiguration()
+        configuration.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: logs, logLevel: .info) }
+        configuration.processRequest = { _, _ in nil }
+        let upgrader = WebSocketHTTPUpgrader(configuration: configuration, shouldUpgrade: WebSocketHTTPUpgrader.paths("/ws")) { _ in }
+        let server = try await startHTTPServer(upgrader: upgrader, typed: false)
+        for _ in 0..<2 {
+            let socket = try RawSocket(port: server.localAddress!.port!)
+            socket.send(upgradeRequest(path: "/ws"))
+            let answer = String(decoding: await socket.readHeadAsync(), as: UTF8.self)
+            #expect(answer.hasPrefix("HTTP/1.1 426"), "the routes' answer, no upgrade: \(answer)")
+        }
+        await upgrader.shutdown()
+        try await server.close()
+        let errors = records(logs).filter { $0["event"] as? String == "internal_error" }
+        #expect(errors.count == 1 && records(logs).allSatisfy { $0["event"] as? String != "connection_open" }, "\(records(logs))")
+        #expect(((errors.first?["fields"] as? [String: Any])?["error_message"] as? String)?.contains("processRequest") == true, "\(errors)")
     }
 }
 
@@ -163,24 +200,61 @@ struct UpgraderDecisionTests {
         #expect(WebSocketHTTPUpgrader.paths("/ws", "/chat")(Self.head(uri, [])) == picked)
     }
 
-    @Test("refusal(for:): nil for a valid handshake (nothing logged); the standalone server's 400 naming the header for a bad one, logged with the trusted proxy's client address")
-    func refusal() throws {
-        let logs = MemorySink()
+    func upgrader(_ logs: MemorySink, processRequest: (@Sendable (HTTPRequestHead, ConnectionContext) async -> HTTPResponse?)? = nil)
+        -> WebSocketHTTPUpgrader {
         var configuration = ServerConfiguration()
         configuration.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: logs, logLevel: .info) }
         configuration.trustedProxies = TrustedProxies(ranges: [CIDR("127.0.0.1/32")!])
-        let upgrader = WebSocketHTTPUpgrader(configuration: configuration) { _ in }
+        configuration.processRequest = processRequest
+        return WebSocketHTTPUpgrader(configuration: configuration) { _ in }
+    }
+
+    static let peer = try! SocketAddress(ipAddress: "127.0.0.1", port: 4000)
+
+    @Test("decide: a valid handshake is accepted (nothing logged yet); a bad one is answered as the standalone server answers it (400 naming the header), logged with the trusted proxy's client address")
+    func refusal() async throws {
+        let logs = MemorySink()
+        let upgrader = upgrader(logs)
         let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let peer = try SocketAddress(ipAddress: "127.0.0.1", port: 4000)
-        #expect(upgrader.refusal(for: Self.head("/ws", Self.valid), remoteAddress: peer, on: loop) == nil)
+        guard case .upgrade = await upgrader.decide(Self.head("/ws", Self.valid), remoteAddress: Self.peer, on: loop) else {
+            Issue.record("a valid handshake was not accepted")
+            return
+        }
         #expect(records(logs).isEmpty, "a valid handshake is logged when it opens, not when it is checked")
 
         let missingKey = Self.valid.filter { $0.0 != "Sec-WebSocket-Key" } + [("X-Forwarded-For", "203.0.113.9")]
-        let refusal = try #require(upgrader.refusal(for: Self.head("/ws", missingKey), remoteAddress: peer, on: loop))
-        #expect(refusal.head.status == .badRequest && refusal.body.contains("Sec-WebSocket-Key"), "\(refusal)")
-        #expect(refusal.head.headers["Content-Length"] == [String(refusal.body.utf8.count)])
-        #expect(refusal.head.headers["Connection"] == ["close"])
+        guard case .answer(let answer) = await upgrader.decide(Self.head("/ws", missingKey), remoteAddress: Self.peer, on: loop) else {
+            Issue.record("a handshake without a key was accepted")
+            return
+        }
+        let body = String(buffer: answer.body)
+        #expect(answer.head.status == .badRequest && body.contains("Sec-WebSocket-Key"), "\(answer)")
+        #expect(answer.head.headers["Content-Length"] == [String(answer.body.readableBytes)])
+        #expect(answer.head.headers["Connection"] == ["close"])
         let rejected = try #require(records(logs).first { $0["event"] as? String == "connection_rejected" }?["event_data"] as? [String: Any])
         #expect(rejected["rejection"] as? String == "missing_key" && rejected["remote_addr"] as? String == "203.0.113.9", "\(rejected)")
+    }
+
+    @Test("decide: processRequest runs before the handshake; its response is the answer, logged as http_response_sent; a valid token upgrades; the hook sees the client address")
+    func processRequest() async throws {
+        let logs = MemorySink()
+        let upgrader = upgrader(logs) { request, context in
+            guard context.clientAddress == "203.0.113.9" else { return HTTPResponse(status: .forbidden, body: "who are you\n") }
+            return request.uri.hasSuffix("token=good") ? nil : HTTPResponse(status: .unauthorized, body: "bad token\n")
+        }
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let forwarded = Self.valid + [("X-Forwarded-For", "203.0.113.9")]
+        guard case .answer(let answer) = await upgrader.decide(Self.head("/ws?token=bad", forwarded), remoteAddress: Self.peer, on: loop) else {
+            Issue.record("processRequest's answer was not used")
+            return
+        }
+        #expect(answer.head.status == .unauthorized && String(buffer: answer.body) == "bad token\n", "\(answer)")
+        #expect(answer.head.headers["Content-Length"] == ["10"] && answer.head.headers["Content-Type"] == ["text/plain; charset=utf-8"])
+        let sent = try #require(records(logs).first { $0["event"] as? String == "http_response_sent" }?["event_data"] as? [String: Any])
+        #expect(sent["status"] as? Int == 401 && sent["remote_addr"] as? String == "203.0.113.9", "\(sent)")
+        guard case .upgrade = await upgrader.decide(Self.head("/ws?token=good", forwarded), remoteAddress: Self.peer, on: loop) else {
+            Issue.record("a good token did not upgrade")
+            return
+        }
     }
 }

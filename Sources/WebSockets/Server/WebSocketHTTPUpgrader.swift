@@ -24,16 +24,21 @@ import WebSocketLogging
 ///     withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
 /// ```
 ///
-/// `processRequest` does not apply: the framework's routes and middleware answer plain HTTP.
-/// A request this upgrader declines (``shouldUpgrade`` false, or a handshake it refuses, which
-/// is logged as `connection_rejected`) goes on to the server's HTTP handlers.
+/// The framework's routes answer plain HTTP, and an upgrade request ``shouldUpgrade`` declines.
+/// A request the upgrader refuses (logged as `connection_rejected`) or that
+/// ``ServerConfiguration/processRequest`` answers (logged as `http_response_sent`) is answered
+/// as the standalone server answers it in the typed pipeline and through ``decide(_:remoteAddress:on:)``;
+/// NIO's untyped pipeline passes it on to the HTTP handlers instead, and cannot run
+/// `processRequest` (see ``buildUpgradeResponse(channel:upgradeRequest:initialResponseHeaders:)``).
 public final class WebSocketHTTPUpgrader: Sendable {
-    /// The handshake, connection and logging configuration (`processRequest` aside).
+    /// The handshake, connection and logging configuration.
     public let configuration: ServerConfiguration
     private let shouldUpgrade: @Sendable (HTTPRequestHead) -> Bool
-    private let side: ServerHandshakeHandler.ServerSide
+    let side: ServerHandshakeHandler.ServerSide
     private let connections: WebSocketServer.Connections
-    private let log: WebSocketEventLogger
+    let log: WebSocketEventLogger
+    /// Whether the untyped pipeline's refusal to run `processRequest` was logged.
+    private let reportedUntypedProcessRequest = Atomic<Bool>(false)
     /// What `buildUpgradeResponse` accepted, until `upgrade` installs it (per channel).
     private let pending = NIOLockedValueBox<[ObjectIdentifier: WebSocketConnectionHandler.Opening]>([:])
 
@@ -97,103 +102,41 @@ public final class WebSocketHTTPUpgrader: Sendable {
         let description: String
     }
 
-    /// The 101's headers for `request`, or a failed future (logged when the handshake was
-    /// refused); `channel`'s connection is then ready for ``install(on:)``.
+    /// The 101's headers for `request`, or a failed future: ``Declined``, or the ``HTTPAnswer``
+    /// sent instead (logged); `channel`'s connection is then ready for ``install(on:after:)``.
     func accept(channel: any Channel, request: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
         let loop = channel.eventLoop
         guard shouldUpgrade(request) else { return loop.makeFailedFuture(Declined(description: "not a WebSocket route")) }
-        switch decide(request, peer: channel.remoteAddress, allocator: channel.allocator, eventLoop: loop) {
-        case .failure(let refused):
-            return loop.makeFailedFuture(refused)
-        case .success(let opening):
-            var headers = initialResponseHeaders
-            // NIO's upgrade handlers pass Upgrade and Connection in; Vapor's passes none.
-            let nioHeaders = headers.contains(name: "Upgrade")
-            for (name, value) in opening.response.headers {
-                let lower = name.lowercased()
-                if nioHeaders && (lower == "upgrade" || lower == "connection") { continue }
-                headers.add(name: name, value: value)
-            }
-            let key = ObjectIdentifier(channel)
-            pending.withLockedValue { $0[key] = opening }
-            // An accepted handshake whose upgrade never happens (the channel closed first)
-            // must not stay behind, nor be found by a later channel at the same address.
-            let pending = self.pending
-            channel.closeFuture.whenComplete { _ in pending.withLockedValue { _ = $0.removeValue(forKey: key) } }
-            return loop.makeSucceededFuture(headers)
-        }
-    }
-
-    /// The standalone server's rules for `request`: the connection's opening, or the refusal
-    /// (logged as `connection_rejected`, with its DEBUG traces).
-    private func decide(_ request: HTTPRequestHead, peer: SocketAddress?, allocator: ByteBufferAllocator,
-                        eventLoop: any EventLoop) -> Result<WebSocketConnectionHandler.Opening, HandshakeRejection> {
-        let startedAt = NIODeadline.now()
-        let (address, source) = configuration.clientAddress(peer: peer?.logHost, headers: request.headers)
-        let logContext = ConnectionContext(peerAddress: peer?.logHost, peerPort: peer?.port)
-            .with(clientAddress: address, source: source, requestHeaders: request.headers,
-                  traceContext: TracePropagation.traceContext(in: request.headers))
-        let log = self.log.with(connection: logContext)
-        var engine = WebSocketEngine(role: .server, configuration: configuration.connection.engineConfiguration)
-        engine.isTracing = log.wantsTraces
-        var traces = TraceBudget(limit: configuration.connection.traceBudget)
-        var refused: HandshakeRejection
-        if let early = side.refusalBeforeHandshake(request) {
-            refused = early
-            engine.reject(request: request, response: refused.responseHead(serverHeader: configuration.handshake.serverHeader))
-        } else {
-            switch engine.accept(request, options: side.handshake) {
-            case .failure(let rejection):
-                refused = rejection
-            case .success(var accepted):
-                configuration.processResponse?(request, &accepted.response)
-                let extensions = (try? ExtensionOffer.parse(accepted.response.headers["Sec-WebSocket-Extensions"])) ?? []
-                return .success(WebSocketConnectionHandler.Opening(
-                    engine: engine, request: request, response: accepted.response, subprotocol: accepted.subprotocol,
-                    extensions: extensions, log: log, logContext: logContext, startedAt: startedAt,
-                    early: allocator.buffer(capacity: 0), traces: traces))
+        return decide(request, peer: channel.remoteAddress, eventLoop: loop).flatMapThrowing { decision in
+            switch decision {
+            case .answer(let answer):
+                throw answer
+            case .upgrade(let accepted):
+                let key = ObjectIdentifier(channel)
+                self.pending.withLockedValue { $0[key] = accepted.opening }
+                // An accepted handshake whose upgrade never happens (the channel closed first)
+                // must not stay behind, nor be found by a later channel at the same address.
+                let pending = self.pending
+                channel.closeFuture.whenComplete { _ in pending.withLockedValue { _ = $0.removeValue(forKey: key) } }
+                return accepted.responseHeaders(initial: initialResponseHeaders)
             }
         }
-        side.logRejection(refused, request: request, engine: &engine, traces: &traces, log: log, eventLoop: eventLoop)
-        return .failure(refused)
     }
 
-    /// An HTTP answer to an upgrade request this library refuses.
-    public struct Refusal: Sendable {
-        /// The status line and headers (`Content-Length` and `Connection: close` included).
-        public let head: HTTPResponseHead
-        /// The reason, in words (`missing Sec-WebSocket-Key header`).
-        public let body: String
-    }
-
-    /// For frameworks whose routes answer the upgrade request themselves (Vapor's
-    /// `Response(status: .switchingProtocols)`): the handshake rules applied to `request` from
-    /// `remoteAddress` before the route commits to a 101. `nil` when the upgrade may go ahead
-    /// (the handshake is then made again, for the channel, when the framework upgrades);
-    /// otherwise the response to send instead, already logged as `connection_rejected`.
-    public func refusal(for request: HTTPRequestHead, remoteAddress: SocketAddress?, on eventLoop: any EventLoop) -> Refusal? {
-        guard case .failure(let refused) = decide(request, peer: remoteAddress, allocator: ByteBufferAllocator(), eventLoop: eventLoop) else {
-            return nil
-        }
-        return Self.refusal(refused, version: request.version, serverHeader: configuration.handshake.serverHeader)
-    }
-
-    static func refusal(_ rejection: HandshakeRejection, version: HTTPVersion, serverHeader: String?) -> Refusal {
-        var head = rejection.responseHead(serverHeader: serverHeader)
-        head.version = version
-        head.headers.replaceOrAdd(name: "Content-Length", value: String(rejection.body.utf8.count))
-        head.headers.replaceOrAdd(name: "Connection", value: "close")
-        return Refusal(head: head, body: rejection.body)
-    }
-
-    /// After the 101 went out: the open connection's handler, installed on `channel` (right
-    /// after `upgradeHandler` when known, so that the bytes reach it before any HTTP handler
-    /// the application has yet to remove).
+    /// After the 101 went out: `channel`'s accepted handshake (``accept(channel:request:initialResponseHeaders:)``)
+    /// becomes its connection.
     func install(on channel: any Channel, after upgradeHandler: (any ChannelHandler)? = nil) -> EventLoopFuture<Void> {
         guard let opening = pending.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
             return channel.eventLoop.makeFailedFuture(Declined(description: "no accepted handshake on this channel"))
         }
-        return channel.eventLoop.makeCompletedFuture {
+        return install(opening, on: channel, after: upgradeHandler)
+    }
+
+    /// The open connection's handler, installed on `channel` (right after `upgradeHandler` when
+    /// known, so that the bytes reach it before any HTTP handler the application has yet to remove).
+    func install(_ opening: WebSocketConnectionHandler.Opening, on channel: any Channel,
+                 after upgradeHandler: (any ChannelHandler)?) -> EventLoopFuture<Void> {
+        channel.eventLoop.makeCompletedFuture {
             var opening = opening
             var traces = opening.traces
             while let trace = opening.engine.nextTrace() { if traces.admit(trace) { opening.log.emit(trace: trace) } }
@@ -226,10 +169,22 @@ extension WebSocketHTTPUpgrader: HTTPServerProtocolUpgrader {
     public var requiredUpgradeHeaders: [String] { [] }
 
     /// The 101's headers (`Sec-WebSocket-Accept`, subprotocol, extensions), or a failed future
-    /// for a request declined or refused (refusals are logged as `connection_rejected`).
+    /// for a request declined or refused (refusals are logged as `connection_rejected`): NIO
+    /// then passes the request on to the HTTP handlers, which answer it.
+    ///
+    /// NIO's untyped pipeline gives an upgrader no way to answer a request itself, so
+    /// ``ServerConfiguration/processRequest`` cannot run here: with one configured, every upgrade
+    /// is refused (fail closed, one ERROR record says why). Check such requests in your HTTP
+    /// handlers, or use ``typed(_:)``.
     public func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead,
                                      initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
-        accept(channel: channel, request: upgradeRequest, initialResponseHeaders: initialResponseHeaders)
+        guard configuration.processRequest == nil else {
+            if !reportedUntypedProcessRequest.exchange(true, ordering: .relaxed) {
+                log.emit(.internalError(description: "processRequest cannot run in NIO's untyped upgrade pipeline: upgrades are refused; check requests in the HTTP handlers or use typed(_:)"))
+            }
+            return channel.eventLoop.makeFailedFuture(Declined(description: "processRequest in the untyped pipeline"))
+        }
+        return accept(channel: channel, request: upgradeRequest, initialResponseHeaders: initialResponseHeaders)
     }
 
     /// Installs the open connection's handler after the upgrade handler, or last in the
@@ -255,15 +210,12 @@ public struct TypedWebSocketHTTPUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPS
     /// rejection (as the standalone server sends it), or 404 for a path this upgrader declines.
     public func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead,
                                      initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
-        let serverHeader = upgrader.configuration.handshake.serverHeader
-        return upgrader.accept(channel: channel, request: upgradeRequest, initialResponseHeaders: initialResponseHeaders)
+        upgrader.accept(channel: channel, request: upgradeRequest, initialResponseHeaders: initialResponseHeaders)
             .flatMapError { error in
-                let rejection = error as? HandshakeRejection
-                    ?? HandshakeRejection(kind: .refused, status: .notFound, reason: "no WebSocket endpoint at this path")
-                let refusal = WebSocketHTTPUpgrader.refusal(rejection, version: upgradeRequest.version, serverHeader: serverHeader)
-                channel.write(HTTPServerResponsePart.head(refusal.head), promise: nil)
-                channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: refusal.body))), promise: nil)
-                channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in channel.close(promise: nil) }
+                let answer = error as? WebSocketHTTPUpgrader.HTTPAnswer ?? WebSocketHTTPUpgrader.HTTPAnswer(
+                    HandshakeRejection(kind: .refused, status: .notFound, reason: "no WebSocket endpoint at this path"),
+                    version: upgradeRequest.version, serverHeader: upgrader.configuration.handshake.serverHeader)
+                answer.write(on: channel, closeAfterWrite: true)
                 return channel.eventLoop.makeFailedFuture(error)
             }
     }
