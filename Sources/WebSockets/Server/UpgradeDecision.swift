@@ -34,12 +34,11 @@ extension WebSocketHTTPUpgrader {
             self.init(head: head, body: ByteBuffer(string: rejection.body))
         }
 
-        /// Writes the answer through the channel's HTTP encoder.
-        func write(on channel: any Channel, closeAfterWrite: Bool) {
+        /// Writes the answer through the channel's HTTP encoder, then closes the connection.
+        func writeAndClose(on channel: any Channel) {
             channel.write(HTTPServerResponsePart.head(head), promise: nil)
             channel.write(HTTPServerResponsePart.body(.byteBuffer(body)), promise: nil)
-            let done = channel.writeAndFlush(HTTPServerResponsePart.end(nil))
-            if closeAfterWrite { done.whenComplete { _ in channel.close(promise: nil) } }
+            channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in channel.close(promise: nil) }
         }
     }
 

@@ -103,7 +103,7 @@ public final class WebSocketHTTPUpgrader: Sendable {
     }
 
     /// The 101's headers for `request`, or a failed future: ``Declined``, or the ``HTTPAnswer``
-    /// sent instead (logged); `channel`'s connection is then ready for ``install(on:after:)``.
+    /// sent instead (logged); `channel`'s connection is then ready for `install(on:after:)`.
     func accept(channel: any Channel, request: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
         let loop = channel.eventLoop
         guard shouldUpgrade(request) else { return loop.makeFailedFuture(Declined(description: "not a WebSocket route")) }
@@ -187,11 +187,10 @@ extension WebSocketHTTPUpgrader: HTTPServerProtocolUpgrader {
         return accept(channel: channel, request: upgradeRequest, initialResponseHeaders: initialResponseHeaders)
     }
 
-    /// Installs the open connection's handler after the upgrade handler, or last in the
-    /// pipeline when the upgrade handler has already removed itself (Vapor's does).
+    /// Installs the open connection's handler after the upgrade handler (NIO removes that
+    /// handler only once this returns).
     public func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
-        let present = (try? context.pipeline.syncOperations.context(handler: context.handler)) != nil
-        return install(on: context.channel, after: present ? context.handler : nil)
+        install(on: context.channel, after: context.handler)
     }
 }
 
@@ -215,7 +214,7 @@ public struct TypedWebSocketHTTPUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPS
                 let answer = error as? WebSocketHTTPUpgrader.HTTPAnswer ?? WebSocketHTTPUpgrader.HTTPAnswer(
                     HandshakeRejection(kind: .refused, status: .notFound, reason: "no WebSocket endpoint at this path"),
                     version: upgradeRequest.version, serverHeader: upgrader.configuration.handshake.serverHeader)
-                answer.write(on: channel, closeAfterWrite: true)
+                answer.writeAndClose(on: channel)
                 return channel.eventLoop.makeFailedFuture(error)
             }
     }
