@@ -11,7 +11,7 @@ private func swiftStdlibRandom(_ buffer: UnsafeMutableRawPointer, _ count: Int)
 /// a small client frame; this generator hands out the same randomness from a buffer refilled
 /// with one call per 64 values.
 @usableFromInline
-struct BufferedSystemRandomNumberGenerator: RandomNumberGenerator, Sendable {
+package struct BufferedSystemRandomNumberGenerator: RandomNumberGenerator, Sendable {
     private var buffer: [UInt64] = []
     private var index = 0
 

@@ -50,6 +50,32 @@ struct ServerClientTests {
         await server.shutdown()
     }
 
+    @Test("Nagle is off on both ends: accepted sockets inherit TCP_NODELAY from the listener, the client sets it")
+    func noDelay() async throws {
+        let (accepted, yield) = AsyncStream<WebSocket>.makeStream()
+        let server = try await WebSocketServer.serve(host: "127.0.0.1", port: 0) { ws in
+            yield.yield(ws)
+            for try await _ in ws.messages {}
+        }
+        let client = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/")
+        let first: WebSocket? = try await bounded(10, "accepted") {
+            for await ws in accepted { return ws }
+            return nil
+        }
+        let peer = try #require(first)
+        for ws in [peer, client] {
+            let noDelay = try await ws.eventLoop.flatSubmit { () -> EventLoopFuture<ChannelOptions.Types.SocketOption.Value> in
+                guard let channel = ws.handler.value.channel else {
+                    return ws.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+                }
+                return channel.getOption(.tcpOption(.tcp_nodelay))
+            }.get()
+            #expect(noDelay != 0, "TCP_NODELAY on the \(ws.role) side")
+        }
+        await client.close()
+        await server.shutdown()
+    }
+
     @Test("a server-initiated close ends iteration with ConnectionClosed carrying code and reason")
     func serverClose() async throws {
         let server = try await startTestServer()

@@ -28,6 +28,63 @@ extension HTTPHeaders {
     }
 }
 
+/// What ``ServerHandshake/validate(_:)`` needs from the request headers, read in one pass
+/// without building arrays (the handshake runs once per connection: this was most of its cost).
+struct HandshakeFields {
+    var hosts = 0
+    /// The first `Host` line is not empty once trimmed.
+    var hostIsNonEmpty = false
+    /// An element of a `Upgrade` line is `websocket` (any case).
+    var upgradeIsWebSocket = false
+    /// An element of a `Connection` line is `upgrade` (any case).
+    var connectionIsUpgrade = false
+    var keys = 0
+    /// The first `Sec-WebSocket-Key`, trimmed.
+    var key: Substring?
+    /// Elements of all `Sec-WebSocket-Version` lines.
+    var versions = 0
+    /// The first of them is `13`.
+    var versionIs13 = false
+
+    init(_ headers: HTTPHeaders) {
+        for (name, value) in headers {
+            switch name.utf8.count {
+            case 4 where name.asciiCaseInsensitiveEquals("host"):
+                if hosts == 0 { hostIsNonEmpty = !value.trimmingOWS().isEmpty }
+                hosts += 1
+            case 7 where name.asciiCaseInsensitiveEquals("upgrade"):
+                value.forEachWebSocketToken { if $0.asciiCaseInsensitiveEquals("websocket") { upgradeIsWebSocket = true } }
+            case 10 where name.asciiCaseInsensitiveEquals("connection"):
+                value.forEachWebSocketToken { if $0.asciiCaseInsensitiveEquals("upgrade") { connectionIsUpgrade = true } }
+            case 17 where name.asciiCaseInsensitiveEquals("sec-websocket-key"):
+                if keys == 0 { key = value.trimmingOWS() }
+                keys += 1
+            case 21 where name.asciiCaseInsensitiveEquals("sec-websocket-version"):
+                value.forEachWebSocketToken {
+                    if versions == 0 { versionIs13 = $0 == "13" }
+                    versions += 1
+                }
+            default: break
+            }
+        }
+    }
+}
+
+extension String {
+    /// Each comma-separated element, trimmed of OWS, empty ones skipped (``HTTPHeaders/webSocketTokens(_:)``
+    /// for one line, without an array).
+    func forEachWebSocketToken(_ body: (Substring) -> Void) {
+        let bytes = utf8
+        var start = bytes.startIndex
+        while start < bytes.endIndex {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.endIndex
+            let element = self[start..<end].trimmingOWS()
+            if !element.isEmpty { body(element) }
+            start = end == bytes.endIndex ? end : bytes.index(after: end)
+        }
+    }
+}
+
 extension StringProtocol {
     /// The string without leading and trailing spaces and tabs (HTTP's OWS).
     func trimmingOWS() -> SubSequence {

@@ -59,43 +59,41 @@ public enum ServerHandshake {
             return .failure(.init(kind: .invalidHTTPVersion, status: .httpVersionNotSupported,
                                   reason: "WebSocket handshake requires HTTP/1.1"))
         }
-        let hosts = request.headers["Host"]
-        guard hosts.count == 1, !hosts[0].trimmingOWS().isEmpty else {
+        let fields = HandshakeFields(request.headers)
+        guard fields.hosts == 1, fields.hostIsNonEmpty else {
             return .failure(.init(kind: .missingHost, status: .badRequest,
-                                  reason: hosts.isEmpty ? "missing Host header" : "invalid Host header"))
+                                  reason: fields.hosts == 0 ? "missing Host header" : "invalid Host header"))
         }
-        let upgradeRequired: HTTPHeaders = ["Upgrade": "websocket", "Connection": "Upgrade"]
-        guard request.headers.webSocketContainsToken("Upgrade", "websocket") else {
+        guard fields.upgradeIsWebSocket else {
             return .failure(.init(kind: .invalidUpgrade, status: .upgradeRequired,
                                   reason: "missing or invalid Upgrade header: expected websocket",
                                   headers: upgradeRequired))
         }
-        guard request.headers.webSocketContainsToken("Connection", "upgrade") else {
+        guard fields.connectionIsUpgrade else {
             return .failure(.init(kind: .invalidConnection, status: .upgradeRequired,
                                   reason: "missing or invalid Connection header: expected Upgrade",
                                   headers: upgradeRequired))
         }
-        let keys = request.headers["Sec-WebSocket-Key"]
-        guard keys.count == 1 else {
-            return .failure(.init(kind: keys.isEmpty ? .missingKey : .invalidKey, status: .badRequest,
-                                  reason: keys.isEmpty ? "missing Sec-WebSocket-Key header"
+        guard fields.keys == 1, let key = fields.key else {
+            return .failure(.init(kind: fields.keys == 0 ? .missingKey : .invalidKey, status: .badRequest,
+                                  reason: fields.keys == 0 ? "missing Sec-WebSocket-Key header"
                                       : "more than one Sec-WebSocket-Key header"))
         }
-        let key = String(keys[0].trimmingOWS())
         guard AcceptKey.isValidKey(key) else {
             return .failure(.init(kind: .invalidKey, status: .badRequest,
                                   reason: "invalid Sec-WebSocket-Key header: must be base64 of 16 bytes"))
         }
         // §4.2.2: a version the server does not understand gets a 426 listing the versions it does.
-        let versions = request.headers.webSocketTokens("Sec-WebSocket-Version")
-        guard versions.count == 1, versions[0] == "13" else {
+        guard fields.versions == 1, fields.versionIs13 else {
             return .failure(.init(kind: .unsupportedVersion, status: .upgradeRequired,
-                                  reason: versions.isEmpty ? "missing Sec-WebSocket-Version header"
+                                  reason: fields.versions == 0 ? "missing Sec-WebSocket-Version header"
                                       : "unsupported Sec-WebSocket-Version: only 13 is supported",
                                   headers: ["Sec-WebSocket-Version": "13"]))
         }
-        return .success(key)
+        return .success(String(key))
     }
+
+    private static let upgradeRequired: HTTPHeaders = ["Upgrade": "websocket", "Connection": "Upgrade"]
 
     /// Validates `request` and builds the 101 response (§4.2.2), selecting a subprotocol.
     public static func accept(_ request: HTTPRequestHead,
@@ -107,7 +105,8 @@ public enum ServerHandshake {
         }
         let offeredExtensions: [ExtensionOffer]
         do {
-            offeredExtensions = try ExtensionOffer.parse(request.headers["Sec-WebSocket-Extensions"])
+            offeredExtensions = request.headers.contains(name: "Sec-WebSocket-Extensions")
+                ? try ExtensionOffer.parse(request.headers["Sec-WebSocket-Extensions"]) : []
         } catch {
             return .failure(.init(kind: .invalidExtensions, status: .badRequest,
                                   reason: "invalid Sec-WebSocket-Extensions header: \(error)"))
@@ -127,13 +126,16 @@ public enum ServerHandshake {
             }
         }
         var headers = options.extraHeaders
-        headers.replaceOrAdd(name: "Upgrade", value: "websocket")
-        headers.replaceOrAdd(name: "Connection", value: "Upgrade")
-        headers.replaceOrAdd(name: "Sec-WebSocket-Accept", value: AcceptKey.acceptValue(forKey: key))
-        if let subprotocol { headers.replaceOrAdd(name: "Sec-WebSocket-Protocol", value: subprotocol) }
+        // Without extra headers there is nothing to replace: adding skips a search per header.
+        let set: (inout HTTPHeaders, String, String) -> Void = options.extraHeaders.isEmpty
+            ? { $0.add(name: $1, value: $2) } : { $0.replaceOrAdd(name: $1, value: $2) }
+        set(&headers, "Upgrade", "websocket")
+        set(&headers, "Connection", "Upgrade")
+        set(&headers, "Sec-WebSocket-Accept", AcceptKey.acceptValue(forKey: key))
+        if let subprotocol { set(&headers, "Sec-WebSocket-Protocol", subprotocol) }
         let compression = offeredExtensions.isEmpty ? nil : options.extensions?.accept(offers: offeredExtensions)
-        if let compression { headers.replaceOrAdd(name: "Sec-WebSocket-Extensions", value: compression.negotiatedHeader) }
-        if let server = options.serverHeader { headers.replaceOrAdd(name: "Server", value: server) }
+        if let compression { set(&headers, "Sec-WebSocket-Extensions", compression.negotiatedHeader) }
+        if let server = options.serverHeader { set(&headers, "Server", server) }
         let response = HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers)
         return .success(ServerHandshakeResult(response: response, subprotocol: subprotocol,
                                               offeredExtensions: offeredExtensions, compression: compression))

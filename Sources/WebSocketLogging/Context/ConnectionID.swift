@@ -1,3 +1,8 @@
+import Synchronization
+import WebSocketCore
+
+private let connectionIDRandom = Mutex(BufferedSystemRandomNumberGenerator())
+
 /// A random (version 4) UUID identifying one connection in every log record it produces.
 /// Generated at accept, before the handshake, so even the first record carries it.
 public struct ConnectionID: Sendable, Hashable, CustomStringConvertible {
@@ -6,10 +11,10 @@ public struct ConnectionID: Sendable, Hashable, CustomStringConvertible {
     /// The UUID's last 64 bits.
     public let low: UInt64
 
-    /// A new random id from the system CSPRNG.
+    /// A new random id from the system CSPRNG (read in blocks shared by all connections: two
+    /// `getrandom` calls per accepted connection were a measurable part of connect churn).
     public init() {
-        var rng = SystemRandomNumberGenerator()
-        self.init(using: &rng)
+        self = connectionIDRandom.withLock { ConnectionID(using: &$0) }
     }
 
     /// A random version-4 UUID from `generator` (deterministic generators make reproducible tests).

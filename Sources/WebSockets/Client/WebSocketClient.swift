@@ -51,7 +51,7 @@ public enum WebSocketClient {
         let loop = group.next()
         let promise = loop.makePromise(of: WebSocket.self)
         let bootstrap = ClientBootstrap(group: loop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.autoRead, value: false)
             .channelOption(.recvAllocator, value: options.receiveAllocator)
             .channelOption(.writeBufferWaterMark, value: .init(low: options.writeBuffer.low, high: options.writeBuffer.high))

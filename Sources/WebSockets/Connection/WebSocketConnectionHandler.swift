@@ -47,6 +47,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     private var delegateBox: NIOLoopBoundBox<WebSocketConnectionHandler?>?
     private var socket: WebSocket?
     private var context: ChannelHandlerContext?
+    /// The connection's channel while the handler is in its pipeline (tests read socket options).
+    var channel: (any Channel)? { context?.channel }
     private let startedAt: NIODeadline
     private var closeTimer: Scheduled<Void>?
     /// Bounds how long a held close waits for the application.

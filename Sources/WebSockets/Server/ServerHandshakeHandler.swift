@@ -24,6 +24,10 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     /// The lingering close's bound.
     private var lingerTimer: Scheduled<Void>?
 
+    /// What `engine` holds once the real one went to the connection handler (shared: a new
+    /// engine per connection would only be allocated to be thrown away).
+    private static let handedOver = WebSocketEngine(role: .server)
+
     init(server: ServerSide, logger: WebSocketEventLogger, logContext: ConnectionContext) {
         let options = server.configuration.connection
         self.server = server
@@ -163,7 +167,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             let opening = WebSocketConnectionHandler.Opening(
                 engine: engine, request: head, response: accepted.response, subprotocol: accepted.subprotocol,
                 extensions: extensions, log: log, logContext: logContext, startedAt: startedAt, early: early, traces: traces)
-            engine = WebSocketEngine(role: .server)  // handed over: the connection handler's engine is the only one
+            engine = Self.handedOver  // the connection handler's engine is the only one now
             let connection = WebSocketConnectionHandler(opening: opening, hooks: server.hooks)
             do {
                 try context.pipeline.syncOperations.addHandler(connection, position: .after(self))

@@ -108,7 +108,8 @@ public final class WebSocketServer: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // TCP_NODELAY: ServerBootstrap sets it on the listening socket and accepted sockets
+            // inherit it, so setting it again per connection would only cost a system call.
             .childChannelOption(.autoRead, value: false)
             .childChannelOption(.recvAllocator, value: options.receiveAllocator)
             .childChannelOption(.writeBufferWaterMark,
