@@ -75,8 +75,10 @@ public struct FrameParser: Sendable {
 
         var key: MaskingKey?
         if masked {
-            guard let k = buffer.getBytes(at: cursor, length: 4) else { return nil }
-            key = MaskingKey(k)
+            // One integer read: `getBytes` would allocate an array per frame.
+            guard let k = buffer.getInteger(at: cursor, endianness: .big, as: UInt32.self) else { return nil }
+            key = MaskingKey(UInt8(truncatingIfNeeded: k >> 24), UInt8(truncatingIfNeeded: k >> 16),
+                             UInt8(truncatingIfNeeded: k >> 8), UInt8(truncatingIfNeeded: k))
             cursor += 4
         }
         buffer.moveReaderIndex(to: cursor)

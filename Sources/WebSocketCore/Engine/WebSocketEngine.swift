@@ -337,22 +337,23 @@ public struct WebSocketEngine: Sendable {
         }
         if header.fin, message!.kind == .text, !message!.validator.isComplete { throw .invalidUTF8 }
         if configuration.deliverFragments {
-            let m = message!
-            events.append(.fragment(MessageFragment(kind: m.kind, payload: m.buffer, isFirst: m.deliveredFragments == 0,
-                                                    isFinal: header.fin)))
-            message!.deliveredFragments += 1
+            let payload = message!.buffer
             message!.buffer = ByteBuffer()
-        } else if header.fin {
-            let m = message!
-            switch m.kind {
-            case .text: events.append(.message(.text(String(buffer: m.buffer))))
-            default: events.append(.message(.binary(m.buffer)))
-            }
+            events.append(.fragment(MessageFragment(kind: message!.kind, payload: payload,
+                                                    isFirst: message!.deliveredFragments == 0, isFinal: header.fin)))
+            message!.deliveredFragments += 1
         }
         if header.fin {
+            // Taken out, not copied: a copy of the assembly (two buffers) costs retains per message.
+            let m = message.take()!
+            if !configuration.deliverFragments {
+                switch m.kind {
+                case .text: events.append(.message(.text(String(buffer: m.buffer))))
+                default: events.append(.message(.binary(m.buffer)))
+                }
+            }
             statistics.messagesIn += 1
-            statistics.payloadBytesIn += message!.size
-            message = nil
+            statistics.payloadBytesIn += m.size
         }
     }
 

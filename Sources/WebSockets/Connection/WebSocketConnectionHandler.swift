@@ -235,7 +235,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     /// keeps ``WebSocket``'s status in step.
     private func publishState() {
         guard let socket else { return }
-        let state = engine.state, sent = engine.closeSent, received = engine.closeReceived
+        let state = engine.state
+        // While OPEN no close frame has gone either way: nothing else to compare (per message).
+        if state == .open, published.state == .open { return }
+        let sent = engine.closeSent, received = engine.closeReceived
         // This handler is the status's only writer of these fields: compare with what it last
         // wrote, without taking the lock on every pump.
         let current = Published(state: state, sent: sent, received: received)
