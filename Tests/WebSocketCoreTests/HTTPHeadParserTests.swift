@@ -98,6 +98,31 @@ struct HTTPHeadParserTests {
         }
     }
 
+    @Test("the request target is kept byte for byte: raw UTF-8 accepted, invalid UTF-8 and control bytes refused with 400")
+    func requestTargetBytes() throws {
+        var parser = HTTPHeadParser(limits: HTTPHeadLimits(maxStartLineLength: 24))
+        var raw = ByteBuffer(bytes: Array("GET /café/ü HTTP/1.1\r\n\r\n".utf8))
+        let head = try #require(try parser.parseRequest(&raw))
+        #expect(head.uri == "/café/ü")
+        let refused: [[UInt8]] = [
+            Array("GET /".utf8) + [0xFF, 0xFE] + Array(" HTTP/1.1\r\n\r\n".utf8),
+            Array("GET /".utf8) + [0xC3] + Array(" HTTP/1.1\r\n\r\n".utf8),  // truncated sequence
+            Array("GET /a\u{7F}b HTTP/1.1\r\n\r\n".utf8),
+            Array("GET /a\rb HTTP/1.1\r\n\r\n".utf8),
+            Array("GET /a\tb HTTP/1.1\r\n\r\n".utf8),
+        ]
+        for bytes in refused {
+            var buffer = ByteBuffer(bytes: bytes)
+            var parser = HTTPHeadParser(limits: HTTPHeadLimits(maxStartLineLength: 24))
+            do {
+                _ = try parser.parseRequest(&buffer)
+                Issue.record("accepted: \(bytes)")
+            } catch {
+                #expect(error.kind == .malformedStartLine && error.status.code == 400, "\(bytes)")
+            }
+        }
+    }
+
     @Test("limits are enforced while bytes arrive, before the line ends: 414 and 431")
     func limits() {
         let limits = HTTPHeadLimits(maxStartLineLength: 100, maxHeaderLineLength: 50, maxHeaderCount: 3)

@@ -247,10 +247,15 @@ public struct HTTPHeadParser: Sendable {
         let version = try version(UnsafeRawBufferPointer(rebasing: line[(sp2 + 1)...]))
         let method = UnsafeRawBufferPointer(rebasing: line[..<sp1])
         let isGET = method.count == 3 && method[0] == 0x47 && method[1] == 0x45 && method[2] == 0x54
+        // Kept byte for byte: repairing invalid UTF-8 would change the path a route sees (and
+        // could lengthen it past the start-line limit).
+        let target = UnsafeRawBufferPointer(rebasing: line[(sp1 + 1)..<sp2])
+        guard !target.contains(where: { $0 < 0x21 || $0 == 0x7F }), let uri = String(validating: target, as: UTF8.self) else {
+            throw HTTPHeadError(kind: .malformedStartLine, reason: "request target with a control character or invalid UTF-8")
+        }
         let head = HTTPRequestHead(version: version,
                                    method: isGET ? .GET : HTTPMethod(rawValue: String(decoding: method, as: UTF8.self)),
-                                   uri: String(decoding: UnsafeRawBufferPointer(rebasing: line[(sp1 + 1)..<sp2]), as: UTF8.self),
-                                   headers: fields.headers)
+                                   uri: uri, headers: fields.headers)
         if fields.announcesBody {
             throw HTTPHeadError(kind: .unexpectedBody, reason: "request body not supported in a WebSocket handshake")
         }
