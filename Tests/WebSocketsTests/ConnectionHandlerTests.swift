@@ -179,6 +179,22 @@ struct ConnectionHandlerTests {
         #expect(!h.channel.isActive)
     }
 
+    @Test("keepalive: a closed connection's pending ping is cancelled, so nothing holds the connection handler")
+    func keepaliveCancelledAtClose() throws {
+        let h = try harness { $0.connection.pingInterval = .seconds(5) }
+        try h.send(upgradeRequest())
+        _ = try h.written()
+        weak var connection = try h.channel.pipeline.syncOperations.handler(type: WebSocketConnectionHandler.self)
+        #expect(connection != nil)
+        try h.send(clientFrame(opcode: 8, payload: [0x03, 0xE8]))
+        #expect(try h.written() == [0x88, 0x02, 0x03, 0xE8])
+        #expect(!h.channel.isActive)
+        h.loop.run()
+        #expect(connection == nil, "leaked: the scheduled keepalive kept the closed connection's handler alive")
+        h.loop.advanceTime(by: .seconds(20))
+        #expect(try h.written().isEmpty, "no ping after the close")
+    }
+
     @Test("CONNECTING: the open timeout answers 408 (virtual time)")
     func openTimeout() throws {
         let h = try harness { $0.connection.openTimeout = .seconds(4) }

@@ -65,7 +65,8 @@ public struct WebSocketEngine: Sendable {
     private var outputQueue = CircularBuffer<ByteBuffer>(initialCapacity: 4)
     private var scratch = ByteBuffer()
     private var events = CircularBuffer<WebSocketEvent>(initialCapacity: 4)
-    private var traces = CircularBuffer<ProtocolTrace>(initialCapacity: 0)
+    /// Made at the first trace: a connection that never traces (INFO and above) never allocates it.
+    private var traces: CircularBuffer<ProtocolTrace>?
 
     private var nextPingID: UInt64 = 0
     private var pendingPings: [(id: PingID, payload: ByteBuffer)] = []
@@ -543,7 +544,7 @@ public struct WebSocketEngine: Sendable {
 
     /// The next trace record for the logging pipeline, or `nil`. Only filled while
     /// ``isTracing`` is on.
-    public mutating func nextTrace() -> ProtocolTrace? { traces.popFirst() }
+    public mutating func nextTrace() -> ProtocolTrace? { traces?.popFirst() }
 
     /// Whether the transport is expected to close soon: the I/O layer arms its close timeout
     /// while this is true (Python websockets' `close_expected()`).
@@ -635,6 +636,8 @@ public struct WebSocketEngine: Sendable {
 
     @inline(__always)
     private mutating func trace(_ record: @autoclosure () -> ProtocolTrace) {
-        if isTracing { traces.append(record()) }
+        guard isTracing else { return }
+        if traces == nil { traces = CircularBuffer(initialCapacity: 8) }
+        traces!.append(record())
     }
 }

@@ -4,8 +4,9 @@ import WebSocketCore
 /// The pings a connection waits for (keepalive and ``WebSocket/ping(_:)``) and the keepalive
 /// timers. Bounded like the engine's list: a peer that never answers cannot grow it.
 struct Keepalive {
-    /// Sends a keepalive ping every `pingInterval`.
-    var task: RepeatedTask?
+    /// The next keepalive ping, re-armed after each one: a scheduled callback instead of NIO's
+    /// `RepeatedTask`, which holds about half a kilobyte of promises and closures per connection.
+    var next: NIOScheduledCallback?
     /// Fails the connection when a keepalive pong does not come in time.
     var timeout: Scheduled<Void>?
     private var pings: [(id: PingID, sentAt: NIODeadline, promise: EventLoopPromise<Duration>?)] = []
@@ -30,7 +31,8 @@ struct Keepalive {
     }
 
     mutating func cancel() {
-        task?.cancel()
+        next?.cancel()
+        next = nil
         timeout?.cancel()
     }
 

@@ -411,15 +411,22 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
 
     private func startKeepalive(context: ChannelHandlerContext) {
         guard let interval = options.pingInterval else { return }
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let delay = TimeAmount(clamping: interval)
-        keepalive.task = context.eventLoop.scheduleRepeatedTask(initialDelay: delay, delay: delay) { _ in
-            bound.value.keepalivePing()
-        }
+        // Fails only on an event loop that is shutting down: then no ping is needed.
+        keepalive.next = try? context.eventLoop.assumeIsolated().scheduleCallback(
+            in: TimeAmount(clamping: interval), handler: KeepaliveTick(handler: self))
+    }
+
+    /// Runs the keepalive on the connection's event loop.
+    private struct KeepaliveTick: NIOScheduledCallbackHandler {
+        let handler: WebSocketConnectionHandler
+        func handleScheduledCallback(eventLoop: some EventLoop) { handler.keepalivePing() }
+        func didCancelScheduledCallback(eventLoop: some EventLoop) {}
     }
 
     private func keepalivePing() {
+        keepalive.next = nil
         guard let context, machine.isActive, engine.state == .open else { return }
+        startKeepalive(context: context)
         sendPing(ByteBuffer(integer: UInt32.random(in: 0...UInt32.max)), promise: nil)
         log.emit(.pingSent)
         guard let timeout = options.pingTimeout, keepalive.timeout == nil else { return }
