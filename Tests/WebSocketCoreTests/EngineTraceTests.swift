@@ -68,6 +68,30 @@ struct EngineTraceTests {
         #expect(s.payloadBytesOut == 200)
     }
 
+    @Test("a server's text written straight into its frame: the same bytes and counts as through a payload buffer",
+          arguments: ["", "hi", "héllo wörld ✓", String(repeating: "a", count: 125), String(repeating: "b", count: 126),
+                      String(repeating: "c", count: 70_000)])
+    func directText(_ text: String) throws {
+        for fin in [true, false] {
+            var direct = WebSocketEngine.open(.server)
+            var buffered = WebSocketEngine.open(.server)
+            try direct.sendText(text, fin: fin)
+            try buffered.sendText(utf8: ByteBuffer(string: text), fin: fin)  // the general path
+            let bytes = direct.drainOutput()
+            #expect(bytes == buffered.drainOutput())
+            #expect(direct.statistics == buffered.statistics)
+            #expect(direct.statistics.wireBytesOut == bytes.readableBytes)
+            #expect(direct.statistics.framesOut == 1)
+            #expect(direct.statistics.messagesOut == (fin ? 1 : 0))
+            #expect(direct.statistics.payloadBytesOut == text.utf8.count)
+        }
+        if text.utf8.count <= 125 {  // exact bytes: FIN + text opcode, unmasked 7-bit length, the text
+            var engine = WebSocketEngine.open(.server)
+            try engine.sendText(text)
+            #expect(Array(buffer: engine.drainOutput()) == [0x81, UInt8(text.utf8.count)] + Array(text.utf8))
+        }
+    }
+
     @Test("large server payloads are queued by reference, not copied")
     func zeroCopyOutput() throws {
         var engine = WebSocketEngine.open(.server)

@@ -430,7 +430,16 @@ public struct WebSocketEngine: Sendable {
     /// ``sendContinuation(_:fin:)``).
     public mutating func sendText(_ text: String, fin: Bool = true) throws(EngineError) {
         try checkDataSend(.text, fin: fin)
-        var payload = allocator.buffer(capacity: text.utf8.count)
+        let n = text.utf8.count
+        // A server's uncompressed, untraced, small text goes straight into the frame after its
+        // header: no payload buffer of its own (two allocations fewer per message).
+        if role == .server, compression == nil, !isTracing, n < configuration.largePayloadThreshold {
+            countDataOut(n, fin: fin)
+            statistics.framesOut += 1
+            appendFrame(opcode: .text, fin: fin, rsv1: false, payloadLength: n) { frame, _ in frame.writeString(text) }
+            return
+        }
+        var payload = allocator.buffer(capacity: n)
         payload.writeString(text)
         emitData(.text, fin: fin, payload: payload)
     }
@@ -581,9 +590,13 @@ public struct WebSocketEngine: Sendable {
         }
     }
 
-    private mutating func emitData(_ opcode: Opcode, fin: Bool, payload: ByteBuffer) {
-        statistics.payloadBytesOut += payload.readableBytes
+    private mutating func countDataOut(_ payloadBytes: Int, fin: Bool) {
+        statistics.payloadBytesOut += payloadBytes
         if fin { statistics.messagesOut += 1 }
+    }
+
+    private mutating func emitData(_ opcode: Opcode, fin: Bool, payload: ByteBuffer) {
+        countDataOut(payload.readableBytes, fin: fin)
         // Whole messages are compressed; fragmented sends go uncompressed (RSV1 clear is allowed).
         if fin, opcode != .continuation, let compression, let compressed = compression.compress(payload) {
             emitFrame(opcode: opcode, fin: true, rsv1: true, payload: compressed, inflated: payload)
@@ -614,10 +627,21 @@ public struct WebSocketEngine: Sendable {
             scratch = ByteBuffer()
             return
         }
+        appendFrame(opcode: opcode, fin: fin, rsv1: rsv1, payloadLength: n) { frame, key in
+            frame.writeWebSocketBytes(payload, maskingKey: key, offset: 0)
+        }
+    }
+
+    /// Appends a frame's header and then its payload, written by `writePayload` (masked with
+    /// the key it is given, if any), to the output gathered since the last ``nextOutput()``.
+    @inline(__always)
+    private mutating func appendFrame(opcode: Opcode, fin: Bool, rsv1: Bool, payloadLength n: Int,
+                                      _ writePayload: (inout ByteBuffer, MaskingKey?) -> Void) {
+        let before = scratch.readableBytes
         if scratch.capacity == 0 { scratch = allocator.buffer(capacity: n + 14) }
         scratch.reserveCapacity(minimumWritableBytes: n + 14)
         let key = encoder.writeHeader(fin: fin, rsv1: rsv1, opcode: opcode, payloadLength: n, into: &scratch)
-        scratch.writeWebSocketBytes(payload, maskingKey: key, offset: 0)
+        writePayload(&scratch, key)
         statistics.wireBytesOut += scratch.readableBytes - before
     }
 
