@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import Synchronization
 import Testing
 import WebSocketCore
 import WebSocketLogging
@@ -104,7 +103,7 @@ struct ConnectionRegressionTests {
         } catch let error as WebSocketError {
             #expect(error.kind == .writeBufferFull)
         }
-        #expect(ws.status.withLock { $0.gate.bytesInFlight } == 0, "nothing counted for a refused write")
+        #expect(ws.status.withLockedValue { $0.gate.bytesInFlight } == 0, "nothing counted for a refused write")
         try await ws.eventLoop.submit { ws.update { $0.gate.writable = true } }.get()
         try ws.write(.text("accepted"))
         #expect(try await nextMessage(ws, "echo") == .text("accepted"))

@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import Synchronization
 import NIOHTTP1
 import Testing
 import WebSocketCore
@@ -327,7 +326,7 @@ struct ServerClientTests {
         await waitFor { server.openConnections.count == 1 }
         let ws = try #require(server.openConnections.first)
         let (sent, inFlight) = try await ws.eventLoop.submit {
-            (broadcast(.text("now"), to: [ws]), ws.status.withLock { $0.gate.bytesInFlight })
+            (broadcast(.text("now"), to: [ws]), ws.status.withLockedValue { $0.gate.bytesInFlight })
         }.get()
         #expect(sent == 1)
         #expect(inFlight == 0, "the message reached the channel before broadcast returned")

@@ -1,5 +1,6 @@
 import Instrumentation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -46,8 +47,7 @@ public final class WebSocket: Sendable {
 
     let eventLoop: any EventLoop
     let handler: NIOLoopBound<WebSocketConnectionHandler>
-    /// Inline in the object (a futex on Linux), not a separately allocated lock box.
-    let status: Mutex<Status>
+    let status: NIOLockedValueBox<Status>
     /// The messages for a handler task to iterate; `nil` when the server's callbacks get them.
     let inbound: Inbound?
     let iterating = Atomic<Bool>(false)
@@ -98,7 +98,7 @@ public final class WebSocket: Sendable {
         self.logger = logger  // already tagged with `logContext` by the handler: shared, not copied
         self.eventLoop = eventLoop
         self.handler = handler
-        self.status = Mutex(Status(gate: OutboundGate(highMark: writeBufferHighMark)))
+        self.status = NIOLockedValueBox(Status(gate: OutboundGate(highMark: writeBufferHighMark)))
         self.inbound = inbound
         self.closed = closed
     }
@@ -113,19 +113,19 @@ public final class WebSocket: Sendable {
     // MARK: - State
 
     /// The connection state.
-    public var state: ConnectionState { status.withLock { $0.state } }
+    public var state: ConnectionState { status.withLockedValue { $0.state } }
     /// The close frame this side sent, once sent.
-    public var closeSent: CloseFrame? { status.withLock { $0.closeSent } }
+    public var closeSent: CloseFrame? { status.withLockedValue { $0.closeSent } }
     /// The close frame the peer sent, once received.
-    public var closeReceived: CloseFrame? { status.withLock { $0.closeReceived } }
+    public var closeReceived: CloseFrame? { status.withLockedValue { $0.closeReceived } }
     /// The connection's close code once closed: received code, 1005 without status, 1006 without handshake.
     public var closeCode: CloseCode? {
-        status.withLock { $0.state == .closed ? ($0.closeReceived?.code ?? .abnormalClosure) : nil }
+        status.withLockedValue { $0.state == .closed ? ($0.closeReceived?.code ?? .abnormalClosure) : nil }
     }
     /// The reason received with the close frame.
-    public var closeReason: String? { status.withLock { $0.closeReceived?.reason } }
+    public var closeReason: String? { status.withLockedValue { $0.closeReceived?.reason } }
     /// The round trip of the last keepalive ping (or ``ping(_:)``).
-    public var latency: Duration? { status.withLock { $0.latency } }
+    public var latency: Duration? { status.withLockedValue { $0.latency } }
 
     // MARK: - Receiving
 
@@ -229,7 +229,7 @@ public final class WebSocket: Sendable {
     public func send(_ message: Message) async throws {
         // On the event loop with room (a server handler, by default): into the channel at once,
         // with one look at the status and nothing counted in flight.
-        if eventLoop.inEventLoop, try status.withLock({ try $0.admit(0, policy: .wait) }) == .admitted {
+        if eventLoop.inEventLoop, try status.withLockedValue({ try $0.admit(0, policy: .wait) }) == .admitted {
             try handler.value.send(message)
             return
         }
@@ -268,13 +268,13 @@ public final class WebSocket: Sendable {
     ///   ``WebSocketError`` (`write_buffer_full`) off the event loop above the high mark.
     public func write(_ message: Message) throws {
         if eventLoop.inEventLoop {
-            if status.withLock({ $0.state }) != .open { throw status.withLock { $0.closedError } }
+            if status.withLockedValue({ $0.state }) != .open { throw status.withLockedValue { $0.closedError } }
             try handler.value.send(message)
             return
         }
         let size = message.payloadSize
-        guard try status.withLock({ try $0.admit(size, policy: .refuse) }) == .admitted else {
-            throw WebSocketError(.writeBufferFull, "write buffer above its high mark (\(status.withLock { $0.gate.highMark }) bytes): use send, which waits")
+        guard try status.withLockedValue({ try $0.admit(size, policy: .refuse) }) == .admitted else {
+            throw WebSocketError(.writeBufferFull, "write buffer above its high mark (\(status.withLockedValue { $0.gate.highMark }) bytes): use send, which waits")
         }
         enqueue(size) { $0.sendQueued(message) }
     }
@@ -365,15 +365,15 @@ public final class WebSocket: Sendable {
     }
 
     /// Whether the write buffer is below its high mark (``broadcast(_:to:logger:)`` skips others).
-    public var isWritable: Bool { status.withLock { $0.gate.hasRoom && $0.state == .open } }
+    public var isWritable: Bool { status.withLockedValue { $0.gate.hasRoom && $0.state == .open } }
 
     /// The gate with policy ``OutboundGate/Policy/wait``: suspends until the connection can
     /// take more, then counts `size` bytes in flight. No suspension while there is room.
     func reserve(_ size: Int) async throws {
         while true {
-            if try status.withLock({ try $0.admit(size, policy: .wait) }) == .admitted { return }
+            if try status.withLockedValue({ try $0.admit(size, policy: .wait) }) == .admitted { return }
             let admitted = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
-                let result: Result<Bool, any Error>? = status.withLock { s in
+                let result: Result<Bool, any Error>? = status.withLockedValue { s in
                     do {
                         guard try s.admit(size, policy: .wait) == .admitted else {
                             s.gate.waiters.append(continuation)
@@ -396,7 +396,7 @@ public final class WebSocket: Sendable {
     func update(_ body: (inout Status) -> Void) {
         let waiters: [CheckedContinuation<Bool, any Error>]
         let outcome: Result<Bool, any Error>?
-        (waiters, outcome) = status.withLock { s in
+        (waiters, outcome) = status.withLockedValue { s in
             body(&s)
             if s.state != .open {
                 defer { s.gate.waiters = [] }
@@ -424,7 +424,7 @@ public func broadcast(_ message: Message, to connections: some Sequence<WebSocke
     for ws in connections {
         let skip: String?
         do {
-            skip = try ws.status.withLock { try $0.admit(size, policy: .skip) } == .admitted ? nil : "write buffer above high mark"
+            skip = try ws.status.withLockedValue { try $0.admit(size, policy: .skip) } == .admitted ? nil : "write buffer above high mark"
         } catch {
             skip = "connection is \(ws.state)"
         }
