@@ -432,7 +432,7 @@ public struct WebSocketEngine: Sendable {
         try checkDataSend(.text, fin: fin)
         let n = text.utf8.count
         // A server's uncompressed, untraced, small text goes straight into the frame after its
-        // header: no payload buffer of its own (two allocations fewer per message).
+        // header: no payload buffer of its own, the common echo and broadcast case.
         if role == .server, compression == nil, !isTracing, n < configuration.largePayloadThreshold {
             countDataOut(n, fin: fin)
             statistics.framesOut += 1

@@ -4,8 +4,8 @@ import WebSocketCore
 /// The pings a connection waits for (keepalive and ``WebSocket/ping(_:)``) and the keepalive
 /// timers. Bounded like the engine's list: a peer that never answers cannot grow it.
 struct Keepalive {
-    /// The next keepalive ping, re-armed after each one: a scheduled callback instead of NIO's
-    /// `RepeatedTask`, which holds about half a kilobyte of promises and closures per connection.
+    /// The next keepalive ping, re-armed after each one: a scheduled callback, because NIO's
+    /// `RepeatedTask` keeps promises and closures alive per connection (docs/PERFORMANCE.md).
     var next: NIOScheduledCallback?
     /// Fails the connection when a keepalive pong does not come in time.
     var timeout: Scheduled<Void>?
