@@ -1,7 +1,9 @@
-import Synchronization
+import NIOConcurrencyHelpers
 import WebSocketCore
 
-private let connectionIDRandom = Mutex(BufferedSystemRandomNumberGenerator())
+/// Shared by every event loop's accepts. A pthread mutex (`NIOLockedValueBox`), not `Mutex`:
+/// ThreadSanitizer sees it (docs/ARCHITECTURE.md).
+private let connectionIDRandom = NIOLockedValueBox(BufferedSystemRandomNumberGenerator())
 
 /// A random (version 4) UUID identifying one connection in every log record it produces.
 /// Generated at accept, before the handshake, so even the first record carries it.
@@ -14,7 +16,7 @@ public struct ConnectionID: Sendable, Hashable, CustomStringConvertible {
     /// A new random id from the system CSPRNG (read in blocks shared by all connections: two
     /// `getrandom` calls per accepted connection were a measurable part of connect churn).
     public init() {
-        self = connectionIDRandom.withLock { ConnectionID(using: &$0) }
+        self = connectionIDRandom.withLockedValue { ConnectionID(using: &$0) }
     }
 
     /// A random version-4 UUID from `generator` (deterministic generators make reproducible tests).
