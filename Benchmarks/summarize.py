@@ -62,15 +62,21 @@ targets = {
     "S6": ("KiB per idle conn", lambda r: r.get("server_rss_per_conn_kib"), True, None, 5.2),
     "S7": ("server CPU µs/msg", cpu, True, 0.5, None),
 }
+targeted = [scenario for scenario in scenarios if scenario in targets]
+
+
+def at(scenario, server, key):
+    """The median of `key` over one server's runs of one scenario."""
+    return median(runs.get((scenario, server), []), key)
+
+
 print()
 print("| scenario | metric | ours | best peer | ratio ours/peer | target | met |")
 print("|---|---|---|---|---|---|---|")
-for scenario in scenarios:
-    if scenario not in targets:
-        continue
+for scenario in targeted:
     name, key, lower, ratio_target, absolute = targets[scenario]
-    ours = median(runs.get((scenario, "ours"), []), key)
-    peers = {s: median(runs.get((scenario, s), []), key) for s in servers if not is_ours(s)}
+    ours = at(scenario, "ours", key)
+    peers = {s: at(scenario, s, key) for s in servers if not is_ours(s)}
     if scenario == "S7":
         peers = {s: v for s, v in peers.items() if s == "swift-hb"}
     peers = {s: v for s, v in peers.items() if v is not None}
@@ -95,11 +101,8 @@ if any(server == "baseline" for _, server in runs):
     print()
     print("| scenario | metric | baseline (before) | ours (after) | after/before |")
     print("|---|---|---|---|---|")
-    for scenario in scenarios:
-        if scenario not in targets:
-            continue
-        name, key, _, _, _ = targets[scenario]
-        before = median(runs.get((scenario, "baseline"), []), key)
-        after = median(runs.get((scenario, "ours"), []), key)
+    for scenario in targeted:
+        name, key = targets[scenario][:2]
+        before, after = at(scenario, "baseline", key), at(scenario, "ours", key)
         if before and after is not None:
             print(f"| {scenario} | {name} | {fmt(before, 2)} | {fmt(after, 2)} | {after / before:.2f} |")
