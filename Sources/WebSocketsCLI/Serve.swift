@@ -51,6 +51,10 @@ struct Serve: AsyncParsableCommand {
     var handler: HandlerStyle = .callbacks
     @Option(help: "Append log lines to this file instead of standard output; SIGHUP reopens it (logrotate: move the file, then send SIGHUP).")
     var logFile: String?
+    @Option(parsing: .unconditional, help: "Seconds between keepalive pings (Python websockets' default 20); 0 sends none.")
+    var pingInterval = 20.0
+    @Flag(help: "Count connections, messages, keepalive and log drops, and answer GET /metrics on the same port in the Prometheus text format.")
+    var metrics = false
     @OptionGroup var logging: LoggingOptions
 
     enum HandlerStyle: String, ExpressibleByArgument {
@@ -67,6 +71,7 @@ struct Serve: AsyncParsableCommand {
         guard maxSize >= 1 else { throw ValidationError("--max-size must be at least 1 byte, not \(maxSize)") }
         guard (0...9).contains(compressionLevel) else { throw ValidationError("--compression-level must be 0 to 9, not \(compressionLevel)") }
         guard trustedHops >= 0 else { throw ValidationError("--trusted-hops must be 0 or more, not \(trustedHops)") }
+        guard (0...86_400).contains(pingInterval) else { throw ValidationError("--ping-interval must be 0 to 86400 seconds, not \(pingInterval)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
         if logFile != nil && logging.logSyslog != nil { throw ValidationError("--log-file and --log-syslog: choose one destination") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
@@ -79,17 +84,21 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let endpoint = metrics ? MetricsEndpoint() : nil
+        endpoint?.bootstrap()
         let sink = logging.makeSink(otherwise: try openLogSink())
         logging.bootstrap(sink: sink)
         defer { logging.finish(sink) }
         var configuration = ServerConfiguration()
         configuration.connection.maxMessageSize = maxSize
+        configuration.connection.pingInterval = pingInterval > 0 ? .milliseconds(Int64(pingInterval * 1000)) : nil
         if compression == .none { configuration.compression = nil } else { configuration.compression?.compressionLevel = compressionLevel }
         configuration.logger.logLevel = logging.logLevel
         configuration.handshake.subprotocols = subprotocols
         configuration.trustedProxies = TrustedProxies(ranges: trustedProxies.compactMap(CIDR.init), hops: trustedHops,
                                                       header: forwardedHeader == .xff ? .xForwardedFor : .forwarded)
         if let tlsCert, let tlsKey { configuration.tls = try loadTLS(cert: tlsCert, key: tlsKey) }
+        if let endpoint { configuration.processRequest = { request, _ in endpoint.response(to: request) } }
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? availableCPUs())
         let server = try await listen(configuration: configuration, group: eventLoops)
         // SIGINT/SIGTERM → graceful shutdown (1001 to every connection), then exit 0.

@@ -58,18 +58,19 @@ struct ConnectionHandlerTests {
         configuration.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: logs, logLevel: .info) }
         configuration.logger.logLevel = .info
         configure(&configuration)
-        let connections = WebSocketServer.Connections(handling: handling, log: configuration.eventLogger, handlersOnEventLoop: false)
+        let log = configuration.makeEventLogger()
+        let connections = WebSocketServer.Connections(handling: handling, log: log, handlersOnEventLoop: false)
         var callbacks: (any WebSocketCallbacks)?
         if case .callbacks(let c) = handling { callbacks = c }
         let hooks = ConnectionHooks(options: configuration.connection, callbacks: callbacks,
                                     onOpen: { connections.run($0) }, onClose: { connections.closed($0) })
-        let side = ServerHandshakeHandler.ServerSide(configuration: configuration, rejectionLog: nil, tlsFailureLog: nil, hooks: hooks,
+        let side = ServerHandshakeHandler.ServerSide(configuration: configuration, log: log, rejectionLog: nil, tlsFailureLog: nil, hooks: hooks,
                                                      connections: connections)
         let reads = ReadCounter()
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(reads)
         try channel.pipeline.syncOperations.addHandler(
-            ServerHandshakeHandler(server: side, logger: configuration.eventLogger,
+            ServerHandshakeHandler(server: side, logger: log,
                                    logContext: ConnectionContext(peerAddress: "127.0.0.1", peerPort: 5)))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5)).wait()
         return Harness(channel: channel, logs: logs, reads: reads, connections: connections)

@@ -35,10 +35,14 @@ package struct WebSocketEventLogger: Sendable {
     package var redaction: Redaction
     /// The longest frame payload preview, in characters (Python websockets uses 75).
     package var previewLength: Int
+    /// Where events are also counted, whatever their log level; `nil` with metrics off.
+    package var metrics: WebSocketMetrics?
 
     /// An event logger over `logger`; see the properties for the other parameters.
-    package init(logger: Logger, levels: EventLevels = .default, redaction: Redaction = .default, previewLength: Int = 75) {
+    package init(logger: Logger, levels: EventLevels = .default, redaction: Redaction = .default, previewLength: Int = 75,
+                 metrics: WebSocketMetrics? = nil) {
         self.storedLogger = logger
+        self.metrics = metrics
         self.route = DirectPipelineRoute(logger)
         self.levels = levels
         self.redaction = redaction
@@ -64,6 +68,7 @@ package struct WebSocketEventLogger: Sendable {
     /// Logs `event` at its configured level.
     package func emit(_ event: WebSocketLogEvent, error: (any Error)? = nil,
                      file: String = #fileID, function: String = #function, line: UInt = #line) {
+        metrics?.record(event)
         let level = levels.level(for: event)
         guard logger.logLevel <= level else { return }
         if let route {
@@ -73,6 +78,11 @@ package struct WebSocketEventLogger: Sendable {
         logger.log(level: level, "\(event.message)", error: error,
                    metadata: [webSocketEventMetadataKey: .stringConvertible(event)],
                    file: file, function: function, line: line)
+    }
+
+    /// Counts `event` without logging it: a record a rate limit suppressed still happened.
+    package func count(_ event: @autoclosure () -> WebSocketLogEvent) {
+        metrics?.record(event())
     }
 
     /// A request header's value as logged: redacted, and a trace context header that was not

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CoreMetrics
 import Logging
 import Synchronization
 
@@ -23,9 +24,19 @@ public final class LogPipeline: Sendable {
     /// Run after the enrichers; a record is written only if all pass.
     public let filters: [LogFilter]
     private let faults = Atomic<Int>(0)
+    /// Where drops are counted; `nil`: `MetricsSystem.factory`, read when a drop is reported
+    /// (the application may bootstrap metrics after logging).
+    private let metricsFactory: (any MetricsFactory)?
 
     /// A pipeline: enrichers → filters → formatter → sink.
-    public init(formatter: any LogFormatter, sink: any LogSink, enrichers: [LogEnricher] = [], filters: [LogFilter] = []) {
+    public convenience init(formatter: any LogFormatter, sink: any LogSink, enrichers: [LogEnricher] = [], filters: [LogFilter] = []) {
+        self.init(formatter: formatter, sink: sink, enrichers: enrichers, filters: filters, metricsFactory: nil)
+    }
+
+    /// A pipeline whose drops are counted through `metricsFactory`.
+    package init(formatter: any LogFormatter, sink: any LogSink, enrichers: [LogEnricher] = [], filters: [LogFilter] = [],
+                 metricsFactory: (any MetricsFactory)?) {
+        self.metricsFactory = metricsFactory
         self.formatter = formatter
         self.sink = sink
         self.enrichers = enrichers
@@ -56,10 +67,18 @@ public final class LogPipeline: Sendable {
         }
         let dropped = sink.takeDroppedCount()
         if dropped > 0 {
+            countDropped(dropped)
             write(LogRecord(level: .warning, label: record.label, message: WebSocketLogEvent.logRecordsDropped(count: dropped).message,
                             event: .logRecordsDropped(count: dropped)), isDropReport: true)
         }
         write(record, isDropReport: false)
+    }
+
+    /// `websockets_log_records_dropped_total`, when a metrics backend is there.
+    private func countDropped(_ count: Int) {
+        let factory = metricsFactory ?? MetricsSystem.factory
+        if factory is NOOPMetricsHandler { return }
+        Counter(label: WebSocketMetricName.logRecordsDropped.rawValue, dimensions: [], factory: factory).increment(by: count)
     }
 
     /// Writes what is buffered in the sink.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOHTTP1
 import NIOSSL
@@ -59,6 +60,10 @@ public struct ClientConfiguration: Sendable {
     public var tls: TLSConfiguration
     /// The logger the library logs through (label `websockets.client`).
     public var logger: Logger
+    /// Where the connections' metrics go (``WebSocketMetricName`` lists them). `nil`, the default:
+    /// swift-metrics' `MetricsSystem.factory`, so metrics are on exactly when the application
+    /// bootstrapped a backend; set a factory to count into one of your own instead.
+    public var metricsFactory: (any MetricsFactory)? = nil
     /// The level of each log event.
     public var eventLevels: EventLevels
     /// What is hidden in logged handshake lines and URLs.
@@ -85,7 +90,9 @@ public struct ClientConfiguration: Sendable {
         self.reconnect = reconnect
     }
 
-    var eventLogger: WebSocketEventLogger {
-        WebSocketEventLogger(logger: logger, levels: eventLevels, redaction: redaction)
+    /// A connection's event logger, with the client's metrics.
+    func makeEventLogger() -> WebSocketEventLogger {
+        WebSocketEventLogger(logger: logger, levels: eventLevels, redaction: redaction,
+                             metrics: WebSocketMetrics(role: .client, factory: metricsFactory))
     }
 }

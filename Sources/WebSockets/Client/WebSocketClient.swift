@@ -47,7 +47,7 @@ public enum WebSocketClient {
                                         userAgent: configuration.userAgent,
                                         additionalHeaders: headers)
         let sslContext = url.secure ? try NIOSSLContext(configuration: configuration.tls) : nil
-        let base = configuration.eventLogger
+        let base = configuration.makeEventLogger()
         let loop = group.next()
         let promise = loop.makePromise(of: WebSocket.self)
         let bootstrap = ClientBootstrap(group: loop)
@@ -114,7 +114,7 @@ public struct ReconnectingConnections: AsyncSequence, Sendable {
 
         public mutating func next() async throws -> WebSocket? {
             if let previous { await previous.waitUntilClosed() }
-            let log = sequence.configuration.eventLogger
+            let log = sequence.configuration.makeEventLogger()
             var rng = SystemRandomNumberGenerator()
             var attempt = 0
             while true {

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -64,6 +65,10 @@ public struct ServerConfiguration: Sendable {
     public var tls: TLSConfiguration?
     /// The logger the library logs through (label `websockets.server`, like Python websockets).
     public var logger: Logger
+    /// Where the connections' metrics go (``WebSocketMetricName`` lists them). `nil`, the default:
+    /// swift-metrics' `MetricsSystem.factory`, so metrics are on exactly when the application
+    /// bootstrapped a backend; set a factory to count into one of your own instead.
+    public var metricsFactory: (any MetricsFactory)? = nil
     /// The level of each event.
     public var eventLevels: EventLevels
     /// What handshake records never contain.
@@ -122,8 +127,10 @@ public struct ServerConfiguration: Sendable {
         clientAddressResolver?(peer, headers) ?? trustedProxies.resolve(peer: peer, headers: headers)
     }
 
-    var eventLogger: WebSocketEventLogger {
-        WebSocketEventLogger(logger: logger, levels: eventLevels, redaction: redaction)
+    /// The server's event logger, with its metrics: made once per server, shared by its connections.
+    func makeEventLogger() -> WebSocketEventLogger {
+        WebSocketEventLogger(logger: logger, levels: eventLevels, redaction: redaction,
+                             metrics: WebSocketMetrics(role: .server, factory: metricsFactory))
     }
 }
 

@@ -90,10 +90,12 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         guard let limiter = server.tlsFailureLog else { return log.emit(.tlsHandshakeFailed(reason: failure.description)) }
         switch limiter.admit() {
         case .log: log.emit(.tlsHandshakeFailed(reason: failure.description))
-        case .suppress(let reportIn?):
-            let configuration = server.configuration
-            context.eventLoop.scheduleTask(in: reportIn) { limiter.report(to: configuration.eventLogger) }
-        case .suppress(nil): break
+        case .suppress(let reportIn):
+            log.count(.tlsHandshakeFailed(reason: failure.description))
+            if let reportIn {
+                let base = server.log
+                context.eventLoop.scheduleTask(in: reportIn) { limiter.report(to: base) }
+            }
         }
     }
 

@@ -10,6 +10,8 @@ extension ServerHandshakeHandler {
     /// and ``WebSocketHTTPUpgrader`` decide and log through the same methods.
     final class ServerSide: Sendable {
         let configuration: ServerConfiguration
+        /// The server's event logger (no connection attached), with its metrics.
+        let log: WebSocketEventLogger
         /// ``ServerConfiguration/effectiveHandshake``, computed once.
         let handshake: ServerHandshakeOptions
         let rejectionLog: RejectionLogLimiter?
@@ -17,9 +19,10 @@ extension ServerHandshakeHandler {
         let hooks: ConnectionHooks
         private let connections: WebSocketServer.Connections
 
-        init(configuration: ServerConfiguration, rejectionLog: RejectionLogLimiter?, tlsFailureLog: RejectionLogLimiter?,
+        init(configuration: ServerConfiguration, log: WebSocketEventLogger, rejectionLog: RejectionLogLimiter?, tlsFailureLog: RejectionLogLimiter?,
              hooks: ConnectionHooks, connections: WebSocketServer.Connections) {
             self.configuration = configuration
+            self.log = log
             self.handshake = configuration.effectiveHandshake
             self.rejectionLog = rejectionLog
             self.tlsFailureLog = tlsFailureLog
@@ -53,8 +56,10 @@ extension ServerHandshakeHandler {
                     path: request.map { log.redaction.target($0.uri) }, subprotocolsOffered: request?.headers.offeredSubprotocols)))
             case .suppress(let reportIn):
                 while engine.nextTrace() != nil {}  // the suppressed record's traces go with it
+                log.count(.connectionRejected(ConnectionRejectedInfo(status: Int(rejection.status.code), reason: rejection.reason,
+                                                                     rejection: rejection.kind.rawValue)))
                 if let reportIn, let limiter = rejectionLog {
-                    let base = configuration.eventLogger
+                    let base = self.log
                     eventLoop.scheduleTask(in: reportIn) { limiter.report(to: base) }
                 }
             }

@@ -66,16 +66,17 @@ public final class WebSocketHTTPUpgrader: Sendable {
          handling: WebSocketServer.Handling) {
         var callbacks: (any WebSocketCallbacks)?
         if case .callbacks(let c) = handling { callbacks = c }
-        let connections = WebSocketServer.Connections(handling: handling, log: configuration.eventLogger,
+        let log = configuration.makeEventLogger()
+        let connections = WebSocketServer.Connections(handling: handling, log: log,
                                                       handlersOnEventLoop: configuration.runHandlersOnEventLoop)
         let hooks = ConnectionHooks(options: configuration.connection, callbacks: callbacks,
                                     onOpen: { ws in connections.run(ws) }, onClose: { ws in connections.closed(ws) })
         self.configuration = configuration
         self.shouldUpgrade = shouldUpgrade
         self.connections = connections
-        self.log = configuration.eventLogger
+        self.log = log
         self.side = ServerHandshakeHandler.ServerSide(
-            configuration: configuration, rejectionLog: configuration.rejectionLogLimit.map { RejectionLogLimiter(limit: $0) },
+            configuration: configuration, log: log, rejectionLog: configuration.rejectionLogLimit.map { RejectionLogLimiter(limit: $0) },
             tlsFailureLog: nil, hooks: hooks, connections: connections)
     }
 

@@ -93,16 +93,15 @@ public final class WebSocketServer: Sendable {
         }
         // Created before bind: a connection accepted the instant the socket listens must
         // already find its handler.
-        let connections = Connections(handling: handling, log: configuration.eventLogger,
-                                      handlersOnEventLoop: configuration.runHandlersOnEventLoop)
+        let base = configuration.makeEventLogger()
+        let connections = Connections(handling: handling, log: base, handlersOnEventLoop: configuration.runHandlersOnEventLoop)
         let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
         let options = configuration.connection
-        let base = configuration.eventLogger
         let rejectionLog = configuration.rejectionLogLimit.map { RejectionLogLimiter(limit: $0) }
         let tlsFailureLog = configuration.rejectionLogLimit.map { RejectionLogLimiter(limit: $0, event: "tls_handshake_failed") }
         let hooks = ConnectionHooks(options: options, callbacks: callbacks, onOpen: { ws in connections.run(ws) },
                                     onClose: { ws in connections.closed(ws) })
-        let side = ServerHandshakeHandler.ServerSide(configuration: configuration, rejectionLog: rejectionLog,
+        let side = ServerHandshakeHandler.ServerSide(configuration: configuration, log: base, rejectionLog: rejectionLog,
                                                      tlsFailureLog: tlsFailureLog, hooks: hooks,
                                                      connections: connections)
         let bootstrap = ServerBootstrap(group: group)
@@ -131,7 +130,7 @@ public final class WebSocketServer: Sendable {
         case .host(let host, let port): channel = try await bootstrap.bind(host: host, port: port).get()
         case .unix(let path): channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
         }
-        let server = WebSocketServer(channel: channel, configuration: configuration, connections: connections,
+        let server = WebSocketServer(channel: channel, configuration: configuration, log: base, connections: connections,
                                      rejectionLogs: [rejectionLog, tlsFailureLog].compactMap { $0 })
         let local = channel.localAddress
         let shown: String
@@ -145,14 +144,14 @@ public final class WebSocketServer: Sendable {
         return server
     }
 
-    private init(channel: any Channel, configuration: ServerConfiguration, connections: Connections,
+    private init(channel: any Channel, configuration: ServerConfiguration, log: WebSocketEventLogger, connections: Connections,
                  rejectionLogs: [RejectionLogLimiter]) {
         self.rejectionLogs = rejectionLogs
         self.channel = channel
         self.configuration = configuration
         self.localAddress = channel.localAddress!
         self.connections = connections
-        self.log = configuration.eventLogger
+        self.log = log
         self.stopped = channel.eventLoop.makePromise()
     }
 

@@ -1,0 +1,186 @@
+import CoreMetrics
+import NIOConcurrencyHelpers
+import WebSocketCore
+
+/// The library's numbers, kept through swift-metrics from the same typed events it logs (not by
+/// parsing lines): one instance per server or client, shared by its connections.
+///
+/// Made only when a metrics backend is there (``init(role:factory:)`` returns `nil` for
+/// swift-metrics' no-op factory), so with metrics off the event logger skips one `nil` check.
+/// Per-message numbers are not counted per message: the connection's own counters are added at
+/// each keepalive ping and at close (``addTraffic(_:since:)``). The names are listed in
+/// ``WebSocketMetricName``; labels are bounded (role, outcome, close-code class, initiator,
+/// rejection kind, status), never a connection id or a path.
+package final class WebSocketMetrics: Sendable {
+    /// `server` or `client`: the `role` label of every metric but the pipeline's.
+    package let role: String
+    private let factory: any MetricsFactory
+    private let active: Meter
+    private let opened: Counter
+    private let handshakeDuration: Timer
+    private let connectionDuration: Timer
+    private let messagesIn: Counter
+    private let messagesOut: Counter
+    private let bytesIn: Counter
+    private let bytesOut: Counter
+    private let keepaliveRoundTrip: Timer
+    private let keepaliveTimeouts: Counter
+    private let tlsFailures: Counter
+    private let handlerFailures: Counter
+    private let reconnects: Counter
+    /// Counters with a label beyond the role, made at first use (their label values are bounded).
+    private let labelled = NIOLockedValueBox<[String: Counter]>([:])
+
+    /// Metrics through `factory`, or through `MetricsSystem.factory` when `nil`; `nil` when that
+    /// factory is swift-metrics' no-op one (no backend bootstrapped).
+    package init?(role: Role, factory: (any MetricsFactory)? = nil) {
+        let factory = factory ?? MetricsSystem.factory
+        if factory is NOOPMetricsHandler { return nil }
+        self.role = role.rawValue
+        self.factory = factory
+        let dims = [("role", role.rawValue)]
+        func counter(_ name: WebSocketMetricName) -> Counter { Counter(label: name.rawValue, dimensions: dims, factory: factory) }
+        func timer(_ name: WebSocketMetricName) -> Timer { Timer(label: name.rawValue, dimensions: dims, factory: factory) }
+        active = Meter(label: WebSocketMetricName.connectionsActive.rawValue, dimensions: dims, factory: factory)
+        opened = counter(.connectionsOpened)
+        handshakeDuration = timer(.handshakeDuration)
+        connectionDuration = timer(.connectionDuration)
+        messagesIn = counter(.messagesReceived)
+        messagesOut = counter(.messagesSent)
+        bytesIn = counter(.bytesReceived)
+        bytesOut = counter(.bytesSent)
+        keepaliveRoundTrip = timer(.keepaliveRoundTrip)
+        keepaliveTimeouts = counter(.keepaliveTimeouts)
+        tlsFailures = counter(.tlsHandshakeFailures)
+        handlerFailures = counter(.handlerFailures)
+        reconnects = counter(.clientReconnects)
+    }
+
+    /// Which side of connections an instance counts.
+    package enum Role: String, Sendable {
+        case server, client
+    }
+
+    /// Counts what `event` says happened.
+    package func record(_ event: WebSocketLogEvent) {
+        switch event {
+        case .connectionOpen(let info):
+            opened.increment()
+            active.increment()
+            if let seconds = info.handshakeDuration { handshakeDuration.recordSeconds(seconds) }
+        case .connectionClosed(let info):
+            active.decrement()
+            connectionDuration.recordSeconds(info.duration)
+            let outcome = info.code == 1000 || info.code == 1001 ? "ok" : "error"
+            let code = Self.codeClass(info.code)
+            labelledCounter(.connectionsClosed, key: "\(outcome) \(code) \(info.initiator.rawValue)",
+                            [("outcome", outcome), ("code", code), ("initiator", info.initiator.rawValue)]).increment()
+        case .connectionRejected(let info):
+            labelledCounter(.connectionsRejected, key: "\(info.rejection) \(info.status)",
+                            [("reason", info.rejection), ("status", String(info.status))]).increment()
+        case .httpResponseSent(let info):
+            labelledCounter(.httpResponses, key: String(info.status), [("status", String(info.status))]).increment()
+        case .pongReceived(let roundTrip):
+            keepaliveRoundTrip.recordSeconds(roundTrip)
+        case .keepaliveTimeout:
+            keepaliveTimeouts.increment()
+        case .tlsHandshakeFailed:
+            tlsFailures.increment()
+        case .handlerFailed:
+            handlerFailures.increment()
+        case .clientReconnecting:
+            reconnects.increment()
+        case .logRecordsSuppressed(let name, let count, _):
+            labelledCounter(.logRecordsSuppressed, key: name, [("event", name)], role: false).increment(by: count)
+        default:  // log_records_dropped is the pipeline's: ``LogPipeline`` counts it
+            break
+        }
+    }
+
+    /// What a connection's counters stood at when last added: made at the first addition, so a
+    /// connection without metrics holds only a `nil` reference.
+    package final class TrafficMark {
+        var counted = ConnectionStatistics()
+    }
+
+    /// Adds what a connection moved since the last call (`mark`, updated).
+    package func addTraffic(_ now: ConnectionStatistics, since mark: inout TrafficMark?) {
+        let reported = mark?.counted ?? ConnectionStatistics()
+        let deltas = (now.messagesIn - reported.messagesIn, now.messagesOut - reported.messagesOut,
+                      now.wireBytesIn - reported.wireBytesIn, now.wireBytesOut - reported.wireBytesOut)
+        if deltas.0 > 0 { messagesIn.increment(by: deltas.0) }
+        if deltas.1 > 0 { messagesOut.increment(by: deltas.1) }
+        if deltas.2 > 0 { bytesIn.increment(by: deltas.2) }
+        if deltas.3 > 0 { bytesOut.increment(by: deltas.3) }
+        if mark == nil { mark = TrafficMark() }
+        mark?.counted = now
+    }
+
+    /// Registered codes as themselves, the rest by range: a peer picks any 3000–4999 code, and
+    /// one series per code it sends would let it grow the scrape without bound.
+    package static func codeClass(_ code: Int) -> String {
+        switch code {
+        case 1000...1015: String(code)
+        case 3000...3999: "3xxx"
+        case 4000...4999: "4xxx"
+        default: "other"
+        }
+    }
+
+    private func labelledCounter(_ name: WebSocketMetricName, key: String, _ labels: [(String, String)],
+                                 role withRole: Bool = true) -> Counter {
+        let fullKey = name.rawValue + " " + key
+        return labelled.withLockedValue { counters in
+            if let counter = counters[fullKey] { return counter }
+            let counter = Counter(label: name.rawValue, dimensions: withRole ? [("role", role)] + labels : labels, factory: factory)
+            counters[fullKey] = counter
+            return counter
+        }
+    }
+}
+
+/// The metrics the library keeps, by name (Prometheus conventions: base units, `_total` counters).
+public enum WebSocketMetricName: String, CaseIterable, Sendable {
+    case connectionsActive = "websockets_connections_active"
+    case connectionsOpened = "websockets_connections_opened_total"
+    case connectionsRejected = "websockets_connections_rejected_total"
+    case connectionsClosed = "websockets_connections_closed_total"
+    case httpResponses = "websockets_http_responses_total"
+    case handshakeDuration = "websockets_handshake_duration_seconds"
+    case connectionDuration = "websockets_connection_duration_seconds"
+    case messagesReceived = "websockets_messages_received_total"
+    case messagesSent = "websockets_messages_sent_total"
+    case bytesReceived = "websockets_bytes_received_total"
+    case bytesSent = "websockets_bytes_sent_total"
+    case keepaliveRoundTrip = "websockets_keepalive_round_trip_seconds"
+    case keepaliveTimeouts = "websockets_keepalive_timeouts_total"
+    case tlsHandshakeFailures = "websockets_tls_handshake_failures_total"
+    case handlerFailures = "websockets_handler_failures_total"
+    case clientReconnects = "websockets_client_reconnects_total"
+    case logRecordsDropped = "websockets_log_records_dropped_total"
+    case logRecordsSuppressed = "websockets_log_records_suppressed_total"
+
+    /// One line for the exposition's `# HELP`.
+    public var help: String {
+        switch self {
+        case .connectionsActive: "WebSocket connections open now"
+        case .connectionsOpened: "WebSocket connections opened (opening handshake completed)"
+        case .connectionsRejected: "Opening handshakes refused, by rejection kind and HTTP status"
+        case .connectionsClosed: "WebSocket connections closed, by outcome, close code class and initiator"
+        case .httpResponses: "Plain HTTP responses sent instead of an upgrade, by status"
+        case .handshakeDuration: "Seconds from accept (or connect) to the end of the opening handshake"
+        case .connectionDuration: "Seconds from accept (or connect) to close"
+        case .messagesReceived: "Data messages received (added at each keepalive ping and at close)"
+        case .messagesSent: "Data messages sent (added at each keepalive ping and at close)"
+        case .bytesReceived: "Bytes received on the wire after the handshake (added at each keepalive ping and at close)"
+        case .bytesSent: "Bytes sent on the wire after the handshake (added at each keepalive ping and at close)"
+        case .keepaliveRoundTrip: "Seconds from a keepalive ping to its pong"
+        case .keepaliveTimeouts: "Connections failed because a keepalive pong did not come in time"
+        case .tlsHandshakeFailures: "TLS handshakes that failed"
+        case .handlerFailures: "Connection handlers that threw"
+        case .clientReconnects: "Client reconnection attempts"
+        case .logRecordsDropped: "Log records the sink dropped because it could not keep up"
+        case .logRecordsSuppressed: "Log records suppressed by a rate limit, by event"
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import CoreMetrics
+import Foundation
+import Logging
+import MetricsTestKit
+import NIOHTTP1
+import Synchronization
+import Testing
+import WebSocketCore
+import WebSocketLogging
+import WebSocketTestSupport
+import WebSockets
+
+private typealias Name = WebSocketMetricName
+
+/// The total of counter `name` with `labels` (any further labels summed over).
+private func total(_ metrics: TestMetrics, _ name: Name, _ labels: [(String, String)] = []) -> Int64 {
+    metrics.counters(label: name.rawValue).filter { counter in
+        labels.allSatisfy { label in counter.dimensions.contains { $0 == label } }
+    }.reduce(0) { $0 + $1.totalValue }
+}
+
+@Suite("Metrics from the typed events")
+struct MetricsEventTests {
+    @Test("Off without a backend: swift-metrics' no-op factory makes no metrics object at all")
+    func offWithoutBackend() {
+        #expect(WebSocketMetrics(role: .server, factory: NOOPMetricsHandler.instance) == nil)
+        #expect(WebSocketMetrics(role: .server) == nil, "the test process bootstraps no backend")
+        #expect(WebSocketMetrics(role: .client, factory: TestMetrics()) != nil)
+    }
+
+    @Test("Each event moves its metric, with bounded labels")
+    func eventsToMetrics() throws {
+        let test = TestMetrics()
+        let metrics = try #require(WebSocketMetrics(role: .server, factory: test))
+        metrics.record(.connectionOpen(ConnectionOpenInfo(path: "/a", handshakeDuration: 0.002)))
+        metrics.record(.connectionOpen(ConnectionOpenInfo(path: "/b?token=x", handshakeDuration: 0.004)))
+        #expect(try test.expectMeter(Name.connectionsActive.rawValue, [("role", "server")]).values.last == 2)
+        metrics.record(.connectionClosed(ConnectionClosedInfo(code: 1000, initiator: .remote, duration: 1.5)))
+        metrics.record(.connectionClosed(ConnectionClosedInfo(code: 4123, initiator: .local, duration: 0.5)))
+        #expect(try test.expectMeter(Name.connectionsActive.rawValue, [("role", "server")]).values.last == 0)
+        #expect(total(test, .connectionsOpened) == 2)
+        #expect(total(test, .connectionsClosed, [("outcome", "ok"), ("code", "1000"), ("initiator", "remote")]) == 1)
+        #expect(total(test, .connectionsClosed, [("outcome", "error"), ("code", "4xxx"), ("initiator", "local")]) == 1)
+        let handshake = try test.expectTimer(Name.handshakeDuration.rawValue, [("role", "server")])
+        #expect(handshake.values == [2_000_000, 4_000_000])
+        #expect(try test.expectTimer(Name.connectionDuration.rawValue, [("role", "server")]).values.count == 2)
+
+        metrics.record(.connectionRejected(ConnectionRejectedInfo(status: 400, reason: "no key", rejection: "invalid_key", path: "/x")))
+        metrics.record(.connectionRejected(ConnectionRejectedInfo(status: 400, reason: "no key", rejection: "invalid_key", path: "/y")))
+        #expect(total(test, .connectionsRejected, [("reason", "invalid_key"), ("status", "400")]) == 2)
+        metrics.record(.httpResponseSent(HTTPResponseSentInfo(status: 401, reason: "Unauthorized", path: "/ws")))
+        #expect(total(test, .httpResponses, [("status", "401")]) == 1)
+        metrics.record(.pongReceived(roundTrip: 0.000250))
+        #expect(try test.expectTimer(Name.keepaliveRoundTrip.rawValue, [("role", "server")]).values == [250_000])
+        metrics.record(.keepaliveTimeout(timeout: 20))
+        metrics.record(.tlsHandshakeFailed(reason: "bad record"))
+        metrics.record(.handlerFailed(errorType: "E", description: "d"))
+        metrics.record(.logRecordsSuppressed(event: "connection_rejected", count: 7, interval: 1))
+        #expect(total(test, .keepaliveTimeouts) == 1)
+        #expect(total(test, .tlsHandshakeFailures) == 1)
+        #expect(total(test, .handlerFailures) == 1)
+        #expect(total(test, .logRecordsSuppressed, [("event", "connection_rejected")]) == 7)
+        metrics.record(.frameSent(FrameInfo(opcode: .text, fin: true, rsv1: false, size: 1, preview: "'a'")))
+        let labels = test.counters.flatMap(\.dimensions).map(\.0)
+        #expect(Set(labels).isSubset(of: ["role", "outcome", "code", "initiator", "reason", "status", "event"]),
+                "never a connection id or a path: \(Set(labels))")
+    }
+
+    @Test("Close codes: registered ones as themselves, the peer-chosen ranges as classes", arguments: [
+        (1000, "1000"), (1006, "1006"), (1015, "1015"), (3000, "3xxx"), (3999, "3xxx"), (4000, "4xxx"), (4999, "4xxx"),
+        (2999, "other"), (1016, "other"),
+    ])
+    func codeClasses(code: Int, expected: String) {
+        #expect(WebSocketMetrics.codeClass(code) == expected)
+    }
+
+    @Test("Traffic is added as deltas: a connection reported at each ping and at close counts once")
+    func trafficDeltas() throws {
+        let test = TestMetrics()
+        let metrics = try #require(WebSocketMetrics(role: .client, factory: test))
+        var mark: WebSocketMetrics.TrafficMark?
+        var stats = ConnectionStatistics()
+        stats.messagesIn = 3; stats.messagesOut = 2; stats.wireBytesIn = 100; stats.wireBytesOut = 50
+        metrics.addTraffic(stats, since: &mark)
+        stats.messagesIn = 5; stats.wireBytesIn = 180
+        metrics.addTraffic(stats, since: &mark)
+        metrics.addTraffic(stats, since: &mark)
+        #expect(total(test, .messagesReceived, [("role", "client")]) == 5)
+        #expect(total(test, .messagesSent) == 2)
+        #expect(total(test, .bytesReceived) == 180)
+        #expect(total(test, .bytesSent) == 50)
+    }
+
+    /// A sink that says it dropped records.
+    final class DroppingSink: LogSink {
+        let lines = MemorySink()
+        let toReport = OneShotCount(4)
+        func write(_ line: UnsafeRawBufferPointer) { lines.write(line) }
+        func flush() {}
+        func takeDroppedCount() -> Int { toReport.take() }
+        func writeDropReport(_ line: UnsafeRawBufferPointer) { lines.write(line) }
+    }
+
+    @Test("The pipeline counts what its sink dropped, the same number its log_records_dropped record reports")
+    func pipelineDrops() throws {
+        let test = TestMetrics()
+        let sink = DroppingSink()
+        let pipeline = LogPipeline(formatter: JSONFormatter(), sink: sink, metricsFactory: test)
+        pipeline.log(LogRecord(level: .info, label: "t", message: "one"))
+        pipeline.log(LogRecord(level: .info, label: "t", message: "two"))
+        #expect(total(test, .logRecordsDropped) == 4)
+        #expect(sink.lines.lines.filter { $0.contains("\"log_records_dropped\"") && $0.contains("\"dropped\":4") }.count == 1, "\(sink.lines.lines)")
+    }
+}
+
+/// An `Int` taken once (the drop count a sink reports, then zero).
+final class OneShotCount: Sendable {
+    private let value: Mutex<Int>
+    init(_ value: Int) { self.value = Mutex(value) }
+    func take() -> Int { value.withLock { v in defer { v = 0 }; return v } }
+}
+
+@Suite("Metrics of a real server and client", .timeLimit(.minutes(1)))
+struct MetricsConnectionTests {
+    @Test("Opened, closed, messages, bytes and keepalive round trips, on both sides; the active gauge returns to 0")
+    func serverAndClient() async throws {
+        let serverMetrics = TestMetrics(), clientMetrics = TestMetrics()
+        let logs = MemorySink()
+        let server = try await startTestServer(logSink: logs) {
+            $0.metricsFactory = serverMetrics
+            $0.connection.pingInterval = .milliseconds(20)
+        }
+        var client = ClientConfiguration()
+        client.metricsFactory = clientMetrics
+        let ws = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/close/4001", configuration: client)
+        // Keepalive pings come every 20 ms; wait for the server to have recorded one pong.
+        await waitFor { (try? serverMetrics.expectTimer(Name.keepaliveRoundTrip.rawValue, [("role", "server")]).values.isEmpty) == false }
+        try await ws.send(.text("hello"))
+        // Read as an application does: the client reads what its consumer asks for.
+        try await bounded(10, "close 4001") {
+            do { for try await _ in ws.messages {} } catch {}
+            await ws.waitUntilClosed()
+        }
+        #expect(ws.closeCode == CloseCode(4001))
+        await waitFor { total(serverMetrics, .connectionsClosed) == 1 }
+        #expect(total(serverMetrics, .connectionsOpened, [("role", "server")]) == 1)
+        #expect(total(serverMetrics, .connectionsClosed, [("outcome", "error"), ("code", "4xxx"), ("initiator", "local")]) == 1)
+        #expect(total(clientMetrics, .connectionsClosed, [("role", "client"), ("code", "4xxx"), ("initiator", "remote")]) == 1)
+        #expect(total(serverMetrics, .messagesReceived) == 1)
+        #expect(total(clientMetrics, .messagesSent) == 1)
+        let closed = try #require(records(logs).first { $0["event"] as? String == "connection_closed" })
+        let data = try #require(closed["event_data"] as? [String: Any])
+        #expect(total(serverMetrics, .bytesReceived) == Int64(data["bytes_in"] as? Int ?? -1), "the log's count")
+        #expect(total(serverMetrics, .bytesSent) == Int64(data["bytes_out"] as? Int ?? -1))
+        #expect(try serverMetrics.expectMeter(Name.connectionsActive.rawValue, [("role", "server")]).values.last == 0)
+        #expect(try clientMetrics.expectMeter(Name.connectionsActive.rawValue, [("role", "client")]).values.last == 0)
+        #expect(try serverMetrics.expectTimer(Name.handshakeDuration.rawValue, [("role", "server")]).values.count == 1)
+        await server.shutdown()
+    }
+
+    @Test("Rejections a rate limit keeps out of the log are still counted; processRequest answers are counted by status")
+    func suppressedRejectionsCounted() async throws {
+        let serverMetrics = TestMetrics()
+        let logs = MemorySink()
+        let server = try await startTestServer(logSink: logs) {
+            $0.metricsFactory = serverMetrics
+            $0.rejectionLogLimit = 2
+        }
+        for _ in 0..<6 {
+            let raw = try RawSocket(port: server.port)
+            raw.send("GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            _ = await raw.readAllAsync()
+        }
+        let health = try RawSocket(port: server.port)
+        health.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = await health.readAllAsync()
+        await waitFor { total(serverMetrics, .httpResponses) == 1 }
+        #expect(total(serverMetrics, .connectionsRejected, [("reason", "missing_key"), ("status", "400")]) == 6)
+        let logged = records(logs).filter { $0["event"] as? String == "connection_rejected" }.count
+        #expect(logged == 2, "the log keeps 2 a second")
+        #expect(total(serverMetrics, .httpResponses, [("status", "200")]) == 1)
+        await server.shutdown()
+    }
+}
