@@ -7,7 +7,8 @@
 #           prometheus (the real server that scrapes `websockets serve --metrics`; promtool checks the exposition)
 #   PyPI:   jsonschema (every emitted JSON line is validated against schemas/),
 #           websockets (the strict reference peer, both directions),
-#           opentelemetry-sdk (a real OpenTelemetry client sending W3C traceparent)
+#           opentelemetry-sdk (a real OpenTelemetry client sending W3C traceparent),
+#           opentelemetry-proto (the official OTLP definitions the OTLP export test decodes with)
 set -euo pipefail
 
 apt_packages=(zlib1g-dev rsyslog rsyslog-relp jq node-ws openssl nginx-light chromium prometheus)
@@ -22,9 +23,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python3 - <<'PY' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore "jsonschema>=4.18" "websockets>=15" "opentelemetry-sdk>=1.20"
+python3 - <<'PY' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore "jsonschema>=4.18" "websockets>=15" "opentelemetry-sdk>=1.20" "opentelemetry-proto>=1.30"
 from jsonschema import Draft202012Validator  # noqa: F401
 from opentelemetry.sdk.trace import TracerProvider  # noqa: F401
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+assert "event_name" in LogRecord.DESCRIPTOR.fields_by_name
 import websockets
 assert int(websockets.__version__.split(".")[0]) >= 15
 PY

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import Testing
 import WebSocketCore
+import WebSocketLogging
 import WebSocketTestSupport
 import WebSockets
 
@@ -409,6 +410,15 @@ struct ReadmeTests {
         line.replacingOccurrences(of: "swift run websockets", with: "'\(binary)'")
             .replacingOccurrences(of: "8765", with: String(port))
             .replacing(#/^websockets /#, with: "'\(binary)' ")
+    }
+
+    @Test("the README's metrics table names every metric the library keeps, and no other")
+    func metricNames() throws {
+        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let section = try #require(readme.components(separatedBy: "## Metrics (Prometheus)").dropFirst().first?
+            .components(separatedBy: "\n## ").first)
+        let named = Set(section.matches(of: #/`(websockets_[a-z_]+)`/#).map { String($0.output.1) })
+        #expect(named == Set(WebSocketMetricName.allCases.map(\.rawValue)), "\(named.symmetricDifference(WebSocketMetricName.allCases.map(\.rawValue)))")
     }
 
     @Test("the README's Package.swift snippet names this package's products")

@@ -169,6 +169,57 @@ struct LogFormatDocTests {
             out += "```json\n" + (try format(record(event, level: event.defaultLevel, connection: fixedContext(client: "203.0.113.7")),
                                                ECSFormatter())) + "```\n\n"
         }
+        out += """
+            ## Metrics
+
+            The same events as numbers, through swift-metrics, when the application bootstraps a
+            backend (`websockets serve --metrics` answers `GET /metrics` in the Prometheus format).
+            Label values are bounded: `role` is `server` or `client`; `outcome` is `ok` (1000, 1001)
+            or `error`; `code` is the close code for 1000–1015, else `3xxx`, `4xxx` or `other`;
+            `initiator` is `local`, `remote` or `abnormal`; `reason` is the rejection kind of
+            `connection_rejected`; `status` an HTTP status; `event` an event name. Messages and bytes
+            are added per connection at each keepalive ping and at close.
+
+            | metric | type | labels | what |
+            |---|---|---|---|
+
+            """
+        for metric in WebSocketMetricName.allCases {
+            out += "| `\(metric.rawValue)` | \(metric.kind) | \(metric.labels.map { "`\($0)`" }.joined(separator: ", ")) | \(metric.help) |\n"
+        }
+        out += """
+
+            ## OpenTelemetry (OTLP)
+
+            `Integrations/OpenTelemetry` exports the same records over OTLP/HTTP (protobuf) as OTLP log
+            records. Attribute values keep the JSON types (integers are `int_value`, durations
+            `double_value`, flags `bool_value`).
+
+            | OTLP | from | note |
+            |---|---|---|
+            | `time_unix_nano`, `observed_time_unix_nano` | `timestamp` | |
+            | `severity_number` | `level` | trace 1, debug 5, info 9, notice 10, warning 13, error 17, critical 18 |
+            | `severity_text` | `level` | `TRACE`, `DEBUG`, `INFO`, `NOTICE`, `WARN`, `ERROR`, `CRITICAL` |
+            | `body` | `message` | a string |
+            | `event_name` | `event` | empty for application records |
+            | `trace_id`, `span_id`, `flags` | `trace_id`, `span_id`, `trace_flags` | the connection's W3C `traceparent` |
+            | scope `name` | `logger` | one scope per logger in a request |
+            | resource `service.name` | | `OTEL_SERVICE_NAME` or the configuration; `unknown_service:websockets` otherwise |
+            | `websockets.connection.id` | `connection_id` | |
+            | `client.address` | `remote_addr` | the resolved client (trusted proxies only) |
+            | `websockets.client_address_source` | `remote_addr_source` | only when not the peer |
+            | `network.peer.address`, `network.peer.port` | `peer_addr`, `peer_port` | the socket peer; the port an integer |
+            | `network.protocol.name` | | `websocket` on every connection record |
+            | `url.path`, `url.query` | `path` | split at `?`, redacted as in the JSON line |
+            | `http.request.method` | `method` | |
+            | `http.response.status_code` | `status` | an integer |
+            | `server.address`, `server.port` | `host`, `port` of `server_listening` | |
+            | `exception.type`, `exception.message` | `error_type`, `error_message`, `error` | |
+            | `websockets.<field>` | every other field of the event | `websockets.close_code`, `websockets.duration`, `websockets.messages_in`, … |
+            | the key, typed | `metadata` | numbers and booleans typed, arrays and dictionaries as OTLP arrays and key-value lists |
+            | `code.file.path`, `code.function.name`, `code.line.number` | the call site | |
+
+            """
         return out
     }
 

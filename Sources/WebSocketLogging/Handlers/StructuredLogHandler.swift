@@ -79,13 +79,23 @@ public struct StructuredLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        pipeline.log(LogRecord(label: label, event: event, handlerMetadata: metadata, metadataProvider: metadataProvider))
+    }
+}
+
+extension LogRecord {
+    /// The record a swift-log call makes, for a handler of your own (an exporter, a test
+    /// double): the library's typed event and connection are read back from the metadata by
+    /// type, the connection of the calling handler task (``ConnectionContext/current``) is used
+    /// when none is named, and every other metadata value passes through with its type.
+    public init(label: String, event: LogEvent, handlerMetadata: Logger.Metadata, metadataProvider: Logger.MetadataProvider?) {
         var parts = MetadataParts()
-        if !metadata.isEmpty { parts.absorb(metadata) }
+        if !handlerMetadata.isEmpty { parts.absorb(handlerMetadata) }
         if let provided = metadataProvider?.get(), !provided.isEmpty { parts.absorb(provided, ambient: true) }
         if let callMetadata = event.metadata, !callMetadata.isEmpty { parts.absorb(callMetadata) }
-        pipeline.log(LogRecord(level: event.level, label: label, message: event.message.description, event: parts.typed,
-                               connection: parts.recordConnection, metadata: parts.user, error: event.error,
-                               source: event.source, file: event.file, function: event.function, line: event.line))
+        self.init(level: event.level, label: label, message: event.message.description, event: parts.typed,
+                  connection: parts.recordConnection, metadata: parts.user, error: event.error,
+                  source: event.source, file: event.file, function: event.function, line: event.line)
     }
 }
 

@@ -160,6 +160,28 @@ public enum WebSocketMetricName: String, CaseIterable, Sendable {
     case logRecordsDropped = "websockets_log_records_dropped_total"
     case logRecordsSuppressed = "websockets_log_records_suppressed_total"
 
+    /// The labels its series carry (each with a bounded set of values).
+    public var labels: [String] {
+        switch self {
+        case .connectionsClosed: ["role", "outcome", "code", "initiator"]
+        case .connectionsRejected: ["role", "reason", "status"]
+        case .httpResponses: ["role", "status"]
+        case .logRecordsDropped: []
+        case .logRecordsSuppressed: ["event"]
+        default: ["role"]
+        }
+    }
+
+    /// The swift-metrics type it is recorded as (`Meter`, `Counter`, `Timer`), and so the
+    /// Prometheus type (gauge, counter, histogram).
+    public var kind: String {
+        switch self {
+        case .connectionsActive: "gauge"
+        case .handshakeDuration, .connectionDuration, .keepaliveRoundTrip: "histogram"
+        default: "counter"
+        }
+    }
+
     /// One line for the exposition's `# HELP`.
     public var help: String {
         switch self {

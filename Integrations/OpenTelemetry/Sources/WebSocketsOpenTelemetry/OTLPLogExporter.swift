@@ -1,0 +1,297 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CoreMetrics
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+import WebSocketLogging
+
+/// Sends log records to an OpenTelemetry collector over OTLP/HTTP (protobuf), in batches.
+///
+/// Run it as a service beside the server (`ServiceGroup(services: [exporter, server], …)`): it
+/// exports every ``Configuration/scheduleDelay``, or sooner when a batch fills, and on graceful
+/// shutdown exports what is left. Records come in through ``OTLPLogHandler`` (or ``export(_:)``).
+///
+/// Nothing is lost silently: a record that finds the queue full, or whose batch the collector
+/// refused or never answered after retries, is counted (``droppedCount``), reported by a
+/// WARNING `log_records_dropped` record to the diagnostics logger and the export itself, and
+/// added to `websockets_log_records_dropped_total` when a metrics backend is bootstrapped.
+public final class OTLPLogExporter: Service, Sendable {
+    /// Where and how records are exported.
+    public struct Configuration: Sendable {
+        /// The logs endpoint (default `http://localhost:4318/v1/logs`).
+        public var endpoint: OTLPEndpoint
+        /// Extra request headers (an API key).
+        public var headers: [(String, String)]
+        /// Resource attributes; `service.name` is always set (default `unknown_service:websockets`).
+        public var resource: [String: String]
+        /// Records kept while waiting for an export; beyond it records are dropped and counted.
+        public var maxQueueSize: Int
+        /// Records per request.
+        public var maxBatchSize: Int
+        /// The longest a record waits before it is exported.
+        public var scheduleDelay: Duration
+        /// How long an export may take (connect, send, answer) before it counts as failed.
+        public var exportTimeout: Duration
+
+        /// A configuration; each parameter sets the property of the same name.
+        public init(endpoint: OTLPEndpoint = OTLPEndpoint("http://localhost:4318/v1/logs")!, headers: [(String, String)] = [],
+                    resource: [String: String] = [:], maxQueueSize: Int = 4096, maxBatchSize: Int = 512,
+                    scheduleDelay: Duration = .seconds(1), exportTimeout: Duration = .seconds(10)) {
+            self.endpoint = endpoint
+            self.headers = headers
+            self.resource = resource
+            self.maxQueueSize = max(1, maxQueueSize)
+            self.maxBatchSize = max(1, maxBatchSize)
+            self.scheduleDelay = scheduleDelay
+            self.exportTimeout = exportTimeout
+        }
+
+        /// The configuration the standard OpenTelemetry variables describe:
+        /// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` (as is) or `OTEL_EXPORTER_OTLP_ENDPOINT` (+ `/v1/logs`),
+        /// `OTEL_EXPORTER_OTLP_HEADERS`/`_LOGS_HEADERS`, `OTEL_EXPORTER_OTLP_PROTOCOL`
+        /// (`http/protobuf` only), `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`.
+        /// - Throws: ``OTLPConfigurationError`` naming the variable and what is wrong with it.
+        public static func fromEnvironment(_ environment: [String: String] = currentEnvironment()) throws -> Configuration {
+            var configuration = Configuration()
+            if let proto = environment["OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"] ?? environment["OTEL_EXPORTER_OTLP_PROTOCOL"],
+               proto != "http/protobuf" {
+                throw OTLPConfigurationError(variable: "OTEL_EXPORTER_OTLP_PROTOCOL", value: proto,
+                                             problem: "only http/protobuf is supported")
+            }
+            if let url = environment["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"] {
+                guard let endpoint = OTLPEndpoint(url) else {
+                    throw OTLPConfigurationError(variable: "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", value: url, problem: "not an http(s) URL")
+                }
+                configuration.endpoint = endpoint
+            } else if let base = environment["OTEL_EXPORTER_OTLP_ENDPOINT"] {
+                // The signal's path goes after the base URL's own path (OTLP/HTTP exporter spec).
+                let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
+                guard let endpoint = OTLPEndpoint(trimmed + "/v1/logs") else {
+                    throw OTLPConfigurationError(variable: "OTEL_EXPORTER_OTLP_ENDPOINT", value: base, problem: "not an http(s) URL")
+                }
+                configuration.endpoint = endpoint
+            }
+            for variable in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_LOGS_HEADERS"] {
+                guard let text = environment[variable] else { continue }
+                configuration.headers += try Self.pairs(text, variable: variable)
+            }
+            if let text = environment["OTEL_RESOURCE_ATTRIBUTES"] {
+                for (key, value) in try Self.pairs(text, variable: "OTEL_RESOURCE_ATTRIBUTES") { configuration.resource[key] = value }
+            }
+            if let name = environment["OTEL_SERVICE_NAME"], !name.isEmpty { configuration.resource["service.name"] = name }
+            return configuration
+        }
+
+        /// `k1=v1,k2=v2` with percent-encoded values (the W3C Baggage form the variables use).
+        static func pairs(_ text: String, variable: String) throws -> [(String, String)] {
+            try text.split(separator: ",").map { item in
+                guard let eq = item.firstIndex(of: "="), item[..<eq].trimmingWhitespace() != "" else {
+                    throw OTLPConfigurationError(variable: variable, value: text, problem: "'\(item)' is not key=value")
+                }
+                let key = item[..<eq].trimmingWhitespace()
+                let raw = item[item.index(after: eq)...].trimmingWhitespace()
+                return (key, raw.removingPercentEncodingOrSelf())
+            }
+        }
+
+        /// This process's environment.
+        public static func currentEnvironment() -> [String: String] {
+            var result: [String: String] = [:]
+            var pointer = environ
+            while let entry = pointer.pointee {
+                let text = String(cString: entry)
+                if let eq = text.firstIndex(of: "=") { result[String(text[..<eq])] = String(text[text.index(after: eq)...]) }
+                pointer += 1
+            }
+            return result
+        }
+    }
+
+    private struct State {
+        var queue: [(label: String, record: [UInt8])] = []
+        var unreportedDrops = 0
+        var dropped = 0
+        var exported = 0
+        var stopping = false
+        /// ``run()`` returned: nothing will export a record queued now.
+        var finished = false
+    }
+
+    public let configuration: Configuration
+    private let transport: OTLPHTTPTransport
+    private let diagnostics: Logger
+    private let state = NIOLockedValueBox(State())
+    private let wake: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)
+    private let resourceBytes: [UInt8]
+
+    /// An exporter; `diagnostics` receives its own WARNINGs (drops, failed exports): give it a
+    /// logger that does not export through this exporter if the collector may be down.
+    public init(configuration: Configuration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                diagnostics: Logger = Logger(label: "websockets.otlp")) throws {
+        self.configuration = configuration
+        self.diagnostics = diagnostics
+        self.transport = try OTLPHTTPTransport(endpoint: configuration.endpoint, headers: configuration.headers,
+                                               timeout: TimeAmount(configuration.exportTimeout), group: group)
+        self.wake = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        var resource = configuration.resource
+        if resource["service.name"] == nil { resource["service.name"] = "unknown_service:websockets" }
+        resource["telemetry.sdk.name"] = "swift-websockets"
+        resource["telemetry.sdk.language"] = "swift"
+        var w = ProtobufWriter()
+        for (key, value) in resource.sorted(by: { $0.key < $1.key }) {
+            OTLPLogRecordEncoding.attribute(&w, key, field: 1) { $0.string(1, value) }  // Resource.attributes
+        }
+        self.resourceBytes = w.bytes
+    }
+
+    /// Records the queue refused or the collector never took.
+    public var droppedCount: Int { state.withLockedValue { $0.dropped } }
+    /// Records the collector accepted.
+    public var exportedCount: Int { state.withLockedValue { $0.exported } }
+
+    /// Queues `record` for export (encoded now, on the caller's thread).
+    public func export(_ record: LogRecord) {
+        let bytes = OTLPLogRecordEncoding.encode(record)
+        let full = state.withLockedValue { state -> Bool? in
+            guard state.queue.count < configuration.maxQueueSize, !state.finished else {
+                state.dropped += 1
+                state.unreportedDrops += 1
+                return nil
+            }
+            state.queue.append((record.label, bytes))
+            return state.queue.count >= configuration.maxBatchSize
+        }
+        if full == true { wake.continuation.yield() }
+    }
+
+    /// Exports until graceful shutdown, then exports what is queued and returns.
+    public func run() async throws {
+        let ticker = Task { [wake, configuration] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: configuration.scheduleDelay)
+                wake.continuation.yield()
+            }
+        }
+        defer { ticker.cancel() }
+        await withGracefulShutdownHandler {
+            for await _ in wake.stream {
+                await flush()
+                if state.withLockedValue({ $0.stopping }) { break }
+            }
+        } onGracefulShutdown: { [state, wake] in
+            state.withLockedValue { $0.stopping = true }
+            wake.continuation.yield()
+        }
+        await flush()
+        state.withLockedValue { $0.finished = true }
+    }
+
+    /// Exports everything queued now, batch by batch, and reports drops since the last report.
+    public func flush() async {
+        while true {
+            let (batch, drops) = state.withLockedValue { state in
+                let batch = Array(state.queue.prefix(configuration.maxBatchSize))
+                state.queue.removeFirst(batch.count)
+                defer { state.unreportedDrops = 0 }
+                return (batch, state.unreportedDrops)
+            }
+            if drops > 0 { reportDrops(drops) }
+            if batch.isEmpty { return }
+            let accepted = await send(batch)
+            state.withLockedValue { state in
+                if accepted { state.exported += batch.count } else {
+                    state.dropped += batch.count
+                    state.unreportedDrops += batch.count
+                }
+            }
+        }
+    }
+
+    /// Posts one batch, retrying what OTLP calls retryable (no answer, 429, 502, 503, 504) twice.
+    private func send(_ batch: [(label: String, record: [UInt8])]) async -> Bool {
+        let body = request(batch)
+        var failure = ""
+        for attempt in 0..<3 {
+            if attempt > 0 { try? await Task.sleep(for: .milliseconds(250 << attempt)) }
+            do {
+                let status = try await transport.post(body)
+                if (200..<300).contains(status.code) { return true }
+                failure = "HTTP \(status.code) \(status.reasonPhrase)"
+                if ![429, 502, 503, 504].contains(status.code) { break }
+            } catch {
+                failure = "\(error)"
+            }
+        }
+        diagnostics.warning("OTLP export to \(configuration.endpoint) failed: \(failure); \(batch.count) records dropped")
+        return false
+    }
+
+    private func reportDrops(_ count: Int) {
+        let event = WebSocketLogEvent.logRecordsDropped(count: count)
+        diagnostics.warning("\(event.message)", metadata: [webSocketEventMetadataKey: .stringConvertible(event)])
+        export(LogRecord(level: .warning, label: diagnostics.label, message: event.message, event: event))
+        if !(MetricsSystem.factory is NOOPMetricsHandler) {
+            Counter(label: WebSocketMetricName.logRecordsDropped.rawValue).increment(by: count)
+        }
+    }
+
+    /// `ExportLogsServiceRequest { resource_logs { resource, scope_logs per logger label } }`.
+    func request(_ batch: [(label: String, record: [UInt8])]) -> [UInt8] {
+        var labels: [String] = []
+        var byLabel: [String: [[UInt8]]] = [:]
+        for item in batch {
+            if byLabel[item.label] == nil { labels.append(item.label) }
+            byLabel[item.label, default: []].append(item.record)
+        }
+        var w = ProtobufWriter(capacity: batch.reduce(256) { $0 + $1.record.count + 8 })
+        w.message(1) { resourceLogs in
+            resourceLogs.data(1, resourceBytes)
+            for label in labels {
+                resourceLogs.message(2) { scopeLogs in
+                    scopeLogs.message(1) { $0.string(1, label) }  // InstrumentationScope.name
+                    for record in byLabel[label] ?? [] { scopeLogs.data(2, record) }
+                }
+            }
+        }
+        return w.bytes
+    }
+}
+
+/// An OTLP setting from the environment that cannot be used, named with the reason.
+public struct OTLPConfigurationError: Error, CustomStringConvertible, Sendable {
+    public var variable: String
+    public var value: String
+    public var problem: String
+    public var description: String { "\(variable)=\(value): \(problem)" }
+}
+
+extension Substring {
+    func trimmingWhitespace() -> String {
+        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+}
+
+extension String {
+    func removingPercentEncodingOrSelf() -> String {
+        var bytes: [UInt8] = []
+        var i = utf8.startIndex
+        while i < utf8.endIndex {
+            let b = utf8[i]
+            if b == UInt8(ascii: "%"), let h1 = utf8.index(i, offsetBy: 1, limitedBy: utf8.endIndex), h1 < utf8.endIndex,
+               let h2 = utf8.index(i, offsetBy: 2, limitedBy: utf8.endIndex), h2 < utf8.endIndex,
+               let v = UInt8(String(decoding: [utf8[h1], utf8[h2]], as: UTF8.self), radix: 16) {
+                bytes.append(v)
+                i = utf8.index(i, offsetBy: 3)
+            } else {
+                bytes.append(b)
+                i = utf8.index(after: i)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

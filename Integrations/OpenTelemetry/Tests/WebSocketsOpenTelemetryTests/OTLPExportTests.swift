@@ -1,0 +1,209 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+import WebSocketCore
+import WebSocketLogging
+import WebSocketTestSupport
+import WebSockets
+@testable import WebSocketsOpenTelemetry
+
+/// The Python receiver (`Tests/Peers/otlp_receiver.py`): decodes with PyPI opentelemetry-proto.
+final class Receiver {
+    let process: ChildProcess
+    let out = NSTemporaryDirectory() + "otlp-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).jsonl"
+    let log = NSTemporaryDirectory() + "otlp-receiver-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
+    let port: Int
+
+    init(failFirst: Int = 0) async throws {
+        let script = repositoryRoot.appendingPathComponent("Tests/Peers/otlp_receiver.py").path
+        process = try ChildProcess("/usr/bin/env", ["python3", script, out, String(failFirst)], output: log)
+        var port: Int?
+        for _ in 0..<200 where port == nil {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            port = text.split(separator: "\n").first { $0.hasPrefix("listening ") }.flatMap { Int($0.dropFirst(10)) }
+            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        self.port = try #require(port, "the receiver did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+    }
+
+    var lines: [[String: Any]] {
+        ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+    var records: [[String: Any]] { lines.filter { $0["event_name"] != nil } }
+
+    deinit {
+        process.stop()
+        unlink(out)
+        unlink(log)
+    }
+}
+
+/// A typed attribute value as the receiver wrote it (`{"int": 5}`).
+func attribute(_ record: [String: Any], _ key: String) -> (type: String, value: Any)? {
+    guard let typed = (record["attributes"] as? [String: Any])?[key] as? [String: Any], let (type, value) = typed.first else { return nil }
+    return (type, value)
+}
+
+@Suite("OTLP log export, decoded by the official protobuf definitions", .serialized, .timeLimit(.minutes(2)))
+struct OTLPExportTests {
+    static let peers = repositoryRoot.appendingPathComponent("Tests/Peers").path
+
+    @Test("Every record of a traced connection arrives with typed attributes, severity, event name and trace context; the JSON log has the same records")
+    func everyRecordTyped() async throws {
+        let receiver = try await Receiver()
+        let exporter = try OTLPLogExporter(configuration: .init(
+            endpoint: try #require(OTLPEndpoint("http://127.0.0.1:\(receiver.port)/v1/logs")), headers: [("X-Api-Key", "k1")],
+            resource: ["service.name": "ws-test", "deployment.environment.name": "ci"], scheduleDelay: .milliseconds(100)))
+        let json = MemorySink()
+        let handlers = { (label: String) -> any LogHandler in
+            MultiplexLogHandler([StructuredLogHandler.json(label: label, sink: json, logLevel: .debug),
+                                 OTLPLogHandler(label: label, exporter: exporter, logLevel: .debug)])
+        }
+        var configuration = ServerConfiguration()
+        configuration.logger = Logger(label: "websockets.server", factory: handlers)
+        configuration.logger.logLevel = .debug
+        let appLogger = Logger(label: "app", factory: handlers)
+        let server = try await WebSocketServer.serve(host: "127.0.0.1", port: 0, configuration: configuration) { ws in
+            appLogger.info("echoing", metadata: ["answer": .stringConvertible(42), "ratio": .stringConvertible(0.5), "tag": "x"])
+            for try await message in ws.messages { try await ws.send(message) }
+        }
+        var groupLogger = Logger(label: "group")
+        groupLogger.logLevel = .critical
+        let group = ServiceGroup(services: [exporter, server], logger: groupLogger)
+        let running = Task { try await group.run() }
+
+        let client = try await runCommand("/usr/bin/env", ["python3", Self.peers + "/otel_client.py", "ws://127.0.0.1:\(server.port)/traced?token=secret&room=1"])
+        #expect(client.status == 0, "\(client.output)")
+        let sent = try #require(client.output.split(separator: "\n").last.flatMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }, "\(client.output)")
+        let raw = try RawSocket(port: server.port)
+        raw.send("GET /nokey HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        _ = await raw.readAllAsync()
+        await group.triggerGracefulShutdown()
+        try await running.value  // the exporter exports what is left before it returns
+
+        let jsonRecords = json.lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let otlp = receiver.records
+        #expect(receiver.lines.allSatisfy { $0["error"] == nil }, "the receiver decoded every request: \(receiver.lines.filter { $0["error"] != nil })")
+        #expect(exporter.droppedCount == 0 && exporter.exportedCount == otlp.count)
+        #expect(otlp.count == jsonRecords.count, "every record: OTLP \(otlp.count), JSON \(jsonRecords.count)")
+        // The same records in the same order per logger (a request groups records by logger,
+        // one scope each): event name, logger, severity and message.
+        let levels: [String: (Int, String)] = ["debug": (5, "DEBUG"), "info": (9, "INFO"), "warning": (13, "WARN"), "error": (17, "ERROR")]
+        for (j, o) in zip(Self.byLogger(jsonRecords, "logger"), Self.byLogger(otlp, "scope")) {
+            let event = j["event"] as? String ?? ""
+            #expect((o["event_name"] as? String ?? "") == (event == "log" ? "" : event), "\(j) / \(o)")
+            #expect(o["scope"] as? String == j["logger"] as? String)
+            let level = try #require(levels[j["level"] as? String ?? ""])
+            #expect(o["severity_number"] as? Int == level.0 && o["severity_text"] as? String == level.1)
+            #expect((o["body"] as? [String: Any])?["string"] as? String == j["message"] as? String)
+            #expect((o["resource"] as? [String: Any])?["service.name"] as? [String: String] == ["string": "ws-test"])
+            #expect(o["api_key"] as? String == "k1")
+            if let data = j["event_data"] as? [String: Any] {  // a connection record
+                #expect(attribute(o, "websockets.connection.id")?.value as? String == data["connection_id"] as? String)
+                #expect(attribute(o, "network.peer.port")?.type == "int")
+                #expect(attribute(o, "network.peer.port")?.value as? Int == data["peer_port"] as? Int)
+                #expect(attribute(o, "network.peer.address")?.value as? String == "127.0.0.1")
+                #expect(attribute(o, "client.address")?.value as? String == data["remote_addr"] as? String)
+                #expect(attribute(o, "network.protocol.name")?.value as? String == "websocket")
+                if let trace = data["trace_id"] as? String {
+                    #expect(o["trace_id"] as? String == trace && o["span_id"] as? String == data["span_id"] as? String)
+                    #expect(o["flags"] as? Int == 1)
+                }
+            }
+        }
+        let byEvent = { (name: String) in otlp.first { $0["event_name"] as? String == name } }
+        let open = try #require(byEvent("connection_open"))
+        #expect(attribute(open, "url.path")?.value as? String == "/traced")
+        #expect(attribute(open, "url.query")?.value as? String == "token=[REDACTED]&room=1")
+        #expect(open["trace_id"] as? String == sent["trace_id"] as? String && open["span_id"] as? String == sent["span_id"] as? String)
+        #expect(attribute(open, "websockets.handshake_duration")?.type == "double")
+        let closed = try #require(byEvent("connection_closed"))
+        #expect(attribute(closed, "websockets.close_code").map { "\($0.type)=\($0.value)" } == "int=1000")
+        #expect(attribute(closed, "websockets.messages_in")?.value as? Int == 1)
+        #expect(attribute(closed, "websockets.duration")?.type == "double")
+        #expect(attribute(closed, "websockets.initiator")?.value as? String == "remote")
+        let rejected = try #require(byEvent("connection_rejected"))
+        #expect(attribute(rejected, "http.response.status_code").map { "\($0.type)=\($0.value)" } == "int=400")
+        #expect(attribute(rejected, "websockets.rejection")?.value as? String == "missing_key")
+        let frame = try #require(byEvent("frame_received"))
+        #expect(attribute(frame, "websockets.fin")?.type == "bool" && attribute(frame, "websockets.size")?.type == "int")
+        let app = try #require(otlp.first { $0["scope"] as? String == "app" })
+        #expect(attribute(app, "answer").map { "\($0.type)=\($0.value)" } == "int=42")
+        #expect(attribute(app, "ratio")?.type == "double" && attribute(app, "tag")?.type == "string")
+        #expect(attribute(app, "websockets.connection.id") != nil, "an application record inside a handler carries its connection")
+        #expect(app["trace_id"] as? String == sent["trace_id"] as? String)
+        #expect(attribute(app, "code.line.number")?.type == "int")
+        #expect(!otlp.contains { ($0["attributes"] as? [String: Any]).map { "\($0)".contains("secret") } ?? false }, "redacted")
+        #expect(otlp.contains { $0["event_name"] as? String == "server_closed" }, "the records of the shutdown itself are exported")
+    }
+
+    /// `records` grouped by the logger field `key`, each group in its original order.
+    static func byLogger(_ records: [[String: Any]], _ key: String) -> [[String: Any]] {
+        records.enumerated().sorted { a, b in
+            let (la, lb) = (a.element[key] as? String ?? "", b.element[key] as? String ?? "")
+            return la != lb ? la < lb : a.offset < b.offset
+        }.map(\.element)
+    }
+
+    @Test("A collector answering 503 is retried; nothing is lost")
+    func retriesUnavailable() async throws {
+        let receiver = try await Receiver(failFirst: 2)
+        let exporter = try OTLPLogExporter(configuration: .init(
+            endpoint: try #require(OTLPEndpoint("http://127.0.0.1:\(receiver.port)")), scheduleDelay: .seconds(60)))
+        let logger = Logger(label: "t") { OTLPLogHandler(label: $0, exporter: exporter) }
+        for i in 0..<5 { logger.info("record \(i)") }
+        await exporter.flush()
+        #expect(receiver.lines.filter { $0["refused"] != nil }.count == 2, "\(receiver.lines)")
+        #expect(receiver.records.map { ($0["body"] as? [String: Any])?["string"] as? String } == (0..<5).map { "record \($0)" })
+        #expect(exporter.droppedCount == 0 && exporter.exportedCount == 5, "\(receiver.lines)")
+    }
+
+    @Test("A collector that is down: the records are counted as dropped and reported by a WARNING naming the endpoint")
+    func collectorDown() async throws {
+        let port = freePort()
+        let exporter = try OTLPLogExporter(
+            configuration: .init(endpoint: try #require(OTLPEndpoint("http://127.0.0.1:\(port)/v1/logs")), exportTimeout: .seconds(2)),
+            diagnostics: Logger(label: "diagnostics") { StructuredLogHandler.json(label: $0, sink: DiagnosticsSink.shared) })
+        let logger = Logger(label: "t") { OTLPLogHandler(label: $0, exporter: exporter) }
+        for i in 0..<3 { logger.info("record \(i)") }
+        await exporter.flush()
+        #expect(exporter.droppedCount == 3 && exporter.exportedCount == 0)
+        await exporter.flush()  // the next cycle reports the drop
+        let lines = DiagnosticsSink.shared.lines
+        #expect(lines.contains { $0.contains("OTLP export to http://127.0.0.1:\(port)/v1/logs failed") && $0.contains("3 records dropped") }, "\(lines)")
+        #expect(lines.contains { $0.contains("\"event\":\"log_records_dropped\"") && $0.contains("\"dropped\":3") }, "\(lines)")
+    }
+
+    @Test("The standard variables configure the exporter; a wrong one is named with the reason")
+    func environment() throws {
+        let c = try OTLPLogExporter.Configuration.fromEnvironment([
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/base/", "OTEL_SERVICE_NAME": "chat",
+            "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=prod,team=a%20b", "OTEL_EXPORTER_OTLP_HEADERS": "x-api-key=abc",
+        ])
+        #expect(c.endpoint.description == "http://collector:4318/base/v1/logs")
+        #expect(c.resource == ["service.name": "chat", "deployment.environment.name": "prod", "team": "a b"])
+        #expect(c.headers.map { "\($0.0)=\($0.1)" } == ["x-api-key=abc"])
+        let logs = try OTLPLogExporter.Configuration.fromEnvironment(["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "https://otel.example:443/custom"])
+        #expect(logs.endpoint.secure && logs.endpoint.path == "/custom" && logs.endpoint.port == 443)
+        #expect(try OTLPLogExporter.Configuration.fromEnvironment([:]).endpoint.description == "http://localhost:4318/v1/logs")
+        #expect { try OTLPLogExporter.Configuration.fromEnvironment(["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"]) } throws: {
+            "\($0)" == "OTEL_EXPORTER_OTLP_PROTOCOL=grpc: only http/protobuf is supported"
+        }
+        #expect { try OTLPLogExporter.Configuration.fromEnvironment(["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "collector:4318"]) } throws: {
+            "\($0)".hasPrefix("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT=collector:4318: not an http(s) URL")
+        }
+        #expect { try OTLPLogExporter.Configuration.fromEnvironment(["OTEL_RESOURCE_ATTRIBUTES": "novalue"]) } throws: {
+            "\($0)".contains("'novalue' is not key=value")
+        }
+        #expect(OTLPEndpoint("http://[::1]:4318/v1/logs")?.host == "::1")
+        #expect(OTLPEndpoint("http://host:0/") == nil && OTLPEndpoint("ftp://host/") == nil)
+    }
+}
+
+enum DiagnosticsSink {
+    static let shared = MemorySink()
+}

@@ -1,0 +1,108 @@
+"""An OTLP/HTTP logs receiver that decodes every request with the official protobuf definitions
+(PyPI opentelemetry-proto) and writes each log record as one JSON line to OUT, with every
+attribute's protobuf type kept (`{"int": 5}`, `{"string": "x"}`). Unknown fields, a wrong
+content type or a body that does not parse are errors: the request is answered 400 and the
+error written as a line `{"error": ...}`.
+
+usage: otlp_receiver.py OUT [FAIL_FIRST]   (FAIL_FIRST: answer the first N requests 503)
+Prints `listening PORT` once it accepts requests.
+"""
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from google.protobuf import unknown_fields
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+
+OUT = sys.argv[1]
+FAIL_FIRST = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+requests = 0
+
+
+def value(v):
+    kind = v.WhichOneof("value")
+    if kind == "string_value":
+        return {"string": v.string_value}
+    if kind == "int_value":
+        return {"int": v.int_value}
+    if kind == "double_value":
+        return {"double": v.double_value}
+    if kind == "bool_value":
+        return {"bool": v.bool_value}
+    if kind == "array_value":
+        return {"array": [value(x) for x in v.array_value.values]}
+    if kind == "kvlist_value":
+        return {"kvlist": {kv.key: value(kv.value) for kv in v.kvlist_value.values}}
+    if kind == "bytes_value":
+        return {"bytes": v.bytes_value.hex()}
+    return {"empty": None}
+
+
+def write(line):
+    with open(OUT, "a") as f:
+        f.write(json.dumps(line) + "\n")
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        global requests
+        requests += 1
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if requests <= FAIL_FIRST:
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            write({"refused": requests})
+            return
+        try:
+            assert self.path == "/v1/logs", self.path
+            assert self.headers.get("Content-Type") == "application/x-protobuf", self.headers.get("Content-Type")
+            request = logs_service_pb2.ExportLogsServiceRequest()
+            request.ParseFromString(body)
+
+            def known_only(message):  # a field number we got wrong would land here
+                assert len(unknown_fields.UnknownFieldSet(message)) == 0, f"unknown fields in {type(message).__name__}"
+
+            known_only(request)
+            for rl in request.resource_logs:
+                known_only(rl)
+                known_only(rl.resource)
+                resource = {kv.key: value(kv.value) for kv in rl.resource.attributes}
+                for sl in rl.scope_logs:
+                    known_only(sl)
+                    known_only(sl.scope)
+                    for r in sl.log_records:
+                        known_only(r)
+                        known_only(r.body)
+                        for kv in r.attributes:
+                            known_only(kv)
+                            known_only(kv.value)
+                        write({
+                            "resource": resource, "scope": sl.scope.name,
+                            "time_unix_nano": r.time_unix_nano, "observed_time_unix_nano": r.observed_time_unix_nano,
+                            "severity_number": r.severity_number, "severity_text": r.severity_text,
+                            "body": value(r.body), "event_name": r.event_name,
+                            "attributes": {kv.key: value(kv.value) for kv in r.attributes},
+                            "attribute_count": len(r.attributes),
+                            "trace_id": r.trace_id.hex(), "span_id": r.span_id.hex(), "flags": r.flags,
+                            "api_key": self.headers.get("X-Api-Key"),
+                        })
+            response = logs_service_pb2.ExportLogsServiceResponse().SerializeToString()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", str(len(response)))
+            self.end_headers()
+            self.wfile.write(response)
+        except Exception as e:  # noqa: BLE001 - reported to the test as a line
+            write({"error": repr(e)})
+            self.send_response(400)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(f"listening {server.server_address[1]}", flush=True)
+server.serve_forever()
