@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run). Installs what a fresh machine lacks, then
 # builds, runs the whole test suite (real peers on loopback), the runnable examples'
-# self-checks, the Hummingbird and Vapor integration packages, the Autobahn conformance fast
+# self-checks, the integration packages (Hummingbird, Vapor, OpenTelemetry), the Autobahn conformance fast
 # groups against our server and our client, and a short run of each fuzzing harness.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +17,9 @@ grep -qE "Test run with [0-9]+ tests? .* passed" /tmp/swift-websockets-test.log
 timeout 600 swift test --skip-build --filter SyslogDeliveryTests 2>&1 | tee /tmp/swift-websockets-load-test.log
 grep -qE "Test run with [0-9]+ tests? .* passed" /tmp/swift-websockets-load-test.log
 
-# The Hummingbird and Vapor packages (Integrations/): their example apps on one port for HTTP
-# and WebSocket, against real clients. First builds are long (Vapor's most of all).
+# The packages under Integrations/: the Hummingbird and Vapor example apps on one port for HTTP
+# and WebSocket, against real clients; the OTLP exporter against a receiver decoding with the
+# official protobuf definitions. First builds are long (Vapor's most of all).
 bash scripts/test-integrations.sh 2>&1 | tee /tmp/swift-websockets-integrations.log
 
 # Every public declaration has a doc comment (DocC).

@@ -53,7 +53,8 @@ public struct ServerConfiguration: Sendable {
     /// Allowed origins; `nil` (default) checks nothing.
     public var origins: OriginPolicy?
     /// Runs on each upgrade request before the handshake; returning a response answers with
-    /// it instead of upgrading. Reads from the socket pause while it runs.
+    /// it instead of upgrading. Reads from the socket pause while it runs. It runs on the
+    /// connection's event loop with ``runHandlersOnEventLoop`` (the default): do not block in it.
     public var processRequest: (@Sendable (HTTPRequestHead, ConnectionContext) async -> HTTPResponse?)?
     /// May edit the 101 response before it is sent.
     public var processResponse: (@Sendable (HTTPRequestHead, inout HTTPResponseHead) -> Void)?
@@ -86,10 +87,11 @@ public struct ServerConfiguration: Sendable {
     /// reported once a second by a WARNING `log_records_suppressed` record, so a flood of bad
     /// handshakes cannot flood the log. `nil` logs every rejection. Default 20.
     public var rejectionLogLimit: Int?
-    /// Run each connection's handler on its channel's event loop (a task executor preference)
-    /// instead of the cooperative thread pool: no thread hop per message, a third less CPU per
-    /// echoed message. Code in a handler must then not block (offload CPU-heavy or blocking work
-    /// to another task or thread), as in any NIO channel handler. Default `true`.
+    /// Run each connection's handler, and ``processRequest``, on its channel's event loop (a task
+    /// executor preference) instead of the cooperative thread pool: no thread hop per message, a
+    /// third less CPU per echoed message. Code in a handler must then not block (offload
+    /// CPU-heavy or blocking work to another task or thread), as in any NIO channel handler.
+    /// Default `true`.
     public var runHandlersOnEventLoop: Bool = true
 
     /// Creates a configuration; each parameter sets the property of the same name.
