@@ -4,14 +4,15 @@
 #           node-ws (a third-party peer), openssl (TLS certificates made at test time),
 #           nginx-light (the real reverse proxy of the trusted-proxy tests),
 #           chromium (the real browser of Tests/WebSocketsTests/BrowserTests, driven headless over DevTools),
-#           prometheus (the real server that scrapes `websockets serve --metrics`; promtool checks the exposition)
+#           prometheus (the real server that scrapes `websockets serve --metrics`; promtool checks the exposition),
+#           curl (queries Prometheus and fetches /metrics in that test)
 #   PyPI:   jsonschema (every emitted JSON line is validated against schemas/),
 #           websockets (the strict reference peer, both directions),
 #           opentelemetry-sdk (a real OpenTelemetry client sending W3C traceparent),
 #           opentelemetry-proto (the official OTLP definitions the OTLP export test decodes with)
 set -euo pipefail
 
-apt_packages=(zlib1g-dev rsyslog rsyslog-relp jq node-ws openssl nginx-light chromium prometheus)
+apt_packages=(zlib1g-dev rsyslog rsyslog-relp jq node-ws openssl nginx-light chromium prometheus curl)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
