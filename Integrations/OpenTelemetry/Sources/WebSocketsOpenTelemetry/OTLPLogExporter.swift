@@ -14,9 +14,11 @@ import WebSocketLogging
 /// shutdown exports what is left. Records come in through ``OTLPLogHandler`` (or ``export(_:)``).
 ///
 /// Nothing is lost silently: a record that finds the queue full, or whose batch the collector
-/// refused or never answered after retries, is counted (``droppedCount``), reported by a
-/// WARNING `log_records_dropped` record to the diagnostics logger and the export itself, and
-/// added to `websockets_log_records_dropped_total` when a metrics backend is bootstrapped.
+/// refused or never answered after retries, is counted (``droppedCount``), reported at the next
+/// export by a WARNING `log_records_dropped` record to the diagnostics logger (by default the
+/// application's logging system, so the JSON log and, once the collector is back, the export
+/// itself), and added to `websockets_log_records_dropped_total` when a metrics backend is
+/// bootstrapped.
 public final class OTLPLogExporter: Service, Sendable {
     private struct State {
         var queue: [(label: String, record: [UInt8])] = []
@@ -36,8 +38,8 @@ public final class OTLPLogExporter: Service, Sendable {
     private let wake: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)
     private let resourceBytes: [UInt8]
 
-    /// An exporter; `diagnostics` receives its own WARNINGs (drops, failed exports): give it a
-    /// logger that does not export through this exporter if the collector may be down.
+    /// An exporter; `diagnostics` receives its own WARNINGs (drops, failed exports), one of each
+    /// per export at most.
     public init(configuration: Configuration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 diagnostics: Logger = Logger(label: "websockets.otlp")) throws {
         self.configuration = configuration
@@ -141,7 +143,6 @@ public final class OTLPLogExporter: Service, Sendable {
     private func reportDrops(_ count: Int) {
         let event = WebSocketLogEvent.logRecordsDropped(count: count)
         diagnostics.warning("\(event.message)", metadata: [webSocketEventMetadataKey: .stringConvertible(event)])
-        export(LogRecord(level: .warning, label: diagnostics.label, message: event.message, event: event))
         if !(MetricsSystem.factory is NOOPMetricsHandler) {
             Counter(label: WebSocketMetricName.logRecordsDropped.rawValue).increment(by: count)
         }
