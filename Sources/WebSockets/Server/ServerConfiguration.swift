@@ -129,6 +129,17 @@ public struct ServerConfiguration: Sendable {
         clientAddressResolver?(peer, headers) ?? trustedProxies.resolve(peer: peer, headers: headers)
     }
 
+    /// Runs `processRequest` on `request`: on `eventLoop` when handlers run there (no hop to the
+    /// cooperative pool and back for every handshake), else as a task on the pool.
+    func runProcessRequest(_ hook: @escaping @Sendable (HTTPRequestHead, ConnectionContext) async -> HTTPResponse?,
+                           _ request: HTTPRequestHead, _ context: ConnectionContext,
+                           on eventLoop: any EventLoop) -> EventLoopFuture<HTTPResponse?> {
+        let answer = eventLoop.makePromise(of: HTTPResponse?.self)
+        let executor = runHandlersOnEventLoop ? EventLoopTaskExecutor(eventLoop) : nil
+        Task(executorPreference: executor) { answer.succeed(await hook(request, context)) }
+        return answer.futureResult
+    }
+
     /// The server's event logger, with its metrics: made once per server, shared by its connections.
     func makeEventLogger() -> WebSocketEventLogger {
         WebSocketEventLogger(logger: logger, levels: eventLevels, redaction: redaction,

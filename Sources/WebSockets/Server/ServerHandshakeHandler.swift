@@ -131,12 +131,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         guard let hook = configuration.processRequest else { return accept(context: context) }
         let ctx = logContext
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let answer = context.eventLoop.makePromise(of: HTTPResponse?.self)
-        // On the connection's event loop when handlers run there: no hop to the cooperative pool
-        // and back for every handshake (`serve --metrics` answers /metrics this way).
-        let executor = configuration.runHandlersOnEventLoop ? EventLoopTaskExecutor(context.eventLoop) : nil
-        Task(executorPreference: executor) { answer.succeed(await hook(head, ctx)) }
-        answer.futureResult.whenComplete { result in
+        configuration.runProcessRequest(hook, head, ctx, on: context.eventLoop).whenComplete { result in
             let handler = bound.value
             guard let context = handler.context else { return }
             switch result {

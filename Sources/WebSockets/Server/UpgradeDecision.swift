@@ -118,7 +118,7 @@ extension WebSocketHTTPUpgrader {
             return eventLoop.makeSucceededFuture(handshake(request, attempt: attempt, eventLoop: eventLoop))
         }
         let start = attempt
-        return eventLoop.makeFutureWithTask { await hook(request, logContext) }.map { response in
+        return configuration.runProcessRequest(hook, request, logContext, on: eventLoop).map { response in
             var attempt = start
             guard let response else { return self.handshake(request, attempt: attempt, eventLoop: eventLoop) }
             let answer = HTTPAnswer(head: HTTPResponseHead(version: request.version, status: response.status, headers: response.headers),
