@@ -51,7 +51,7 @@ struct Serve: AsyncParsableCommand {
     var handler: HandlerStyle = .callbacks
     @Option(help: "Append log lines to this file instead of standard output; SIGHUP reopens it (logrotate: move the file, then send SIGHUP).")
     var logFile: String?
-    @Option(parsing: .unconditional, help: "Seconds between keepalive pings (Python websockets' default 20); 0 sends none.")
+    @Option(parsing: .unconditional, help: "Seconds between keepalive pings, 0.01 to 86400 (Python websockets' default 20); 0 sends none.")
     var pingInterval = 20.0
     @Flag(help: "Count connections, messages, keepalive and log drops, and answer GET /metrics on the same port in the Prometheus text format.")
     var metrics = false
@@ -71,7 +71,9 @@ struct Serve: AsyncParsableCommand {
         guard maxSize >= 1 else { throw ValidationError("--max-size must be at least 1 byte, not \(maxSize)") }
         guard (0...9).contains(compressionLevel) else { throw ValidationError("--compression-level must be 0 to 9, not \(compressionLevel)") }
         guard trustedHops >= 0 else { throw ValidationError("--trusted-hops must be 0 or more, not \(trustedHops)") }
-        guard (0...86_400).contains(pingInterval) else { throw ValidationError("--ping-interval must be 0 to 86400 seconds, not \(pingInterval)") }
+        guard pingInterval == 0 || (0.01...86_400).contains(pingInterval) else {
+            throw ValidationError("--ping-interval must be 0 (no pings) or 0.01 to 86400 seconds, not \(pingInterval)")
+        }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
         if logFile != nil && logging.logSyslog != nil { throw ValidationError("--log-file and --log-syslog: choose one destination") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
@@ -91,7 +93,7 @@ struct Serve: AsyncParsableCommand {
         defer { logging.finish(sink) }
         var configuration = ServerConfiguration()
         configuration.connection.maxMessageSize = maxSize
-        configuration.connection.pingInterval = pingInterval > 0 ? .milliseconds(Int64(pingInterval * 1000)) : nil
+        configuration.connection.pingInterval = pingInterval > 0 ? .nanoseconds(Int64(pingInterval * 1e9)) : nil
         if compression == .none { configuration.compression = nil } else { configuration.compression?.compressionLevel = compressionLevel }
         configuration.logger.logLevel = logging.logLevel
         configuration.handshake.subprotocols = subprotocols

@@ -68,6 +68,8 @@ struct CommandTests {
               (["serve", "--port", "-1"], "--port must be 0 to 65535, not -1"),
               (["serve", "--threads", "0"], "--threads must be at least 1, not 0"),
               (["serve", "--max-size", "0"], "--max-size must be at least 1 byte, not 0"),
+              (["serve", "--ping-interval", "0.001"], "--ping-interval must be 0 (no pings) or 0.01 to 86400 seconds, not 0.001"),
+              (["serve", "--ping-interval", "-1"], "--ping-interval must be 0 (no pings) or 0.01 to 86400 seconds, not -1.0"),
               (["serve", "--compression-level", "10"], "--compression-level must be 0 to 9, not 10"),
               (["serve", "--trusted-proxy", "10.0.0.0/33"], "--trusted-proxy 10.0.0.0/33: not an IP address or CIDR range"),
               (["serve", "--tls-cert", "a.pem"], "--tls-cert and --tls-key go together"),
