@@ -7,6 +7,7 @@ import Glibc
 #endif
 import NIOCore
 import NIOSSL
+import Synchronization
 import WebSocketCore
 import WebSocketLogging
 import WebSockets
@@ -15,9 +16,11 @@ struct Connect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Connect to a server: each stdin line is sent as a text message, each message received is printed after '< '.",
         discussion: """
-            At the end of standard input (or on Ctrl-C) the client closes the connection with 1000 and \
-            still prints every message that arrives before the server's close frame; a second Ctrl-C \
-            exits at once. Exit status 0 after a normal close, 1 otherwise.
+            At the end of standard input the client keeps reading until the server has been quiet for \
+            --linger seconds (at most 10 s in all), so that replies to the last lines are printed, then \
+            closes the connection with 1000 and still prints every message that arrives before the \
+            server's close frame. Ctrl-C closes at once; a second Ctrl-C exits. Exit status 0 after a \
+            normal close, 1 otherwise.
             """)
 
     @Argument(help: "ws:// or wss:// URL.") var url: String
@@ -25,11 +28,19 @@ struct Connect: AsyncParsableCommand {
     var subprotocols: [String] = []
     @Option(help: "PEM file of a CA to trust for wss:// (e.g. a test certificate).") var caFile: String?
     @Flag(help: "Do not verify the server certificate.") var insecure = false
+    @Option(help: "At the end of input, wait until the server has been quiet this long (seconds, 0 to 10) before closing.")
+    var linger: Double = 0.3
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        for name in subprotocols where name.isEmpty || name.contains(where: { $0 == "," || $0 == " " }) {
-            throw ValidationError("--subprotocol '\(name)': a subprotocol is one token, without spaces or commas")
+        // Over the bytes: a CR LF pair is one Character, and would pass a check of Characters.
+        for name in subprotocols {
+            if let problem = HTTPHeadValidation.tokenProblem(name) {
+                throw ValidationError("--subprotocol '\(escapeControlCharacters(name))': a subprotocol is one token (RFC 6455 §4.1); this one \(problem)")
+            }
+        }
+        guard linger.isFinite, (0...10).contains(linger) else {
+            throw ValidationError("--linger \(linger): must be 0 to 10 seconds")
         }
     }
 
@@ -55,9 +66,11 @@ struct Connect: AsyncParsableCommand {
         }
         let interrupts = Interrupts { Task { await ws.close(code: .normalClosure) } }
         defer { interrupts.cancel() }
+        let quiet = QuietClock()
         let printer = Task { () -> Bool in
             do {
                 for try await message in ws.messages {
+                    quiet.heard()
                     // Straight to the descriptor, a line at a time: stdio's `fflush(NULL)` would
                     // wait for stdin's lock, held by the thread blocked reading it.
                     switch message {
@@ -75,6 +88,9 @@ struct Connect: AsyncParsableCommand {
             for await line in stdinLines() {
                 do { try await ws.send(line) } catch { break }
             }
+            // Replies to the last lines may still be on their way: a server that answers our
+            // close before the messages queued ahead of it would otherwise drop them.
+            await quiet.waitForQuiet(.milliseconds(Int64(linger * 1000)), atMost: .seconds(10))
             await ws.close(code: .normalClosure)
         }
         let normal = await printer.value
@@ -110,4 +126,24 @@ final class Interrupts: @unchecked Sendable {
     }
 
     func cancel() { source.cancel() }
+}
+
+/// When a message last arrived: `connect` lingers at the end of its input until the server has
+/// been quiet for a while.
+final class QuietClock: Sendable {
+    private let last = Mutex(ContinuousClock.now)
+
+    func heard() { last.withLock { $0 = .now } }
+
+    /// Returns once nothing arrived for `quiet`, or after `limit` in all.
+    func waitForQuiet(_ quiet: Duration, atMost limit: Duration) async {
+        guard quiet > .zero else { return }
+        heard()  // the quiet is counted from the end of input
+        let giveUp = ContinuousClock.now + limit
+        while !Task.isCancelled {
+            let until = min(last.withLock { $0 } + quiet, giveUp)
+            if ContinuousClock.now >= until { return }
+            try? await Task.sleep(until: until, clock: .continuous)
+        }
+    }
 }

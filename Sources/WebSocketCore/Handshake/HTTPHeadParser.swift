@@ -290,3 +290,22 @@ public struct HTTPHeadParser: Sendable {
         return HTTPVersion(major: 1, minor: Int(u[7] - 0x30))
     }
 }
+
+extension HTTPHeadLimits {
+    /// The limits checked on a request head another HTTP server parsed (a mounted upgrader's):
+    /// the same errors, and so the same 414 and 431, as ``HTTPHeadParser`` gives while parsing.
+    /// Line lengths are counted as they were sent: `NAME: VALUE` and `METHOD TARGET HTTP/1.1`.
+    public func check(_ head: HTTPRequestHead) -> HTTPHeadError? {
+        let startLine = head.method.rawValue.utf8.count + 1 + head.uri.utf8.count + " HTTP/1.1".utf8.count
+        if startLine > maxStartLineLength {
+            return HTTPHeadError(kind: .startLineTooLong, reason: "request line over \(maxStartLineLength) bytes")
+        }
+        if head.headers.count > maxHeaderCount {
+            return HTTPHeadError(kind: .tooManyHeaders, reason: "too many header fields (limit \(maxHeaderCount))")
+        }
+        for (name, value) in head.headers where name.utf8.count + 2 + value.utf8.count > maxHeaderLineLength {
+            return HTTPHeadError(kind: .headerLineTooLong, reason: "header line over \(maxHeaderLineLength) bytes")
+        }
+        return nil
+    }
+}

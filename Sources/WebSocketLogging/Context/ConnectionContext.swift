@@ -26,10 +26,16 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
     /// The W3C trace context the opening handshake carried (`traceparent`, `tracestate`), or
     /// that the client sent: its ids are on every record of the connection.
     public let traceContext: TraceContext?
+    /// The opening handshake's request target (path and query, redacted as the records'
+    /// `path` field), once the request head arrived: every later record of the connection
+    /// carries it, `connection_closed` included, so that "closes on /chat" is one query.
+    public let path: String?
 
     let counters: Counters
     /// `"connection_id":"…","remote_addr":"…","peer_addr":"…","peer_port":N`
     let jsonFields: [UInt8]
+    /// `,"path":"…"`, empty before the request head: written unless the event has its own.
+    let jsonPathField: [UInt8]
     /// `[id address]`
     let plainTag: [UInt8]
     /// `,"trace":{"id":"…"},"span":{"id":"…"}` (ECS), empty without a trace context.
@@ -53,11 +59,11 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
                             requestHeaders: HTTPHeaders? = nil, traceContext: TraceContext? = nil) {
         self.init(id: id, peerAddress: peerAddress, peerPort: peerPort, clientAddress: clientAddress ?? peerAddress,
                   clientAddressSource: clientAddressSource, requestHeaders: requestHeaders, traceContext: traceContext,
-                  counters: Counters())
+                  path: nil, counters: Counters())
     }
 
     init(id: ConnectionID, peerAddress: String?, peerPort: Int?, clientAddress: String?, clientAddressSource: String,
-         requestHeaders: HTTPHeaders?, traceContext: TraceContext?, counters: Counters) {
+         requestHeaders: HTTPHeaders?, traceContext: TraceContext?, path: String?, counters: Counters) {
         self.id = id
         self.peerAddress = peerAddress
         self.peerPort = peerPort
@@ -65,6 +71,7 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
         self.clientAddressSource = clientAddressSource
         self.requestHeaders = requestHeaders
         self.traceContext = traceContext
+        self.path = path
         self.counters = counters
 
         var json = LogLine(capacity: 128)
@@ -95,6 +102,13 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
         }
         jsonFields = json.bytes
 
+        var pathField = LogLine(capacity: 0)
+        if let path {
+            pathField.append(",\"path\":")
+            pathField.append(jsonString: path, limit: 2048)
+        }
+        jsonPathField = pathField.bytes
+
         var plain = LogLine(capacity: 64)
         plain.append(UInt8(ascii: "["))
         id.write(into: &plain)
@@ -124,9 +138,16 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
     /// carried; same id and counters.
     public func with(clientAddress: String?, source: String, requestHeaders: HTTPHeaders?,
                      traceContext: TraceContext? = nil) -> ConnectionContext {
+        with(clientAddress: clientAddress, source: source, requestHeaders: requestHeaders, traceContext: traceContext, path: path)
+    }
+
+    /// A copy with the resolved client address, the request headers, their trace context and
+    /// the request's `path` (already redacted); same id and counters.
+    public func with(clientAddress: String?, source: String, requestHeaders: HTTPHeaders?,
+                     traceContext: TraceContext?, path: String?) -> ConnectionContext {
         ConnectionContext(id: id, peerAddress: peerAddress, peerPort: peerPort, clientAddress: clientAddress ?? peerAddress,
                           clientAddressSource: source, requestHeaders: requestHeaders, traceContext: traceContext,
-                          counters: counters)
+                          path: path, counters: counters)
     }
 
     /// The `trace_flags` form: two lowercase hex digits, as in `traceparent`.

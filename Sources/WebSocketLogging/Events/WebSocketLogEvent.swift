@@ -265,6 +265,17 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         return "\(Int(tenths) / 10).\(abs(Int(tenths)) % 10)"
     }
 
+    /// Whether the event writes a `path` field of its own; other records of a connection take
+    /// theirs from its ``ConnectionContext/path``.
+    public var hasOwnPath: Bool {
+        switch self {
+        case .connectionOpen, .httpResponseSent: true
+        case .connectionRejected(let r): r.path != nil
+        case .handshakeRequest(.requestLine, _): true
+        default: false
+        }
+    }
+
     /// Visits the event-specific fields in a fixed order (the schema's order).
     public func visitFields(_ v: inout some LogFieldVisitor) {
         switch self {

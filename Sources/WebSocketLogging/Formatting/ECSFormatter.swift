@@ -94,7 +94,7 @@ public struct ECSFormatter: LogFormatter {
             }
             if !connection.ecsTraceFields.isEmpty { connection.ecsTraceFields.withUnsafeBytes { line.append($0) } }
         }
-        if var target = mapped.target {
+        if var target = mapped.target ?? record.connection?.path {
             target.withUTF8 { bytes in  // split in place: no new strings
                 let query = bytes.firstIndex(of: UInt8(ascii: "?"))
                 line.append(",\"url\":{\"path\":")

@@ -53,6 +53,9 @@ public struct JSONFormatter: LogFormatter {
         if let connection = record.connection {
             line.append(",\"event_data\":{")
             connection.jsonFields.withUnsafeBytes { line.append($0) }
+            if !connection.jsonPathField.isEmpty, record.event?.hasOwnPath != true {
+                connection.jsonPathField.withUnsafeBytes { line.append($0) }
+            }
             if let event = record.event {
                 var writer = JSONFieldWriter(line: line, limit: limit, first: false)
                 event.visitFields(&writer)

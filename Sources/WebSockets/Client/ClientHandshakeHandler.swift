@@ -70,7 +70,11 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         let head = engine.request(handshake)
         state = .awaitingResponse(head, HTTPHeadParser(limits: options.httpLimits), buffer: ByteBuffer())
         var buffer = context.channel.allocator.buffer(capacity: 512)
-        buffer.writeHTTPRequestHead(head)
+        do {
+            try buffer.writeHTTPRequestHead(head)  // checked before connecting: this is the net under it
+        } catch {
+            return fail(WebSocketError(.invalidConfiguration, "cannot send the handshake request: \(error)"), context: context)
+        }
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         drainTraces()
         context.read()

@@ -46,6 +46,13 @@ public enum WebSocketClient {
                                         extensionOffers: configuration.compression.map { [PerMessageDeflate.offer(configuration: $0)] } ?? [],
                                         userAgent: configuration.userAgent,
                                         additionalHeaders: headers)
+        // A request that cannot be written as it is (a CR LF in a subprotocol or header value
+        // would add header lines of its own) is refused before anything connects.
+        do {
+            try HTTPHeadValidation.validate(handshake.request())
+        } catch {
+            throw WebSocketError(.invalidConfiguration, "cannot send the handshake request to \(url.hostHeader): \(error)")
+        }
         let sslContext = url.secure ? try NIOSSLContext(configuration: configuration.tls) : nil
         let base = configuration.makeEventLogger()
         let loop = group.next()
@@ -54,7 +61,7 @@ public enum WebSocketClient {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.autoRead, value: false)
             .channelOption(.recvAllocator, value: options.receiveAllocator)
-            .channelOption(.writeBufferWaterMark, value: .init(low: options.writeBuffer.low, high: options.writeBuffer.high))
+            .channelOption(.writeBufferWaterMark, value: options.writeBufferWaterMark)
             .connectTimeout(options.openTimeout.map(TimeAmount.init(clamping:)) ?? .seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

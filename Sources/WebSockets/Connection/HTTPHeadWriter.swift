@@ -1,15 +1,22 @@
 import NIOCore
 import NIOHTTP1
+import WebSocketCore
 
 extension ByteBuffer {
     /// Writes `HTTP/1.1 CODE REASON`, the headers and the empty line.
-    mutating func writeHTTPResponseHead(_ head: HTTPResponseHead) {
+    /// - Throws: ``InvalidHTTPHead`` (nothing written) for a reason phrase or header that
+    ///   cannot be sent as it is: never rewritten.
+    mutating func writeHTTPResponseHead(_ head: HTTPResponseHead) throws(InvalidHTTPHead) {
+        try HTTPHeadValidation.validate(head)
         writeString("HTTP/\(head.version.major).\(head.version.minor) \(head.status.code) \(head.status.reasonPhrase)\r\n")
         writeHTTPHeaders(head.headers)
     }
 
     /// Writes `METHOD TARGET HTTP/1.1`, the headers and the empty line.
-    mutating func writeHTTPRequestHead(_ head: HTTPRequestHead) {
+    /// - Throws: ``InvalidHTTPHead`` (nothing written) for a method, target or header that
+    ///   cannot be sent as it is.
+    mutating func writeHTTPRequestHead(_ head: HTTPRequestHead) throws(InvalidHTTPHead) {
+        try HTTPHeadValidation.validate(head)
         writeString("\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)\r\n")
         writeHTTPHeaders(head.headers)
     }
@@ -18,8 +25,7 @@ extension ByteBuffer {
         for (name, value) in headers {
             writeString(name)
             writeStaticString(": ")
-            // Never let a value break the head: CR and LF cannot be sent.
-            writeString(value.contains(where: { $0 == "\r" || $0 == "\n" }) ? value.filter { $0 != "\r" && $0 != "\n" } : value)
+            writeString(value)
             writeStaticString("\r\n")
         }
         writeStaticString("\r\n")

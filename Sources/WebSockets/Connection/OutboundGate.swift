@@ -3,27 +3,13 @@ import WebSocketCore
 /// The one rule for what may be queued on a connection, shared by `send`, `write`, `ping`,
 /// `send(fragments:)` and ``broadcast(_:to:logger:)``: a message may go while the connection is
 /// OPEN, the channel is writable (NIO's write-buffer marks) and the bytes already on their way to
-/// the event loop are below the high mark. Each caller brings its policy for when it may not.
+/// the event loop are below the high mark. When it may not, `send`, `ping` and `send(fragments:)`
+/// wait, `broadcast` skips the connection and `write` off the event loop throws. What the
+/// connection writes on its own (pongs, close replies) is bounded by the read pause instead
+/// (``WebSocketConnectionHandler``'s `channelWritabilityChanged`).
 ///
 /// Part of ``WebSocket``'s locked status, next to the close state it depends on.
 struct OutboundGate {
-    /// What a caller does when the buffer is above its high mark.
-    enum Policy {
-        /// Suspend until it drains (`send`, `ping`, `send(fragments:)`).
-        case wait
-        /// Leave this connection out (`broadcast`: one slow client must not hold up the others).
-        case skip
-        /// Throw at once (`write` off the event loop: it cannot wait).
-        case refuse
-    }
-
-    enum Admission: Equatable {
-        /// Counted in flight: enqueue it.
-        case admitted
-        /// Above the high mark; the policy says what follows.
-        case full(Policy)
-    }
-
     /// The channel's writability (NIO's write-buffer water marks).
     var writable = true
     /// Bytes queued for the event loop that have not reached the channel yet: its writability
@@ -31,7 +17,7 @@ struct OutboundGate {
     var bytesInFlight = 0
     /// The write buffer's high mark.
     let highMark: Int
-    /// Senders waiting for the buffer to drain (policy ``Policy/wait``).
+    /// `send`s waiting for the buffer to drain.
     var waiters: [CheckedContinuation<Bool, any Error>] = []
 
     init(highMark: Int) {
@@ -41,14 +27,15 @@ struct OutboundGate {
     /// Whether another message may be queued now.
     var hasRoom: Bool { writable && bytesInFlight < highMark }
 
-    /// Counts `size` bytes in flight if there is room.
-    mutating func admit(_ size: Int, policy: Policy) -> Admission {
-        guard hasRoom else { return .full(policy) }
+    /// Counts `size` bytes in flight if there is room; false when full (the caller then waits,
+    /// skips or refuses, as its API says).
+    mutating func admit(_ size: Int) -> Bool {
+        guard hasRoom else { return false }
         bytesInFlight += size
-        return .admitted
+        return true
     }
 
-    /// The bytes counted by ``admit(_:policy:)`` reached the channel (its writability covers them now).
+    /// The bytes counted by ``admit(_:)`` reached the channel (its writability covers them now).
     mutating func release(_ size: Int) {
         bytesInFlight -= size
     }

@@ -73,11 +73,11 @@ public final class WebSocket: Sendable {
 
         var closedError: ConnectionClosed { ConnectionClosed(received: closeReceived, sent: closeSent) }
 
-        /// The gate's admission for `size` bytes under `policy`.
+        /// Whether the gate admits `size` more bytes.
         /// - Throws: ``ConnectionClosed`` once the connection is no longer open.
-        mutating func admit(_ size: Int, policy: OutboundGate.Policy) throws -> OutboundGate.Admission {
+        mutating func admit(_ size: Int) throws -> Bool {
             if state != .open { throw closedError }
-            return gate.admit(size, policy: policy)
+            return gate.admit(size)
         }
     }
 
@@ -229,13 +229,13 @@ public final class WebSocket: Sendable {
     public func send(_ message: Message) async throws {
         // On the event loop with room (a server handler, by default): into the channel at once,
         // with one look at the status and nothing counted in flight.
-        if eventLoop.inEventLoop, try status.withLockedValue({ try $0.admit(0, policy: .wait) }) == .admitted {
+        if eventLoop.inEventLoop, try status.withLockedValue({ try $0.admit(0) }) {
             try handler.value.send(message)
             return
         }
-        let size = message.payloadSize
-        try await reserve(size)
-        enqueue(size) { $0.sendQueued(message) }
+        // From another thread: the connection may refuse it on arrival (closed meanwhile, or a
+        // `send(fragments:)` of another task in progress), and that refusal reaches the caller.
+        try await submit(message.payloadSize) { try $0.send(message) }
     }
 
     /// Runs `body` on the event loop with the handler, then releases the `size` bytes that
@@ -273,7 +273,7 @@ public final class WebSocket: Sendable {
             return
         }
         let size = message.payloadSize
-        guard try status.withLockedValue({ try $0.admit(size, policy: .refuse) }) == .admitted else {
+        guard try status.withLockedValue({ try $0.admit(size) }) else {
             throw WebSocketError(.writeBufferFull, "write buffer above its high mark (\(status.withLockedValue { $0.gate.highMark }) bytes): use send, which waits")
         }
         enqueue(size) { $0.sendQueued(message) }
@@ -367,15 +367,15 @@ public final class WebSocket: Sendable {
     /// Whether the write buffer is below its high mark (``broadcast(_:to:logger:)`` skips others).
     public var isWritable: Bool { status.withLockedValue { $0.gate.hasRoom && $0.state == .open } }
 
-    /// The gate with policy ``OutboundGate/Policy/wait``: suspends until the connection can
+    /// The gate for the callers that wait: suspends until the connection can
     /// take more, then counts `size` bytes in flight. No suspension while there is room.
     func reserve(_ size: Int) async throws {
         while true {
-            if try status.withLockedValue({ try $0.admit(size, policy: .wait) }) == .admitted { return }
+            if try status.withLockedValue({ try $0.admit(size) }) { return }
             let admitted = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
                 let result: Result<Bool, any Error>? = status.withLockedValue { s in
                     do {
-                        guard try s.admit(size, policy: .wait) == .admitted else {
+                        guard try s.admit(size) else {
                             s.gate.waiters.append(continuation)
                             return nil
                         }
@@ -424,7 +424,7 @@ public func broadcast(_ message: Message, to connections: some Sequence<WebSocke
     for ws in connections {
         let skip: String?
         do {
-            skip = try ws.status.withLockedValue { try $0.admit(size, policy: .skip) } == .admitted ? nil : "write buffer above high mark"
+            skip = try ws.status.withLockedValue { try $0.admit(size) } ? nil : "write buffer above high mark"
         } catch {
             skip = "connection is \(ws.state)"
         }

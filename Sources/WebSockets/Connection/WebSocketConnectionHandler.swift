@@ -33,6 +33,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         /// Bytes that arrived behind the handshake.
         var early: ByteBuffer
         var traces: TraceBudget
+        /// Whether the channel still needs ``ConnectionOptions``' channel options (a channel
+        /// accepted by another server; the standalone server's bootstrap set them at accept).
+        var appliesChannelOptions = false
     }
 
     private let hooks: ConnectionHooks
@@ -88,7 +91,20 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         self.context = context
         guard let opening = pending?.opening else { return }
         pending = nil
+        if opening.appliesChannelOptions {
+            // Installed into another server's channel (a mounted upgrader): the same read
+            // buffer, write-buffer marks and explicit reads as the standalone server's bootstrap.
+            do {
+                try options.apply(to: context.channel)
+            } catch {
+                log.emit(.internalError(description: "applying the connection options failed: \(error)"), error: error)
+            }
+        }
         open(opening, context: context)
+        if !context.channel.isWritable {
+            socket?.update { $0.gate.writable = false }
+            machine.pause(.writeBufferFull)
+        }
         if opening.early.readableBytes > 0 { receive(opening.early) }
         pump()
         context.read()
@@ -113,12 +129,14 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         if machine.readComplete() == .read { context.read() }
     }
 
+    /// The outbound rule for every byte this connection writes, in both handler styles: above
+    /// the write buffer's high mark, reading pauses until the peer drains it. What reading would
+    /// make us write (the engine's pongs and close replies, a callback's echo) is then bounded by
+    /// the mark, and senders wait in ``WebSocket``'s gate.
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         let writable = context.channel.isWritable
         socket?.update { $0.gate.writable = writable }
-        if hooks.callbacks != nil {  // callbacks cannot wait to send: reading waits instead
-            if writable { resumeReading(.writeBufferFull) } else { machine.pause(.writeBufferFull) }
-        }
+        if writable { resumeReading(.writeBufferFull) } else { machine.pause(.writeBufferFull) }
         context.fireChannelWritabilityChanged()
     }
 
@@ -208,6 +226,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
             }
         }
         if engine.transportCloseRequested, machine.transportCloseRequested() == .closeAfterWrites {
+            // Whatever the engine queued (its close frame above all) goes out before the close.
+            while let bytes = engine.nextOutput() { context.write(wrapOutboundOut(bytes), promise: nil) }
             // Close once every queued write has gone out (writes complete in order).
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in bound.value.context?.close(promise: nil) }
@@ -285,7 +305,12 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     /// after at most a second, or at once when nothing waits for the application (callbacks
     /// answered during this pump already).
     private func holdClose(context: ChannelHandlerContext) {
-        guard let bridge, bridge.isAttached else { return engine.releaseHeldClose() }
+        guard let bridge, bridge.isAttached else {
+            engine.releaseHeldClose()
+            // The released close frame is output: the running pump writes it in one more round.
+            _ = machine.pumpRequested()
+            return
+        }
         guard holdTimer == nil else { return }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         holdTimer = context.eventLoop.scheduleTask(in: min(TimeAmount(clamping: options.closeTimeout), .seconds(1))) {
@@ -344,8 +369,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         pump(batch: true)
     }
 
-    /// A send that was queued from another thread: it can no longer throw to its caller, so a
-    /// refusal (the connection closed meanwhile) is logged at DEBUG and the next send throws.
+    /// A message queued without a caller to throw to (``WebSocket/write(_:)`` off the event
+    /// loop, ``broadcast(_:to:logger:)``): a refusal (the connection closed meanwhile) is logged
+    /// at DEBUG, and the next send throws.
     func sendQueued(_ message: Message) {
         do {
             try send(message)

@@ -118,58 +118,40 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
 
     // MARK: - Deciding
 
+    /// The server's decision (``ServerSide/decide(_:attempt:on:)``, shared with every mounted
+    /// upgrader); reads stay paused until it is carried out.
     private func decide(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let configuration = server.configuration
-        let (address, source) = configuration.clientAddress(peer: logContext.peerAddress, headers: head.headers)
-        logContext = logContext.with(clientAddress: address, source: source, requestHeaders: head.headers,
-                                     traceContext: TracePropagation.traceContext(in: head.headers))
+        logContext = server.context(for: head, base: logContext, log: log)
         log = log.with(connection: logContext)  // replaces the context the logger carried
-        if let refused = server.refusalBeforeHandshake(head) {
-            _ = machine.answered()
-            return reject(refused, request: head, context: context)
-        }
-        guard let hook = configuration.processRequest else { return accept(context: context) }
-        let ctx = logContext
+        let attempt = HandshakeAttempt(engine: engine, traces: traces, log: log, logContext: logContext, startedAt: startedAt)
+        engine = Self.handedOver  // the attempt's engine is the only one now
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        configuration.runProcessRequest(hook, head, ctx, on: context.eventLoop).whenComplete { result in
-            let handler = bound.value
-            guard let context = handler.context else { return }
-            switch result {
-            case .success(let response?):
-                handler.respond(response, context: context)
-            case .success(nil):
-                handler.accept(context: context)
-            case .failure(let error):
-                guard case .respond(let head) = handler.machine.answered() else { return }
-                handler.log.emit(.internalError(description: "processRequest failed: \(error)"), error: error)
-                handler.reject(HandshakeRejection(kind: .refused, status: .internalServerError, reason: "internal server error"),
-                               request: head, context: context)
-            }
+        server.decide(head, attempt: attempt, on: context.eventLoop).whenSuccess { outcome in
+            bound.value.carryOut(outcome)
         }
     }
 
-    private func accept(context: ChannelHandlerContext) {
-        if server.isStopping, case .respond(let head) = machine.answered() {  // shutdown began while processRequest ran
-            return reject(.shuttingDown, request: head, context: context)
-        }
-        guard case .upgrade(let head, let early) = machine.accepted() else { return }
-        engine.isTracing = log.wantsTraces
-        switch engine.accept(head, options: server.handshake) {
-        case .failure(let rejection):
-            machine.upgradeRefused()
-            reject(rejection, request: head, context: context, traced: true)
-        case .success(var accepted):
-            server.configuration.processResponse?(head, &accepted.response)
+    private func carryOut(_ outcome: HandshakeOutcome) {
+        guard let context else { return }
+        switch outcome {
+        case .answer(let answer, let attempt):
+            engine = attempt.engine
+            traces = attempt.traces
+            // Not if the connection was answered meanwhile (too much input behind the request).
+            guard case .respond = machine.answered() else { return }
+            writeAndClose(answer.head, body: answer.body, context: context)
+        case .upgrade(var attempt, let response, let subprotocol):
+            guard case .upgrade(let head, let early) = machine.accepted() else { return }
             openTimer?.cancel()
             var buffer = context.channel.allocator.buffer(capacity: 256)
-            buffer.writeHTTPResponseHead(accepted.response)
+            guard write(response, into: &buffer, context: context) else { return }
             context.write(wrapOutboundOut(buffer), promise: nil)
-            drainTraces()
-            let extensions = (try? ExtensionOffer.parse(accepted.response.headers["Sec-WebSocket-Extensions"])) ?? []
+            attempt.drainTraces()
+            let extensions = (try? ExtensionOffer.parse(response.headers["Sec-WebSocket-Extensions"])) ?? []
             let opening = WebSocketConnectionHandler.Opening(
-                engine: engine, request: head, response: accepted.response, subprotocol: accepted.subprotocol,
-                extensions: extensions, log: log, logContext: logContext, startedAt: startedAt, early: early, traces: traces)
-            engine = Self.handedOver  // the connection handler's engine is the only one now
+                engine: attempt.engine, request: head, response: response, subprotocol: subprotocol,
+                extensions: extensions, log: attempt.log, logContext: attempt.logContext, startedAt: startedAt, early: early,
+                traces: attempt.traces)
             let connection = WebSocketConnectionHandler(opening: opening, hooks: server.hooks)
             do {
                 try context.pipeline.syncOperations.addHandler(connection, position: .after(self))
@@ -184,32 +166,21 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
 
     // MARK: - Answering
 
-    /// A plain HTTP answer from `processRequest` (health check, 401, ...).
-    private func respond(_ response: HTTPResponse, context: ChannelHandlerContext) {
-        guard case .respond(let request) = machine.answered() else { return }
-        var headers = response.headers
-        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
-        headers.replaceOrAdd(name: "Connection", value: "close")
-        let head = HTTPResponseHead(version: .http1_1, status: response.status, headers: headers)
-        engine.reject(request: request, response: head)
-        drainTraces()
-        log.emit(.httpResponseSent(HTTPResponseSentInfo(status: Int(response.status.code), reason: response.status.reasonPhrase,
-                                                        path: log.redaction.target(request.uri))))
-        writeAndClose(head, body: response.body, context: context)
-    }
-
-    private func reject(_ rejection: HandshakeRejection, request: HTTPRequestHead?, context: ChannelHandlerContext,
-                        traced: Bool = false) {
-        let head = rejection.responseHead(serverHeader: server.configuration.handshake.serverHeader)
-        if !traced, let request { engine.reject(request: request, response: head) }
-        server.logRejection(rejection, request: request, engine: &engine, traces: &traces, log: log, eventLoop: context.eventLoop)
-        writeAndClose(head, body: ByteBuffer(string: rejection.body), context: context)
+    /// A refusal before the decision (a bad head, the open timeout, too much input): logged and
+    /// answered by the same code as the decision's refusals.
+    private func reject(_ rejection: HandshakeRejection, request: HTTPRequestHead?, context: ChannelHandlerContext) {
+        var attempt = HandshakeAttempt(engine: engine, traces: traces, log: log, logContext: logContext, startedAt: startedAt)
+        guard case .answer(let answer, let after) = server.refuse(rejection, request: request, attempt: &attempt, traced: false,
+                                                                  eventLoop: context.eventLoop) else { return }
+        engine = after.engine
+        traces = after.traces
+        writeAndClose(answer.head, body: answer.body, context: context)
     }
 
     private func writeAndClose(_ head: HTTPResponseHead, body: ByteBuffer, context: ChannelHandlerContext) {
         openTimer?.cancel()
         var buffer = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
-        buffer.writeHTTPResponseHead(head)
+        guard write(head, into: &buffer, context: context) else { return }
         var body = body
         buffer.writeBuffer(&body)
         // Lingering close: half-close our side and drain what the peer is still sending.
@@ -223,6 +194,19 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             handler.lingerTimer = context.eventLoop.scheduleTask(in: .seconds(2)) { bound.value.context?.close(promise: nil) }
         }
         context.read()  // drain: the request may have paused reading
+    }
+
+    /// Heads come from the decision, which validated them; should one still fail, the
+    /// connection is closed rather than sent a head that is not what was meant.
+    private func write(_ head: HTTPResponseHead, into buffer: inout ByteBuffer, context: ChannelHandlerContext) -> Bool {
+        do {
+            try buffer.writeHTTPResponseHead(head)
+            return true
+        } catch {
+            log.emit(.internalError(description: "response head cannot be sent: \(error)"), error: error)
+            context.close(promise: nil)
+            return false
+        }
     }
 
     private func openTimedOut() {

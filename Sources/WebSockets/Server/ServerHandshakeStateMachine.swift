@@ -171,9 +171,8 @@ struct ServerHandshakeStateMachine {
         case .readingHead:
             state = .responding
             return .reject(nil)
-        case .decidingRequest(let head, _):
-            state = .responding
-            return .reject(head)
+        case .decidingRequest:
+            return .none  // the decision bounds `processRequest` by the same timeout and answers itself
         case .idle, .responding, .upgraded, .modifying:
             return .none
         }

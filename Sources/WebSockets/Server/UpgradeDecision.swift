@@ -91,74 +91,34 @@ extension WebSocketHTTPUpgrader {
                                   version: request.version, serverHeader: configuration.handshake.serverHeader))
     }
 
-    /// One request's handshake until it opens or is answered.
-    private struct Attempt: Sendable {
-        var engine: WebSocketEngine
-        var traces: TraceBudget
-        let log: WebSocketEventLogger
-        let logContext: ConnectionContext
-        let startedAt: NIODeadline
-    }
-
+    /// The server's decision (``ServerHandshakeHandler/ServerSide/decide(_:attempt:on:)``, the
+    /// standalone server's too) for a request from `peer`.
     func decide(_ request: HTTPRequestHead, peer: SocketAddress?, eventLoop: any EventLoop) -> EventLoopFuture<Decision> {
-        let startedAt = NIODeadline.now()
-        let (address, source) = configuration.clientAddress(peer: peer?.logHost, headers: request.headers)
-        let logContext = ConnectionContext(peerAddress: peer?.logHost, peerPort: peer?.port)
-            .with(clientAddress: address, source: source, requestHeaders: request.headers,
-                  traceContext: TracePropagation.traceContext(in: request.headers))
+        let base = ConnectionContext(peerAddress: peer?.logHost, peerPort: peer?.port)
+        let logContext = side.context(for: request, base: base, log: log)
         let log = self.log.with(connection: logContext)
         var engine = WebSocketEngine(role: .server, configuration: configuration.connection.engineConfiguration)
         engine.isTracing = log.wantsTraces
-        var attempt = Attempt(engine: engine, traces: TraceBudget(limit: configuration.connection.traceBudget),
-                              log: log, logContext: logContext, startedAt: startedAt)
-        if let refused = side.refusalBeforeHandshake(request) {
-            return eventLoop.makeSucceededFuture(refuse(refused, request: request, attempt: &attempt, traced: false, eventLoop: eventLoop))
+        var attempt = HandshakeAttempt(engine: engine, traces: TraceBudget(limit: configuration.connection.traceBudget),
+                                       log: log, logContext: logContext, startedAt: .now())
+        // The framework parsed the head with its own limits: ours apply too (414, 431), as in
+        // the standalone server.
+        if let error = configuration.connection.httpLimits.check(request) {
+            guard case .answer(let answer, _) = side.refuse(error.rejection, request: request, attempt: &attempt, traced: false,
+                                                            eventLoop: eventLoop) else { preconditionFailure("a refusal answers") }
+            return eventLoop.makeSucceededFuture(.answer(answer))
         }
-        guard let hook = configuration.processRequest else {
-            return eventLoop.makeSucceededFuture(handshake(request, attempt: attempt, eventLoop: eventLoop))
+        return side.decide(request, attempt: attempt, on: eventLoop).map { outcome in
+            switch outcome {
+            case .answer(let answer, _):
+                return .answer(answer)
+            case .upgrade(let attempt, let response, let subprotocol):
+                let extensions = (try? ExtensionOffer.parse(response.headers["Sec-WebSocket-Extensions"])) ?? []
+                return .upgrade(AcceptedUpgrade(upgrader: self, opening: WebSocketConnectionHandler.Opening(
+                    engine: attempt.engine, request: request, response: response, subprotocol: subprotocol,
+                    extensions: extensions, log: attempt.log, logContext: attempt.logContext, startedAt: attempt.startedAt,
+                    early: ByteBuffer(), traces: attempt.traces, appliesChannelOptions: true)))
+            }
         }
-        let start = attempt
-        return configuration.runProcessRequest(hook, request, logContext, on: eventLoop).map { response in
-            var attempt = start
-            guard let response else { return self.handshake(request, attempt: attempt, eventLoop: eventLoop) }
-            let answer = HTTPAnswer(head: HTTPResponseHead(version: request.version, status: response.status, headers: response.headers),
-                                    body: response.body)
-            attempt.engine.reject(request: request, response: answer.head)
-            while let trace = attempt.engine.nextTrace() { if attempt.traces.admit(trace) { attempt.log.emit(trace: trace) } }
-            attempt.log.emit(.httpResponseSent(HTTPResponseSentInfo(status: Int(response.status.code), reason: response.status.reasonPhrase,
-                                                                    path: attempt.log.redaction.target(request.uri))))
-            return .answer(answer)
-        }.flatMapErrorThrowing { error in
-            var attempt = start
-            attempt.log.emit(.internalError(description: "processRequest failed: \(error)"), error: error)
-            return self.refuse(HandshakeRejection(kind: .refused, status: .internalServerError, reason: "internal server error"),
-                               request: request, attempt: &attempt, traced: false, eventLoop: eventLoop)
-        }
-    }
-
-    /// The engine's handshake rules and `processResponse`.
-    private func handshake(_ request: HTTPRequestHead, attempt: Attempt, eventLoop: any EventLoop) -> Decision {
-        var attempt = attempt
-        switch attempt.engine.accept(request, options: side.handshake) {
-        case .failure(let rejection):
-            return refuse(rejection, request: request, attempt: &attempt, traced: true, eventLoop: eventLoop)
-        case .success(var accepted):
-            configuration.processResponse?(request, &accepted.response)
-            let extensions = (try? ExtensionOffer.parse(accepted.response.headers["Sec-WebSocket-Extensions"])) ?? []
-            return .upgrade(AcceptedUpgrade(upgrader: self, opening: WebSocketConnectionHandler.Opening(
-                engine: attempt.engine, request: request, response: accepted.response, subprotocol: accepted.subprotocol,
-                extensions: extensions, log: attempt.log, logContext: attempt.logContext, startedAt: attempt.startedAt,
-                early: ByteBuffer(), traces: attempt.traces)))
-        }
-    }
-
-    /// The refusal as an answer, logged as `connection_rejected` with the handshake's traces.
-    private func refuse(_ rejection: HandshakeRejection, request: HTTPRequestHead, attempt: inout Attempt, traced: Bool,
-                        eventLoop: any EventLoop) -> Decision {
-        let serverHeader = configuration.handshake.serverHeader
-        if !traced { attempt.engine.reject(request: request, response: rejection.responseHead(serverHeader: serverHeader)) }
-        side.logRejection(rejection, request: request, engine: &attempt.engine, traces: &attempt.traces, log: attempt.log,
-                          eventLoop: eventLoop)
-        return .answer(HTTPAnswer(rejection, version: request.version, serverHeader: serverHeader))
     }
 }

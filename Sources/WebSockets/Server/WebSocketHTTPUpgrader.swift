@@ -108,7 +108,14 @@ public final class WebSocketHTTPUpgrader: Sendable {
     func accept(channel: any Channel, request: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
         let loop = channel.eventLoop
         guard shouldUpgrade(request) else { return loop.makeFailedFuture(Declined(description: "not a WebSocket route")) }
-        return decide(request, peer: channel.remoteAddress, eventLoop: loop).flatMapThrowing { decision in
+        // Input waits while the server decides (`processRequest` may take up to the open
+        // timeout): nothing piles up behind the request meanwhile. A request that is not
+        // upgraded gives the channel back to the HTTP handlers as it was.
+        let autoRead = (try? channel.syncOptions?.getOption(.autoRead)) ?? true
+        try? channel.syncOptions?.setOption(.autoRead, value: false)
+        return decide(request, peer: channel.remoteAddress, eventLoop: loop).always { result in
+            if case .success(.answer) = result, autoRead { try? channel.syncOptions?.setOption(.autoRead, value: true) }
+        }.flatMapThrowing { decision in
             switch decision {
             case .answer(let answer):
                 throw answer
@@ -142,9 +149,10 @@ public final class WebSocketHTTPUpgrader: Sendable {
             var traces = opening.traces
             while let trace = opening.engine.nextTrace() { if traces.admit(trace) { opening.log.emit(trace: trace) } }
             opening.traces = traces
+            // The connection handler applies the connection options to this channel, as the
+            // standalone server's bootstrap does to its own.
+            opening.appliesChannelOptions = true
             connections.track(channel)
-            // The connection reads as it can process (it asks for reads), as in the standalone server.
-            try channel.syncOptions?.setOption(.autoRead, value: false)
             let handler = WebSocketConnectionHandler(opening: opening, hooks: side.hooks)
             if let upgradeHandler {
                 try channel.pipeline.syncOperations.addHandler(handler, position: .after(upgradeHandler))

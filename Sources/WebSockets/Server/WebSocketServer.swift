@@ -111,8 +111,7 @@ public final class WebSocketServer: Sendable {
             // inherit it, so setting it again per connection would only cost a system call.
             .childChannelOption(.autoRead, value: false)
             .childChannelOption(.recvAllocator, value: options.receiveAllocator)
-            .childChannelOption(.writeBufferWaterMark,
-                                value: .init(low: options.writeBuffer.low, high: options.writeBuffer.high))
+            .childChannelOption(.writeBufferWaterMark, value: options.writeBufferWaterMark)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let peer = channel.remoteAddress

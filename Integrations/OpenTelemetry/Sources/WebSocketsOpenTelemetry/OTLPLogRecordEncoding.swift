@@ -30,11 +30,12 @@ enum OTLPLogRecordEncoding {
             if let port = connection.peerPort { attribute(&w, "network.peer.port") { $0.int64(3, Int64(port)) } }
             attribute(&w, "network.protocol.name") { $0.string(1, "websocket") }
         }
-        if let event = record.event {
-            var fields = AttributeWriter(writer: w)
-            event.visitFields(&fields)
-            w = fields.writer
+        var fields = AttributeWriter(writer: w)
+        if let path = record.connection?.path, record.event?.hasOwnPath != true {
+            fields.visit("path", string: path)  // the connection's request target, on every record
         }
+        record.event?.visitFields(&fields)
+        w = fields.writer
         for (key, value) in record.metadata.sorted(by: { $0.key < $1.key }) {
             attribute(&w, key) { metadataValue(&$0, value) }
         }
