@@ -190,6 +190,11 @@ public final class RawSocket: @unchecked Sendable {
 
     public func send(_ text: String) { send(Array(text.utf8)) }
 
+    /// Sends what the kernel takes without blocking: the bytes taken (0 when its buffers are full).
+    public func trySend(_ bytes: [UInt8]) -> Int {
+        max(0, bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) })
+    }
+
     /// Reads until the peer closes or the receive timeout expires.
     public func readAll(limit: Int = 1 << 20) -> [UInt8] {
         var result: [UInt8] = []

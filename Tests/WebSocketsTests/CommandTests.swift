@@ -180,6 +180,29 @@ struct CommandTests {
         #expect(codes.count == 50 && codes.allSatisfy { $0 == 1000 }, "\(codes)")
     }
 
+    @Test("printf | connect against a Python websockets echo server (which answers a close before the messages queued ahead of it): both echoes, 20 runs of 20")
+    func pipedInputPythonServer() async throws {
+        let port = freePort()
+        let python = try await startPythonPeer("py_server.py", [String(port)])
+        defer { python.process.stop() }
+        var good = 0
+        var failures: [String] = []
+        for _ in 0..<20 {
+            let run = try await shell("printf 'one\\ntwo ✓\\n' | '\(binary)' connect --subprotocol chat ws://127.0.0.1:\(port)/echo 2>/dev/null")
+            if run.status == 0 && run.output == "< one\n< two ✓\n" { good += 1 } else if failures.count < 3 { failures.append("\(run.status): \(run.output)") }
+        }
+        #expect(good == 20, "\(failures)")
+    }
+
+    @Test("connect refuses what cannot go into a request head, before connecting: a subprotocol with CR LF, a bad --linger")
+    func connectRefusesBadArguments() async throws {
+        let injected = try await runCommand(binary, ["connect", "--subprotocol", "chat\r\nX-Injected:1", "ws://127.0.0.1:1/"])
+        #expect(injected.status == 64, "\(injected.output)")
+        #expect(injected.output.contains("a subprotocol is one token") && injected.output.contains("CR (0x0D)"), "\(injected.output)")
+        let linger = try await runCommand(binary, ["connect", "--linger", "99", "ws://127.0.0.1:1/"])
+        #expect(linger.status == 64 && linger.output.contains("--linger 99.0: must be 0 to 10 seconds"), "\(linger.output)")
+    }
+
     @Test("Ctrl-C in connect closes with 1000 (the client's close), exit status 0")
     func interruptClosesNormally() async throws {
         let server = try await ServeProcess([])

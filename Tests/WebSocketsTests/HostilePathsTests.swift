@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import NIOCore
+import Testing
+@testable import WebSocketCompression
+import WebSocketCore
+import WebSocketLogging
+import WebSocketTestSupport
+@testable import WebSockets
+
+/// A server on a free port, handled on one of the three paths: the standalone server with a
+/// handler task or with callbacks, or an upgrader mounted in a SwiftNIO HTTP/1 server of our
+/// own (NIO's typed pipeline, as Hummingbird's), each echoing.
+struct HostileTarget {
+    let port: Int
+    let shutdown: @Sendable () async -> Void
+
+    static func start(_ path: OneRuleTests.Path, logs: MemorySink = MemorySink(),
+                      configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> HostileTarget {
+        var configuration = ServerConfiguration()
+        configuration.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: logs, logLevel: .info) }
+        configuration.connection.maxMessageSize = 8 << 20
+        configuration.connection.pingInterval = nil
+        configure(&configuration)
+        switch path {
+        case .task:
+            let server = try await WebSocketServer.serve(host: "127.0.0.1", port: 0, configuration: configuration) { ws in
+                for try await message in ws.messages { try await ws.send(message) }
+            }
+            return HostileTarget(port: server.port, shutdown: { await server.shutdown() })
+        case .callbacks:
+            let server = try await WebSocketServer.serve(host: "127.0.0.1", port: 0, configuration: configuration,
+                                                         callbacks: ConnectionHandlerTests.Echo())
+            return HostileTarget(port: server.port, shutdown: { await server.shutdown() })
+        case .mounted:
+            let upgrader = WebSocketHTTPUpgrader(configuration: configuration) { ws in
+                for try await message in ws.messages { try await ws.send(message) }
+            }
+            let channel = try await startHTTPServer(upgrader: upgrader, typed: true)
+            return HostileTarget(port: channel.localAddress?.port ?? 0, shutdown: {
+                await upgrader.shutdown()
+                try? await channel.close()
+            })
+        }
+    }
+}
+
+@Suite("Hostile peers on every path: callbacks, handler task, mounted upgrader", .serialized, .timeLimit(.minutes(3)))
+struct HostilePathsTests {
+    func openRaw(_ target: HostileTarget, extraHeaders: String = "", receiveBufferSize: Int32? = nil) async throws -> RawSocket {
+        let raw = try RawSocket(port: target.port, receiveBufferSize: receiveBufferSize)
+        raw.send(upgradeRequest(extraHeaders: extraHeaders))
+        let head = String(decoding: try await bounded(10, "read the 101") { await raw.readHeadAsync() }, as: UTF8.self)
+        try #require(head.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"), "\(head)")
+        return raw
+    }
+
+    func expectStillServing(_ target: HostileTarget) async throws {
+        let ws = try await bounded(10, "connect after the hostile peer") { try await WebSocketClient.connect(to: "ws://127.0.0.1:\(target.port)/echo") }
+        try await bounded(10, "send") { try await ws.send("still here") }
+        #expect(try await nextMessage(ws, "receive the echo") == .text("still here"))
+        try await bounded(15, "close") { await ws.close() }
+    }
+
+    @Test("invalid frames: the close frame with the right code is on the wire before the server closes",
+          arguments: OneRuleTests.Path.allCases, HostilePeerTests.badFrames)
+    func invalidFrames(path: OneRuleTests.Path, bad: ([UInt8], UInt16)) async throws {
+        let target = try await HostileTarget.start(path)
+        let raw = try await openRaw(target)
+        raw.send(bad.0)
+        let reply = try await bounded(10, "read until the server closes") { await raw.readAllAsync() }
+        #expect(reply.count >= 4 && reply[0] == 0x88, "no close frame, only \(reply)")
+        if reply.count >= 4 { #expect(UInt16(reply[2]) << 8 | UInt16(reply[3]) == bad.1) }
+        #expect(reply.count == 2 + Int(reply.count > 1 ? reply[1] : 0), "exactly one close frame: \(reply)")
+        try await expectStillServing(target)
+        await target.shutdown()
+    }
+
+    @Test("a zip bomb closes with 1009 on the wire", arguments: OneRuleTests.Path.allCases)
+    func zipBomb(path: OneRuleTests.Path) async throws {
+        let target = try await HostileTarget.start(path)
+        let raw = try await openRaw(target, extraHeaders: "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+        let deflater = try #require(Deflater(windowBits: 15, memLevel: 8, level: 9))
+        var bomb = ByteBuffer()
+        for i in 0..<16 {
+            var part = deflater.compress(ByteBuffer(repeating: 0, count: 1 << 20), allocator: ByteBufferAllocator())
+            bomb.writeBuffer(&part)
+            if i < 15 { bomb.writeBytes([0, 0, 0xFF, 0xFF]) }
+        }
+        raw.send(clientFrame(rsv: 0b100, opcode: 0x2, payload: Array(bomb.readableBytesView)))
+        let reply = try await bounded(10, "read until the server closes") { await raw.readAllAsync() }
+        #expect(Array(reply.prefix(4)) == [0x88, UInt8(max(reply.count, 2) - 2), 0x03, 0xF1], "close 1009: \(reply)")
+        try await expectStillServing(target)
+        await target.shutdown()
+    }
+
+    @Test("a peer that pings and never reads: the server stops reading once its pongs pass the write buffer's high mark",
+          arguments: OneRuleTests.Path.allCases)
+    func pingFloodNeverRead(path: OneRuleTests.Path) async throws {
+        let target = try await HostileTarget.start(path)
+        let raw = try await openRaw(target, receiveBufferSize: 4096)
+        let ping = clientFrame(opcode: 9, payload: Array(repeating: 0x55, count: 125))
+        let batch = Array((0..<64).map { _ in ping }.joined())  // 8.3 KiB
+        // Bounded: at most 64 MiB offered, at most 10 s; done once the server takes nothing for 1 s.
+        var taken = 0
+        var idleSince = ContinuousClock.now
+        let deadline = ContinuousClock.now + .seconds(10)
+        while taken < 64 << 20, ContinuousClock.now < deadline, ContinuousClock.now - idleSince < .seconds(1) {
+            let n = raw.trySend(batch)
+            if n > 0 {
+                taken += n
+                idleSince = .now
+            } else {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        // What the kernel buffers on both sides (a few MiB on loopback) plus the server's high
+        // mark of pongs; reading on would take the whole 64 MiB.
+        #expect(taken < 24 << 20, "the server took \(taken) bytes of pings from a peer that reads nothing")
+        raw.shutdownBoth()
+        try await expectStillServing(target)
+        await target.shutdown()
+    }
+}
