@@ -76,10 +76,8 @@ struct HostilePathsTests {
         await target.shutdown()
     }
 
-    @Test("a zip bomb closes with 1009 on the wire", arguments: OneRuleTests.Path.allCases)
-    func zipBomb(path: OneRuleTests.Path) async throws {
-        let target = try await HostileTarget.start(path)
-        let raw = try await openRaw(target, extraHeaders: "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+    /// 16 MiB of zeros deflated into a few KiB: one permessage-deflate message payload.
+    static func zipBomb() throws -> ByteBuffer {
         let deflater = try #require(Deflater(windowBits: 15, memLevel: 8, level: 9))
         var bomb = ByteBuffer()
         for i in 0..<16 {
@@ -87,7 +85,14 @@ struct HostilePathsTests {
             bomb.writeBuffer(&part)
             if i < 15 { bomb.writeBytes([0, 0, 0xFF, 0xFF]) }
         }
-        raw.send(clientFrame(rsv: 0b100, opcode: 0x2, payload: Array(bomb.readableBytesView)))
+        return bomb
+    }
+
+    @Test("a zip bomb closes with 1009 on the wire", arguments: OneRuleTests.Path.allCases)
+    func zipBomb(path: OneRuleTests.Path) async throws {
+        let target = try await HostileTarget.start(path)
+        let raw = try await openRaw(target, extraHeaders: "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+        raw.send(clientFrame(rsv: 0b100, opcode: 0x2, payload: Array(try Self.zipBomb().readableBytesView)))
         let reply = try await bounded(10, "read until the server closes") { await raw.readAllAsync() }
         #expect(Array(reply.prefix(4)) == [0x88, UInt8(max(reply.count, 2) - 2), 0x03, 0xF1], "close 1009: \(reply)")
         try await expectStillServing(target)

@@ -292,13 +292,7 @@ struct HostilePeerTests {
         let server = try await startTestServer(logSink: logs)   // maxMessageSize 8 MiB
         let (raw, head) = try await openRaw(server, extraHeaders: "Sec-WebSocket-Extensions: permessage-deflate\r\n")
         #expect(head.contains("permessage-deflate"))
-        let deflater = try #require(Deflater(windowBits: 15, memLevel: 8, level: 9))
-        var bomb = ByteBuffer()
-        for i in 0..<16 {
-            var part = deflater.compress(ByteBuffer(repeating: 0, count: 1 << 20), allocator: ByteBufferAllocator())
-            bomb.writeBuffer(&part)
-            if i < 15 { bomb.writeBytes([0, 0, 0xFF, 0xFF]) }
-        }
+        let bomb = try HostilePathsTests.zipBomb()
         #expect(bomb.readableBytes < 64 << 10)
         raw.send(clientFrame(rsv: 0b100, opcode: 0x2, payload: Array(bomb.readableBytesView)))
         let (opcode, payload) = try await readFrame(raw)

@@ -103,7 +103,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         open(opening, context: context)
         if !context.channel.isWritable {
             socket?.update { $0.gate.writable = false }
-            machine.pause(.writeBufferFull)
+            if engine.role == .server { machine.pause(.writeBufferFull) }
         }
         if opening.early.readableBytes > 0 { receive(opening.early) }
         pump()
@@ -129,14 +129,20 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         if machine.readComplete() == .read { context.read() }
     }
 
-    /// The outbound rule for every byte this connection writes, in both handler styles: above
-    /// the write buffer's high mark, reading pauses until the peer drains it. What reading would
-    /// make us write (the engine's pongs and close replies, a callback's echo) is then bounded by
-    /// the mark, and senders wait in ``WebSocket``'s gate.
+    /// The outbound rule for every byte a server connection writes, in both handler styles and
+    /// mounted: above the write buffer's high mark, reading pauses until the peer drains it. What
+    /// reading would make us write (the engine's pongs and close replies, a callback's echo) is
+    /// then bounded by the mark, and senders wait in ``WebSocket``'s gate.
+    ///
+    /// A client keeps reading: were both ends to pause, a client pipelining more than both
+    /// buffers hold to an echoing server would wait for a server that waits for it. Its sends
+    /// still wait at the gate.
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         let writable = context.channel.isWritable
         socket?.update { $0.gate.writable = writable }
-        if writable { resumeReading(.writeBufferFull) } else { machine.pause(.writeBufferFull) }
+        if engine.role == .server {
+            if writable { resumeReading(.writeBufferFull) } else { machine.pause(.writeBufferFull) }
+        }
         context.fireChannelWritabilityChanged()
     }
 
