@@ -136,3 +136,47 @@ struct EngineControlFrameTests {
         #expect(throws: EngineError.controlPayloadTooLong(126)) { try engine.sendPong(long) }
     }
 }
+
+/// The close progress as one value: each step of the closing handshake is one case, and the
+/// properties the I/O layer reads agree with it.
+@Suite("WebSocketEngine: close progress (one value)")
+struct CloseProgressTests {
+    @Test("a peer's close behind a message, held: .held(.reply, received:); released: .closing with the reply sent, input ended, transport close asked")
+    func heldReplyThenReleased() throws {
+        var engine = WebSocketEngine.open(.server, EngineConfiguration(deferClose: true))
+        engine.receive(clientFrame(opcode: 1, payload: Array("a".utf8)) + clientFrame(opcode: 8, payload: closePayload(1001, "bye")))
+        let bye = CloseFrame(code: .goingAway, reason: "bye")
+        #expect(engine.closeProgress == .held(.reply(bye), received: bye))
+        #expect(engine.closeInitiator == .remote && engine.closeReceived == bye && engine.closeSent == nil && engine.state == .open)
+        engine.releaseHeldClose()
+        guard case .closing(let c) = engine.closeProgress else { Issue.record("\(engine.closeProgress)"); return }
+        #expect(c.initiator == .remote && c.sent == bye && c.received == bye && c.inputEnded && c.transportCloseRequested && c.failure == nil)
+    }
+
+    @Test("a violation held, then the application closes: the violation is the story (1002), not the application's code")
+    func heldViolationThenLocalClose() throws {
+        var engine = WebSocketEngine.open(.server, EngineConfiguration(deferClose: true))
+        engine.receive(clientFrame(opcode: 1, payload: Array("a".utf8)) + rawFrame(opcode: 1, payload: [0x62]))  // then unmasked
+        guard case .held(.violation, nil) = engine.closeProgress else { Issue.record("\(engine.closeProgress)"); return }
+        try engine.close(code: .normalClosure, reason: "done")
+        guard case .closing(let c) = engine.closeProgress else { Issue.record("\(engine.closeProgress)"); return }
+        #expect(c.sent?.code == .protocolError && c.failure != nil && c.inputEnded && c.initiator == .local)
+    }
+
+    @Test("a local close keeps reading (§7.1.2) until the peer's reply; EOF without any close frame is abnormal")
+    func localCloseThenReplyAndAbnormalEOF() throws {
+        var engine = WebSocketEngine.open(.client)
+        try engine.close(code: .normalClosure)
+        guard case .closing(let c) = engine.closeProgress else { Issue.record(); return }
+        #expect(!c.inputEnded && c.sent?.code == .normalClosure && c.received == nil)
+        engine.receive(rawFrame(opcode: 8, payload: closePayload(1000)))
+        guard case .closing(let after) = engine.closeProgress else { Issue.record(); return }
+        #expect(after.inputEnded && after.received?.code == .normalClosure && !after.transportCloseRequested, "a client waits for the server's EOF")
+
+        var dropped = WebSocketEngine.open(.server)
+        #expect(dropped.closeProgress == .none)
+        dropped.receiveEOF()
+        guard case .closing(let d) = dropped.closeProgress else { Issue.record(); return }
+        #expect(d.initiator == .abnormal && d.inputEnded && dropped.closeCode == .abnormalClosure)
+    }
+}

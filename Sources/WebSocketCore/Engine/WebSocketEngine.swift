@@ -25,20 +25,45 @@ public struct WebSocketEngine: Sendable {
     /// or lower; it may change at any time, so a live connection picks up a new level.
     public var isTracing = false
 
+    /// The closing handshake's progress: everything about closing in one value. The properties
+    /// below read it.
+    public private(set) var closeProgress = CloseProgress.none
+
     /// The close frame this endpoint sent, if any.
-    public private(set) var closeSent: CloseFrame?
+    public var closeSent: CloseFrame? {
+        if case .closing(let c) = closeProgress { c.sent } else { nil }
+    }
     /// The close frame the peer sent, if any.
-    public private(set) var closeReceived: CloseFrame?
+    public var closeReceived: CloseFrame? {
+        switch closeProgress {
+        case .none: nil
+        case .held(_, let received): received
+        case .closing(let c): c.received
+        }
+    }
     /// Who started the closing handshake; set once known.
-    public private(set) var closeInitiator: CloseInitiator?
+    public var closeInitiator: CloseInitiator? {
+        switch closeProgress {
+        case .none, .held(.violation, _): nil
+        case .held(.reply, _): .remote
+        case .closing(let c): c.initiator
+        }
+    }
     /// The violation that made this engine fail the connection, if one did.
-    public private(set) var failure: ProtocolViolation?
+    public var failure: ProtocolViolation? {
+        if case .closing(let c) = closeProgress { c.failure } else { nil }
+    }
     /// What ``EngineConfiguration/deferClose`` holds back until ``releaseHeldClose()``: a
     /// violation, or the reply to the peer's close frame. Input is ignored meanwhile; sending
     /// still works.
-    public private(set) var heldClose: HeldClose?
+    public var heldClose: HeldClose? {
+        if case .held(let held, _) = closeProgress { held } else { nil }
+    }
     /// True once the engine wants the transport closed (after flushing ``nextOutput()``).
-    public private(set) var transportCloseRequested = false
+    @inlinable
+    public var transportCloseRequested: Bool {
+        if case .closing(let c) = closeProgress { c.transportCloseRequested } else { false }
+    }
     /// Running counters for the closing log record.
     public private(set) var statistics = ConnectionStatistics()
 
@@ -56,7 +81,8 @@ public struct WebSocketEngine: Sendable {
     private var phase = ReadPhase.header
     private var message: MessageAssembly?
     private var controlPayload = ByteBuffer()
-    private var discarding = false
+    /// Input is ignored: CLOSED, or the close progress stops it.
+    private var discarding: Bool { state == .closed || closeProgress.stopsInput }
 
     private var outgoingFragmented: Opcode?
     /// The most pings waiting for their pong: beyond it the oldest is forgotten, so a peer
@@ -182,8 +208,7 @@ public struct WebSocketEngine: Sendable {
             try processInbound()
         } catch {
             if configuration.deferClose && state == .open {
-                heldClose = .violation(error)
-                discarding = true
+                closeProgress = .held(.violation(error), received: nil)
             } else {
                 fail(error)
             }
@@ -195,14 +220,22 @@ public struct WebSocketEngine: Sendable {
     /// received close frame the close code is 1006.
     public mutating func receiveEOF() {
         guard state != .closed else { return }
-        if case .violation(let violation) = heldClose {  // the peer left first; the violation is still the story
-            failure = violation
+        var ended: ClosingHandshake
+        switch closeProgress {
+        case .none:
+            ended = ClosingHandshake(initiator: .abnormal, inputEnded: true)
+        case .held(.violation(let violation), _):  // the peer left first; the violation is still the story
             trace(.errorHandled(violation))
+            ended = ClosingHandshake(initiator: .abnormal, failure: violation, inputEnded: true)
+        case .held(.reply, let received):
+            ended = ClosingHandshake(initiator: .remote, received: received, inputEnded: true)
+        case .closing(let c):
+            ended = c
+            ended.inputEnded = true
+            if ended.sent == nil, ended.received == nil { ended.initiator = .abnormal }
         }
-        heldClose = nil
         trace(.close(.eofReceived))
-        discarding = true
-        if closeReceived == nil, closeSent == nil { closeInitiator = .abnormal }
+        closeProgress = .closing(ended)
         setState(.closed)
     }
 
@@ -399,23 +432,26 @@ public struct WebSocketEngine: Sendable {
             events.append(.pong(payload, acknowledged: acknowledged))
         case .close:
             let frame = try CloseFrame(parsing: payload)
-            closeReceived = frame
             events.append(.closeReceived(frame))
-            // §5.5.1: no more frames are expected after a close.
-            discarding = true
+            // §5.5.1: no more frames are expected after a close (input stops in every branch).
             if state == .open {
-                closeInitiator = .remote
                 // §5.5.1: reply with a close frame, echoing the status code (1000 when there was
                 // none). Messages that arrived before it in this input are answered first when
                 // the I/O layer asks for it: the reply waits for ``releaseHeldClose()``.
                 let code = frame.code == .noStatusReceived ? CloseCode.normalClosure : frame.code
                 let reply = CloseFrame(code: code, reason: frame.reason)
                 if configuration.deferClose && events.contains(where: \.isData) {
-                    heldClose = .reply(reply)
+                    closeProgress = .held(.reply(reply), received: frame)
                     return
                 }
+                closeProgress = .closing(ClosingHandshake(initiator: .remote, received: frame, inputEnded: true))
                 sendCloseFrame(reply)
                 setState(.closing)
+            } else {  // CLOSING: the reply to our close
+                closeProgress.modifyClosing { c in
+                    c.received = frame
+                    c.inputEnded = true
+                }
             }
             // §7.1.1: the server closes TCP first.
             if role == .server { requestTransportClose() }
@@ -493,8 +529,12 @@ public struct WebSocketEngine: Sendable {
         case .connecting: throw .notOpen(state)
         case .closing, .closed: return
         case .open:
-            if case .reply = heldClose { return releaseHeldClose() }  // the peer started it: answer its frame
-            closeInitiator = .local
+            switch closeProgress {
+            case .held:  // the peer started it (answer its frame), or a violation was found first (it is the story)
+                return releaseHeldClose()
+            case .none, .closing:
+                closeProgress = .closing(ClosingHandshake(initiator: .local, inputEnded: false))
+            }
             sendCloseFrame(CloseFrame(code: code, reason: reason))
             setState(.closing)
         }
@@ -506,13 +546,18 @@ public struct WebSocketEngine: Sendable {
     /// client after the server's reply, or at the I/O layer's close timeout).
     public mutating func fail(code: CloseCode, reason: String = "") {
         trace(.close(.failing(code, reason: reason)))
-        heldClose = nil
-        if state == .open {
-            closeInitiator = .local
-            sendCloseFrame(CloseFrame(code: code, reason: reason))
-            setState(.closing)
+        switch closeProgress {
+        case .none, .held:
+            // A held close is superseded; a held reply's frame stays the one received.
+            closeProgress = .closing(ClosingHandshake(initiator: state == .open ? .local : nil, received: closeReceived,
+                                                      inputEnded: true))
+            if state == .open {
+                sendCloseFrame(CloseFrame(code: code, reason: reason))
+                setState(.closing)
+            }
+        case .closing:
+            closeProgress.modifyClosing { $0.inputEnded = true }
         }
-        discarding = true
         if role == .server || state == .connecting { requestTransportClose() }
     }
 
@@ -520,24 +565,24 @@ public struct WebSocketEngine: Sendable {
     /// connection for a held violation (as if found just now), or sends the held reply to the
     /// peer's close frame.
     public mutating func releaseHeldClose() {
-        switch heldClose {
-        case .violation(let violation)?:
-            heldClose = nil
+        switch closeProgress {
+        case .held(.violation(let violation), _):
+            closeProgress = .none  // failed now, as if found just now
             fail(violation)
-        case .reply(let reply)?:
-            heldClose = nil
+        case .held(.reply(let reply), let received):
+            closeProgress = .closing(ClosingHandshake(initiator: .remote, received: received, inputEnded: true))
             sendCloseFrame(reply)
             setState(.closing)
             if role == .server { requestTransportClose() }
-        case nil:
+        case .none, .closing:
             break
         }
     }
 
     private mutating func fail(_ violation: ProtocolViolation) {
-        failure = violation
         trace(.errorHandled(violation))
         fail(code: violation.closeCode, reason: violation.reason)
+        closeProgress.modifyClosing { $0.failure = violation }
     }
 
     /// The next bytes to write to the transport, or `nil` when everything was handed out.
@@ -605,8 +650,9 @@ public struct WebSocketEngine: Sendable {
         emitFrame(opcode: opcode, fin: fin, payload: payload)
     }
 
+    /// Sends `frame`; the closing handshake is already under way.
     private mutating func sendCloseFrame(_ frame: CloseFrame) {
-        closeSent = frame
+        closeProgress.modifyClosing { $0.sent = frame }
         emitFrame(opcode: .close, fin: true, payload: frame.serialized(allocator: allocator))
     }
 
@@ -647,14 +693,13 @@ public struct WebSocketEngine: Sendable {
 
     private mutating func requestTransportClose() {
         guard !transportCloseRequested else { return }
-        transportCloseRequested = true
+        closeProgress.modifyClosing { $0.transportCloseRequested = true }
         trace(.close(.closingTransport))
     }
 
     private mutating func setState(_ new: ConnectionState) {
         guard new != state else { return }
         state = new
-        if new == .closed { discarding = true }
         trace(.stateChanged(new))
     }
 
