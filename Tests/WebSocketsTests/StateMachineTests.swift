@@ -148,3 +148,52 @@ struct DurationClampingTests {
         #expect(TimeAmount(clamping: .seconds(20)) == .seconds(20))
     }
 }
+
+@Suite("ClientHandshakeStateMachine")
+struct ClientHandshakeStateMachineTests {
+    static let request = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/chat")
+    static let response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n"
+
+    func started() -> ClientHandshakeStateMachine {
+        var m = ClientHandshakeStateMachine(limits: .init())
+        #expect(m.start(request: Self.request) == .send)
+        return m
+    }
+
+    @Test("idle → awaitingResponse once; a second start does nothing")
+    func startOnce() {
+        var m = ClientHandshakeStateMachine(limits: .init())
+        #expect(m.isIdle && !m.wantsRead)
+        #expect(m.start(request: Self.request) == .send)
+        #expect(!m.isIdle && m.wantsRead)
+        #expect(m.start(request: Self.request) == .none)
+    }
+
+    @Test("the response head over three reads, with a frame behind it: the request it answers, the head, the early bytes; then done")
+    func responseInPieces() {
+        var m = started()
+        let bytes = Array(Self.response.utf8) + [0x81, 0x01, 0x61]
+        guard case .needMore = m.bytesReceived(ByteBuffer(bytes: bytes[0..<10])) else { Issue.record(); return }
+        guard case .needMore = m.bytesReceived(ByteBuffer(bytes: bytes[10..<40])) else { Issue.record(); return }
+        guard case .response(let request, let head, let early) = m.bytesReceived(ByteBuffer(bytes: bytes[40...])) else { Issue.record(); return }
+        #expect(request.uri == "/chat" && head.status == .switchingProtocols && Array(early.readableBytesView) == [0x81, 0x01, 0x61])
+        #expect(!m.wantsRead)
+        guard case .discard = m.bytesReceived(ByteBuffer(string: "more")) else { Issue.record(); return }
+        #expect(m.failed() == .none, "the promise was completed by the response's outcome")
+    }
+
+    @Test("a malformed response fails once; a later failure or the channel's end does nothing more")
+    func malformed() {
+        var m = started()
+        guard case .fail = m.bytesReceived(ByteBuffer(string: "garbage\r\n\r\n")) else { Issue.record(); return }
+        #expect(m.failed() == .none)
+        #expect(m.channelInactive() == .none)
+    }
+
+    @Test("the channel ends while waiting: fail the promise, once")
+    func inactiveWhileWaiting() {
+        var m = started()
+        #expect(m.channelInactive() == .fail)
+        #expect(m.channelInactive() == .none)
+    }
+}

@@ -12,20 +12,11 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private enum State {
-        /// Before the channel is active.
-        case idle
-        /// The request is sent; `buffer` holds response bytes not parsed yet.
-        case awaitingResponse(HTTPRequestHead, HTTPHeadParser, buffer: ByteBuffer)
-        /// Done: upgraded, or failed (the promise is completed either way).
-        case done
-    }
-
     private let handshake: ClientHandshake
     private let compression: PerMessageDeflateConfiguration?
     private let options: ConnectionOptions
     private let promise: EventLoopPromise<WebSocket>
-    private var state = State.idle
+    private var machine: ClientHandshakeStateMachine
     private var engine: WebSocketEngine
     private var log: WebSocketEventLogger
     private let logContext: ConnectionContext
@@ -43,6 +34,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         self.logContext = logContext
         self.log = logger.with(connection: logContext)
         self.traces = TraceBudget(limit: options.traceBudget)
+        self.machine = ClientHandshakeStateMachine(limits: options.httpLimits)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -55,7 +47,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     private func start(context: ChannelHandlerContext) {
-        guard case .idle = state else { return }
+        guard machine.isIdle else { return }
         startedAt = .now()
         engine.isTracing = log.wantsTraces
         if engine.isTracing, traces.admit(.stateChanged(.connecting)) { log.emit(trace: .stateChanged(.connecting)) }
@@ -68,7 +60,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             }
         }
         let head = engine.request(handshake)
-        state = .awaitingResponse(head, HTTPHeadParser(limits: options.httpLimits), buffer: ByteBuffer())
+        _ = machine.start(request: head)
         var buffer = context.channel.allocator.buffer(capacity: 512)
         do {
             try buffer.writeHTTPRequestHead(head)  // checked before connecting: this is the net under it
@@ -81,26 +73,20 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .awaitingResponse(let request, var parser, var buffer) = state else { return }
-        var bytes = unwrapInboundIn(data)
-        if buffer.readableBytes == 0 { buffer = bytes } else { buffer.writeBuffer(&bytes) }
-        let head: HTTPResponseHead?
-        do {
-            head = try parser.parseResponse(&buffer)
-        } catch {
-            return fail(WebSocketError(.invalidResponse, "invalid HTTP response: \(error)"), context: context)
+        switch machine.bytesReceived(unwrapInboundIn(data)) {
+        case .needMore, .discard:
+            break
+        case .fail(let error):
+            fail(WebSocketError(.invalidResponse, "invalid HTTP response: \(error)"), context: context, decided: true)
+        case .response(let request, let head, let early):
+            // Frames right behind the 101 (a server may send at once) wait until the negotiated
+            // compression is in place: RSV1 means nothing before that.
+            opened(request: request, response: head, early: early, context: context)
         }
-        guard let head else {
-            state = .awaitingResponse(request, parser, buffer: buffer)
-            return
-        }
-        // Frames right behind the 101 (a server may send at once) wait until the negotiated
-        // compression is in place: RSV1 means nothing before that.
-        opened(request: request, response: head, early: buffer, context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if case .awaitingResponse = state { context.read() }
+        if machine.wantsRead { context.read() }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -121,8 +107,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
 
     func channelInactive(context: ChannelHandlerContext) {
         openTimer?.cancel()
-        if case .done = state {} else {
-            state = .done
+        if machine.channelInactive() == .fail {
             promise.fail(WebSocketError(.connectionClosed, "\(endpoint) closed the connection during the opening handshake"))
         }
         context.fireChannelInactive()
@@ -134,7 +119,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             result = try engine.processResponse(response, for: handshake)
         } catch {
             drainTraces()
-            return fail(WebSocketError(.handshakeFailed, error.message, status: error.status), context: context)
+            return fail(WebSocketError(.handshakeFailed, error.message, status: error.status), context: context, decided: true)
         }
         if let configuration = compression, let accepted = result.extensions.first {
             // RFC 7692 §7.1: a response the client did not allow fails the connection.
@@ -144,12 +129,11 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             } catch {
                 drainTraces()
                 return fail(WebSocketError(.handshakeFailed, "invalid permessage-deflate response: \(error)", status: 101),
-                            context: context)
+                            context: context, decided: true)
             }
         }
         openTimer?.cancel()
         drainTraces()
-        state = .done
         let promise = self.promise
         let hooks = ConnectionHooks(options: options, callbacks: nil, onOpen: { promise.succeed($0) }, onClose: { _ in })
         let opening = WebSocketConnectionHandler.Opening(
@@ -166,9 +150,10 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         }
     }
 
-    private func fail(_ error: WebSocketError, context: ChannelHandlerContext) {
-        guard case .awaitingResponse = state else { return }
-        state = .done
+    /// Fails the connect promise and closes; `decided` when the machine already moved to done
+    /// on the response it reported (the handler carries out that decision).
+    private func fail(_ error: WebSocketError, context: ChannelHandlerContext, decided: Bool = false) {
+        guard decided || machine.failed() == .fail else { return }
         openTimer?.cancel()
         promise.fail(error)
         context.close(promise: nil)
