@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
@@ -164,5 +165,92 @@ extension String {
         let bytes = Array(utf8)
         guard let first = bytes.firstIndex(where: { !ows.contains($0) }), let last = bytes.lastIndex(where: { !ows.contains($0) }) else { return "" }
         return String(decoding: bytes[first...last], as: UTF8.self)
+    }
+}
+
+/// The client's handshake handler and the task style's inbound pause on an `EmbeddedChannel`.
+@Suite("Client handshake and the task style's inbound pause (EmbeddedChannel)")
+struct ClientHandshakeEmbeddedTests {
+    /// A client handshake handler on an active `EmbeddedChannel`, with a fixed request key.
+    func client(_ configure: (inout ClientConfiguration) -> Void = { _ in }) throws
+        -> (EmbeddedChannel, EventLoopFuture<WebSocket>, ClientHandshake, MemorySink) {
+        let logs = MemorySink()
+        var configuration = ClientConfiguration()
+        configuration.logger = Logger(label: "websockets.client") { StructuredLogHandler.json(label: $0, sink: logs, logLevel: .info) }
+        configure(&configuration)
+        let handshake = ClientHandshake(host: "x", target: "/chat", subprotocols: ["chat"], userAgent: nil)
+        let channel = EmbeddedChannel()
+        let promise = channel.eventLoop.makePromise(of: WebSocket.self)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+        try channel.pipeline.syncOperations.addHandler(ClientHandshakeHandler(
+            handshake: handshake, compression: nil, options: configuration.connection, promise: promise,
+            logger: configuration.makeEventLogger(), logContext: ConnectionContext(peerAddress: "127.0.0.1", peerPort: 9)))
+        return (channel, promise.futureResult, handshake, logs)
+    }
+
+    func written(_ channel: EmbeddedChannel) throws -> String {
+        var out: [UInt8] = []
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { out += Array(buffer: buffer) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @Test("the request byte for byte; a 101 over two reads with a frame behind it opens the connection, and the frame is its first message")
+    func opens() throws {
+        let (channel, opened, handshake, logs) = try client()
+        let done = NIOLockedValueBox(false)
+        opened.whenComplete { _ in done.withLockedValue { $0 = true } }
+        let request = try written(channel)
+        #expect(request == "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: \(handshake.key)\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n\r\n", "\(request)")
+        let response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Accept: \(AcceptKey.acceptValue(forKey: handshake.key))\r\nSec-WebSocket-Protocol: chat\r\n\r\n"
+        try channel.writeInbound(ByteBuffer(string: String(response.prefix(30))))
+        #expect(!done.withLockedValue { $0 }, "not open on part of the head")
+        try channel.writeInbound(ByteBuffer(bytes: Array(response.dropFirst(30).utf8) + [0x81, 0x02, 0x68, 0x69]))
+        let ws = try opened.wait()
+        #expect(ws.subprotocol == "chat")
+        #expect((try? channel.pipeline.syncOperations.handler(type: ClientHandshakeHandler.self)) == nil)
+        #expect(records(logs).contains { $0["event"] as? String == "connection_open" })
+    }
+
+    @Test("a refused handshake fails the promise with the status and closes")
+    func refused() throws {
+        let (channel, opened, _, _) = try client()
+        _ = try written(channel)
+        try channel.writeInbound(ByteBuffer(string: "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"))
+        #expect(throws: WebSocketError.self) { try opened.wait() }
+        #expect(!channel.isActive)
+    }
+
+    @Test("the open timeout fails the promise (virtual time)")
+    func openTimeout() throws {
+        let (channel, opened, _, _) = try client { $0.connection.openTimeout = .seconds(3) }
+        _ = try written(channel)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(3))
+        let error = #expect(throws: WebSocketError.self) { try opened.wait() }
+        #expect(error?.kind == .timeout)
+    }
+
+    @Test("task style: above the inbound queue's high mark reading pauses; the application asking for messages resumes it")
+    func inboundPauseAndResume() async throws {
+        let (stream, continuation) = AsyncStream<WebSocket>.makeStream()
+        let h = try ConnectionHandlerTests().harness(handling: .task { ws in
+            continuation.yield(ws)
+            await ws.waitUntilClosed()
+        }) { $0.connection.inboundQueue = (high: 2, low: 1) }
+        try h.send(upgradeRequest())
+        _ = try h.written()
+        var sockets = stream.makeAsyncIterator()
+        let ws = try #require(await sockets.next())
+        let before = h.reads.reads
+        try h.send(clientFrame(opcode: 1, payload: [0x61]) + clientFrame(opcode: 1, payload: [0x62]) + clientFrame(opcode: 1, payload: [0x63]))
+        #expect(h.reads.reads == before, "three messages waiting over a high mark of 2: no read")
+        var messages = ws.messages.makeAsyncIterator()
+        #expect(try await messages.next() == .text("a"))
+        #expect(try await messages.next() == .text("b"))
+        #expect(try await messages.next() == .text("c"))
+        // Below the low mark the application's demand reaches the handler through the event loop's queue.
+        h.loop.run()
+        #expect(h.reads.reads > before, "reading resumed at the low mark")
     }
 }
