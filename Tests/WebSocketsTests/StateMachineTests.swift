@@ -72,6 +72,31 @@ struct ConnectionStateMachineTests {
 }
 
 /// Every transition of the server's opening handshake, without a channel.
+@Suite("ConnectionStateMachine: close and hold timers")
+struct ConnectionTimerStateTests {
+    @Test("the close timer is armed once, and not after the channel went inactive")
+    func closeTimerOnce() {
+        var m = ConnectionStateMachine()
+        #expect(m.closeExpected() == .arm && m.closeTimer == .armed)
+        #expect(m.closeExpected() == .none)
+        var closed = ConnectionStateMachine()
+        #expect(closed.channelInactive() == .finish)
+        #expect(closed.closeExpected() == .none)
+    }
+
+    @Test("a held close waits once; the first release ends it, a second does nothing; the channel's end clears it")
+    func holdOnce() {
+        var m = ConnectionStateMachine()
+        #expect(m.holdBegan() == .arm && m.hold == .waiting)
+        #expect(m.holdBegan() == .none, "one bound per held close")
+        #expect(m.holdEnded() == .release && m.hold == .none)
+        #expect(m.holdEnded() == .none)
+        #expect(m.holdBegan() == .arm)
+        #expect(m.channelInactive() == .finish && m.hold == .none)
+        #expect(m.holdBegan() == .none, "nothing is held once closed")
+    }
+}
+
 @Suite("ServerHandshakeStateMachine")
 struct ServerHandshakeStateMachineTests {
     func started(limit: Int = 64 << 10) -> ServerHandshakeStateMachine {

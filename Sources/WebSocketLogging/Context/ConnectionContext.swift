@@ -32,10 +32,11 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
     public let path: String?
 
     let counters: Counters
-    /// `"connection_id":"…","remote_addr":"…","peer_addr":"…","peer_port":N`
+    /// `"connection_id":"…","remote_addr":"…","peer_addr":"…","peer_port":N`, then
+    /// `,"path":"…"` once the request head arrived (from ``jsonPathStart`` on: written unless
+    /// the event has a path of its own). One array: one allocation per context.
     let jsonFields: [UInt8]
-    /// `,"path":"…"`, empty before the request head: written unless the event has its own.
-    let jsonPathField: [UInt8]
+    let jsonPathStart: Int
     /// `[id address]`
     let plainTag: [UInt8]
     /// `,"trace":{"id":"…"},"span":{"id":"…"}` (ECS), empty without a trace context.
@@ -100,14 +101,12 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
             json.append(contentsOf: trace.flags)
             json.append(UInt8(ascii: "\""))
         }
-        jsonFields = json.bytes
-
-        var pathField = LogLine(capacity: 0)
+        jsonPathStart = json.count
         if let path {
-            pathField.append(",\"path\":")
-            pathField.append(jsonString: path, limit: 2048)
+            json.append(",\"path\":")
+            json.append(jsonString: path, limit: 2048)
         }
-        jsonPathField = pathField.bytes
+        jsonFields = json.bytes
 
         var plain = LogLine(capacity: 64)
         plain.append(UInt8(ascii: "["))

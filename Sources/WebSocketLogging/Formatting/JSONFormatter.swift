@@ -52,10 +52,9 @@ public struct JSONFormatter: LogFormatter {
         renderHead(record, into: &line, limit: limit)
         if let connection = record.connection {
             line.append(",\"event_data\":{")
-            connection.jsonFields.withUnsafeBytes { line.append($0) }
-            if !connection.jsonPathField.isEmpty, record.event?.hasOwnPath != true {
-                connection.jsonPathField.withUnsafeBytes { line.append($0) }
-            }
+            // The connection's path unless the event writes its own.
+            let end = record.event?.hasOwnPath == true ? connection.jsonPathStart : connection.jsonFields.count
+            connection.jsonFields.withUnsafeBytes { line.append(UnsafeRawBufferPointer(rebasing: $0[..<end])) }
             if let event = record.event {
                 var writer = JSONFieldWriter(line: line, limit: limit, first: false)
                 event.visitFields(&writer)

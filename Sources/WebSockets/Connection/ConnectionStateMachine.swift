@@ -47,8 +47,24 @@ struct ConnectionStateMachine {
         case runningAgain
     }
 
+    /// The close timer bounds the closing handshake: armed once the engine expects the
+    /// transport to close, and never twice.
+    enum CloseTimer: Hashable {
+        case unarmed
+        case armed
+    }
+
+    /// The engine's held close (``EngineConfiguration/deferClose``): `waiting` for the
+    /// application to catch up, bounded by the hold timer.
+    enum Hold: Hashable {
+        case none
+        case waiting
+    }
+
     private(set) var state = State.active(Active())
     private(set) var pump = Pump.idle
+    private(set) var closeTimer = CloseTimer.unarmed
+    private(set) var hold = Hold.none
 
     enum ReadAction: Hashable {
         case read
@@ -169,6 +185,42 @@ struct ConnectionStateMachine {
         state = .active(active)
     }
 
+    // MARK: - Timers
+
+    enum TimerAction: Hashable {
+        /// Schedule the timer.
+        case arm
+        case none
+    }
+
+    /// The engine expects the transport to close (CLOSING, or a close requested).
+    mutating func closeExpected() -> TimerAction {
+        guard isActive, closeTimer == .unarmed else { return .none }
+        closeTimer = .armed
+        return .arm
+    }
+
+    /// The engine holds a close for the application: arm its bound unless it already waits.
+    mutating func holdBegan() -> TimerAction {
+        guard isActive, hold == .none else { return .none }
+        hold = .waiting
+        return .arm
+    }
+
+    enum HoldEndAction: Hashable {
+        /// Cancel the hold timer and release the close.
+        case release
+        /// Nothing was held (released already, or never).
+        case none
+    }
+
+    /// The application caught up, or the hold timer fired.
+    mutating func holdEnded() -> HoldEndAction {
+        guard hold == .waiting else { return .none }
+        hold = .none
+        return .release
+    }
+
     // MARK: - Closing
 
     enum TransportAction: Hashable {
@@ -195,6 +247,7 @@ struct ConnectionStateMachine {
         switch state {
         case .active, .closingTransport:
             state = .closed
+            hold = .none
             return .finish
         case .closed:
             return .none

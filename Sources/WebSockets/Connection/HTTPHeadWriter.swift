@@ -8,6 +8,12 @@ extension ByteBuffer {
     ///   cannot be sent as it is: never rewritten.
     mutating func writeHTTPResponseHead(_ head: HTTPResponseHead) throws(InvalidHTTPHead) {
         try HTTPHeadValidation.validate(head)
+        writeValidatedHTTPResponseHead(head)
+    }
+
+    /// Writes a response head the server's decision has validated already (every head
+    /// ``HandshakeOutcome`` carries): the check is not made twice per connection.
+    mutating func writeValidatedHTTPResponseHead(_ head: HTTPResponseHead) {
         writeString("HTTP/\(head.version.major).\(head.version.minor) \(head.status.code) \(head.status.reasonPhrase)\r\n")
         writeHTTPHeaders(head.headers)
     }

@@ -54,8 +54,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     /// The connection's channel while the handler is in its pipeline (tests read socket options).
     var channel: (any Channel)? { context?.channel }
     private let startedAt: NIODeadline
+    /// The scheduled close and hold timers, kept only to cancel them: whether each is armed is
+    /// the machine's state (``ConnectionStateMachine/closeTimer``, ``ConnectionStateMachine/hold``).
     private var closeTimer: Scheduled<Void>?
-    /// Bounds how long a held close waits for the application.
     private var holdTimer: Scheduled<Void>?
     private var keepalive: Keepalive
     /// The close state last copied into the socket's status (see `publishState`).
@@ -225,7 +226,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
             case .none: break
             }
         }
-        if (engine.state == .closing || engine.transportCloseRequested) && closeTimer == nil {
+        if engine.closeExpected, machine.closeExpected() == .arm {
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             closeTimer = context.eventLoop.scheduleTask(in: TimeAmount(clamping: options.closeTimeout)) {
                 bound.value.closeTimedOut()
@@ -317,7 +318,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
             _ = machine.pumpRequested()
             return
         }
-        guard holdTimer == nil else { return }
+        guard machine.holdBegan() == .arm else { return }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         holdTimer = context.eventLoop.scheduleTask(in: min(TimeAmount(clamping: options.closeTimeout), .seconds(1))) {
             bound.value.releaseHeldClose()
@@ -340,8 +341,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
 
     private func releaseHeldClose() {
         guard engine.heldClose != nil, context != nil else { return }
-        holdTimer?.cancel()
-        holdTimer = nil
+        if machine.holdEnded() == .release {
+            holdTimer?.cancel()
+            holdTimer = nil
+        }
         socket?.closeHeld.store(false, ordering: .relaxed)
         engine.releaseHeldClose()
         pump()

@@ -19,6 +19,21 @@ struct HandshakeAttempt: Sendable {
     }
 }
 
+/// The decision, at once (no `processRequest`: the common case, with no future allocated) or
+/// once `processRequest` answered.
+enum HandshakeDecision {
+    case now(HandshakeOutcome)
+    case later(EventLoopFuture<HandshakeOutcome>)
+
+    /// As a future, for callers that need one (NIO's upgrader API).
+    func future(on eventLoop: any EventLoop) -> EventLoopFuture<HandshakeOutcome> {
+        switch self {
+        case .now(let outcome): eventLoop.makeSucceededFuture(outcome)
+        case .later(let future): future
+        }
+    }
+}
+
 /// What the server decided about one upgrade request.
 enum HandshakeOutcome: Sendable {
     /// Answer 101 with `response` and open the connection with `attempt`'s engine (OPEN).
@@ -41,13 +56,13 @@ extension ServerHandshakeHandler.ServerSide {
     /// touching no channel: shutdown (503), the origin policy (403), `processRequest` within
     /// the open timeout (408 past it, 500 for an answer that cannot be sent), shutdown again,
     /// the engine's handshake rules, `processResponse`, and a 101 that can be sent as it is.
-    func decide(_ request: HTTPRequestHead, attempt: HandshakeAttempt, on eventLoop: any EventLoop) -> EventLoopFuture<HandshakeOutcome> {
+    func decide(_ request: HTTPRequestHead, attempt: HandshakeAttempt, on eventLoop: any EventLoop) -> HandshakeDecision {
         var attempt = attempt
         if let refused = refusalBeforeHandshake(request) {
-            return eventLoop.makeSucceededFuture(refuse(refused, request: request, attempt: &attempt, traced: false, eventLoop: eventLoop))
+            return .now(refuse(refused, request: request, attempt: &attempt, traced: false, eventLoop: eventLoop))
         }
         guard let hook = configuration.processRequest else {
-            return eventLoop.makeSucceededFuture(handshake(request, attempt: attempt, eventLoop: eventLoop))
+            return .now(handshake(request, attempt: attempt, eventLoop: eventLoop))
         }
         let start = attempt
         let decided = eventLoop.makePromise(of: HandshakeOutcome.self)
@@ -79,7 +94,7 @@ extension ServerHandshakeHandler.ServerSide {
                 decided.succeed(self.refuse(.internalError, request: request, attempt: &attempt, traced: false, eventLoop: eventLoop))
             }
         }
-        return decided.futureResult
+        return .later(decided.futureResult)
     }
 
     /// `processRequest`'s plain HTTP answer (health check, 401), logged as `http_response_sent`.
@@ -112,7 +127,9 @@ extension ServerHandshakeHandler.ServerSide {
         case .success(var accepted):
             configuration.processResponse?(request, &accepted.response)
             do {
-                try HTTPHeadValidation.validate(accepted.response)
+                // What the engine builds from the parsed request is sendable as it is; what the
+                // application adds (processResponse, a selector, configured headers) is checked.
+                if responseNeedsCheck { try HTTPHeadValidation.validate(accepted.response) }
             } catch {
                 // The engine is OPEN already: this attempt's engine is dropped with the answer.
                 attempt.log.emit(.internalError(description: "the 101 response cannot be sent: \(error)"), error: error)

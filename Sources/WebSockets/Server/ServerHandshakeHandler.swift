@@ -125,9 +125,12 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         log = log.with(connection: logContext)  // replaces the context the logger carried
         let attempt = HandshakeAttempt(engine: engine, traces: traces, log: log, logContext: logContext, startedAt: startedAt)
         engine = Self.handedOver  // the attempt's engine is the only one now
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        server.decide(head, attempt: attempt, on: context.eventLoop).whenSuccess { outcome in
-            bound.value.carryOut(outcome)
+        switch server.decide(head, attempt: attempt, on: context.eventLoop) {
+        case .now(let outcome):
+            carryOut(outcome)
+        case .later(let future):
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            future.whenSuccess { outcome in bound.value.carryOut(outcome) }
         }
     }
 
@@ -144,7 +147,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             guard case .upgrade(let head, let early) = machine.accepted() else { return }
             openTimer?.cancel()
             var buffer = context.channel.allocator.buffer(capacity: 256)
-            guard write(response, into: &buffer, context: context) else { return }
+            buffer.writeValidatedHTTPResponseHead(response)  // the decision validated it
             context.write(wrapOutboundOut(buffer), promise: nil)
             attempt.drainTraces()
             let extensions = (try? ExtensionOffer.parse(response.headers["Sec-WebSocket-Extensions"])) ?? []
@@ -180,7 +183,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     private func writeAndClose(_ head: HTTPResponseHead, body: ByteBuffer, context: ChannelHandlerContext) {
         openTimer?.cancel()
         var buffer = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
-        guard write(head, into: &buffer, context: context) else { return }
+        buffer.writeValidatedHTTPResponseHead(head)  // answers come from the decision, which validated them
         var body = body
         buffer.writeBuffer(&body)
         // Lingering close: half-close our side and drain what the peer is still sending.
@@ -194,19 +197,6 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             handler.lingerTimer = context.eventLoop.scheduleTask(in: .seconds(2)) { bound.value.context?.close(promise: nil) }
         }
         context.read()  // drain: the request may have paused reading
-    }
-
-    /// Heads come from the decision, which validated them; should one still fail, the
-    /// connection is closed rather than sent a head that is not what was meant.
-    private func write(_ head: HTTPResponseHead, into buffer: inout ByteBuffer, context: ChannelHandlerContext) -> Bool {
-        do {
-            try buffer.writeHTTPResponseHead(head)
-            return true
-        } catch {
-            log.emit(.internalError(description: "response head cannot be sent: \(error)"), error: error)
-            context.close(promise: nil)
-            return false
-        }
     }
 
     private func openTimedOut() {

@@ -18,6 +18,9 @@ extension ServerHandshakeHandler {
         let tlsFailureLog: RejectionLogLimiter?
         let hooks: ConnectionHooks
         private let connections: WebSocketServer.Connections
+        /// Whether a 101 can carry what the application chose (`processResponse`, a subprotocol
+        /// selector, configured headers that are not sendable): then each one is checked.
+        let responseNeedsCheck: Bool
 
         init(configuration: ServerConfiguration, log: WebSocketEventLogger, rejectionLog: RejectionLogLimiter?, tlsFailureLog: RejectionLogLimiter?,
              hooks: ConnectionHooks, connections: WebSocketServer.Connections) {
@@ -28,6 +31,11 @@ extension ServerHandshakeHandler {
             self.tlsFailureLog = tlsFailureLog
             self.hooks = hooks
             self.connections = connections
+            var configured = configuration.handshake.extraHeaders
+            if let server = configuration.handshake.serverHeader { configured.add(name: "Server", value: server) }
+            for subprotocol in configuration.handshake.subprotocols { configured.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
+            self.responseNeedsCheck = configuration.processResponse != nil || configuration.handshake.selectSubprotocol != nil
+                || (try? HTTPHeadValidation.validate(configured)) == nil
         }
 
         /// Whether the server started shutting down: requests still arriving are answered 503.

@@ -108,7 +108,7 @@ extension WebSocketHTTPUpgrader {
                                                             eventLoop: eventLoop) else { preconditionFailure("a refusal answers") }
             return eventLoop.makeSucceededFuture(.answer(answer))
         }
-        return side.decide(request, attempt: attempt, on: eventLoop).map { outcome in
+        return side.decide(request, attempt: attempt, on: eventLoop).future(on: eventLoop).map { outcome in
             switch outcome {
             case .answer(let answer, _):
                 return .answer(answer)
