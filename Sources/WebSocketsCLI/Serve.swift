@@ -44,6 +44,8 @@ struct Serve: AsyncParsableCommand {
     var trustedHops = 0
     @Option(help: "Forwarding header read from trusted proxies: xff (X-Forwarded-For) or forwarded (RFC 7239).")
     var forwardedHeader: ForwardedHeader = .xff
+    @Option(help: "Whose W3C traceparent goes on the records: accept (anyone's, the default), proxies (only from a --trusted-proxy peer) or ignore.")
+    var traceContext: TraceContextPolicy = .accept
     @Option(parsing: .unconditional,
             help: "Event loop threads, at least 1 (default: the CPUs this process may run on, e.g. 1 under `taskset -c 0`).")
     var threads: Int?
@@ -99,6 +101,7 @@ struct Serve: AsyncParsableCommand {
         configuration.handshake.subprotocols = subprotocols
         configuration.trustedProxies = TrustedProxies(ranges: trustedProxies.compactMap(CIDR.init), hops: trustedHops,
                                                       header: forwardedHeader == .xff ? .xForwardedFor : .forwarded)
+        configuration.traceContext = traceContext
         if let tlsCert, let tlsKey { configuration.tls = try loadTLS(cert: tlsCert, key: tlsKey) }
         if let endpoint { configuration.processRequest = { request, _ in endpoint.response(to: request) } }
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? availableCPUs())
@@ -172,3 +175,5 @@ struct Serve: AsyncParsableCommand {
         }
     }
 }
+
+extension TraceContextPolicy: ExpressibleByArgument {}

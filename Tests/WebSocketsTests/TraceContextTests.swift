@@ -2,6 +2,8 @@ import Foundation
 import Instrumentation
 import Logging
 import NIOHTTP1
+import NIOPosix
+import NIOCore
 import Synchronization
 import Testing
 import W3CTraceContext
@@ -145,5 +147,59 @@ enum TestPropagator: Instrument {
     func inject<Carrier, Inject: Injector>(_ context: ServiceContext, into carrier: inout Carrier, using injector: Inject)
     where Inject.Carrier == Carrier {
         if let value = context[Key.self] { injector.inject(value, forKey: "traceparent", into: &carrier) }
+    }
+}
+
+/// Whose trace context the server believes (`ServerConfiguration.traceContext`, `serve --trace-context`).
+@Suite("Trace context trust", .serialized, .timeLimit(.minutes(2)))
+struct TraceContextTrustTests {
+    static let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+    /// The trace ids on the server's connection_open and connection_closed records for a client sending a traceparent.
+    func traceIDs(_ arguments: [String]) async throws -> [String?] {
+        let server = try await ServeProcess(arguments)
+        var client = ClientConfiguration()
+        client.additionalHeaders = ["traceparent": Self.traceparent]
+        let configuration = client, url = "ws://127.0.0.1:\(server.port)/t"
+        let ws = try await bounded(10, "connect") { try await WebSocketClient.connect(to: url, configuration: configuration) }
+        await ws.close()
+        #expect(await server.stop() == 0)
+        let records = server.records.filter { ["connection_open", "connection_closed"].contains($0["event"] as? String) }
+        #expect(records.count == 2)
+        return records.map { ($0["event_data"] as? [String: Any])?["trace_id"] as? String }
+    }
+
+    @Test("serve --trace-context: accept (the default) takes anyone's; ignore takes nobody's; proxies only a trusted proxy's")
+    func policies() async throws {
+        let id = "0af7651916cd43dd8448eb211c80319c"
+        #expect(try await traceIDs([]) == [id, id])
+        #expect(try await traceIDs(["--trace-context", "accept"]) == [id, id])
+        #expect(try await traceIDs(["--trace-context", "ignore"]) == [nil, nil])
+        #expect(try await traceIDs(["--trace-context", "proxies"]) == [nil, nil], "127.0.0.1 is not a trusted proxy")
+        #expect(try await traceIDs(["--trace-context", "proxies", "--trusted-proxy", "127.0.0.1/32"]) == [id, id])
+    }
+
+    @Test("serve --trace-context with a value it does not know is refused, naming the choices")
+    func badValue() async throws {
+        let run = try await runCommand(productBinary("websockets"), ["serve", "--trace-context", "sometimes"])
+        #expect(run.status == 64, "\(run.output)")
+        #expect(run.output.contains("accept") && run.output.contains("proxies") && run.output.contains("ignore"), "\(run.output)")
+    }
+
+    @Test("the mounted decision applies the same policy")
+    func mounted() async throws {
+        for (policy, expected) in [(TraceContextPolicy.accept, true), (.ignore, false), (.proxies, false)] {
+            var configuration = ServerConfiguration()
+            configuration.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: MemorySink()) }
+            configuration.traceContext = policy
+            let upgrader = WebSocketHTTPUpgrader(configuration: configuration) { _ in }
+            let request = try OneRuleTests.parsedRequest(upgradeRequest(extraHeaders: "traceparent: \(Self.traceparent)\r\n"))
+            guard case .upgrade(let accepted) = await upgrader.decide(request, remoteAddress: try .init(ipAddress: "127.0.0.1", port: 5),
+                                                                     on: MultiThreadedEventLoopGroup.singleton.next()) else {
+                Issue.record("not upgraded"); continue
+            }
+            #expect((accepted.opening.logContext.traceContext != nil) == expected, "\(policy)")
+            #expect(accepted.opening.extractsServiceContext == expected, "\(policy)")
+        }
     }
 }

@@ -37,6 +37,13 @@ public struct TrustedProxies: Sendable, Hashable {
     /// Whether any proxy is trusted at all.
     public var isEmpty: Bool { ranges.isEmpty && hops == 0 }
 
+    /// Whether the socket peer itself is a trusted proxy (an IP address in ``ranges``, or any
+    /// peer when ``hops`` is at least 1).
+    public func trustsPeer(_ peer: String?) -> Bool {
+        guard !isEmpty, let peer, let address = IPAddress(peer) else { return false }
+        return trusts(address, hop: 1)
+    }
+
     func trusts(_ address: IPAddress, hop: Int) -> Bool {
         hop <= hops || ranges.contains { $0.contains(address) }
     }

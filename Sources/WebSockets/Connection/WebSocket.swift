@@ -84,13 +84,13 @@ public final class WebSocket: Sendable {
     init(id: ConnectionID, role: Role, remoteAddress: SocketAddress?, logContext: ConnectionContext, request: HTTPRequestHead,
          response: HTTPResponseHead, subprotocol: String?, extensions: [ExtensionOffer], logger: Logger,
          eventLoop: any EventLoop, handler: NIOLoopBound<WebSocketConnectionHandler>, inbound: Inbound?,
-         closed: EventLoopFuture<Void>, writeBufferHighMark: Int) {
+         closed: EventLoopFuture<Void>, writeBufferHighMark: Int, extractsServiceContext: Bool = true) {
         self.id = id
         self.role = role
         self.remoteAddress = remoteAddress
         self.clientAddress = logContext.clientAddress
         self.logContext = logContext
-        self.serviceContext = role == .server ? TracePropagation.extract(request.headers) : nil
+        self.serviceContext = role == .server && extractsServiceContext ? TracePropagation.extract(request.headers) : nil
         self.request = request
         self.response = response
         self.subprotocol = subprotocol

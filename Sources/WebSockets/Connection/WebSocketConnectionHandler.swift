@@ -36,6 +36,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         /// Whether the channel still needs ``ConnectionOptions``' channel options (a channel
         /// accepted by another server; the standalone server's bootstrap set them at accept).
         var appliesChannelOptions = false
+        /// Whether the bootstrapped instrument may extract its context from the request
+        /// (``ServerConfiguration/traceContext``); a client injects rather than extracts.
+        var extractsServiceContext = true
     }
 
     private let hooks: ConnectionHooks
@@ -181,7 +184,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
                            logContext: opening.logContext, request: opening.request, response: opening.response,
                            subprotocol: opening.subprotocol, extensions: opening.extensions, logger: log.logger,
                            eventLoop: context.eventLoop, handler: NIOLoopBound(self, eventLoop: context.eventLoop),
-                           inbound: inbound, closed: context.channel.closeFuture, writeBufferHighMark: options.writeBuffer.high)
+                           inbound: inbound, closed: context.channel.closeFuture, writeBufferHighMark: options.writeBuffer.high,
+                           extractsServiceContext: opening.extractsServiceContext)
         socket = ws
         let handshakeDuration = Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
         // Both roles: one INFO record when the connection opens, one when it closes.

@@ -2,6 +2,7 @@ import CoreMetrics
 import Logging
 import NIOCore
 import NIOHTTP1
+import W3CTraceContext
 import NIOSSL
 import WebSocketCompression
 import WebSocketCore
@@ -81,6 +82,9 @@ public struct ServerConfiguration: Sendable {
     /// Replaces ``trustedProxies`` with your own rule: returns the client address and its
     /// source (`peer`, `x-forwarded-for`, `forwarded`, or yours).
     public var clientAddressResolver: (@Sendable (_ peer: String?, _ headers: HTTPHeaders) -> (String?, String))?
+    /// Whose W3C trace context (`traceparent`, `tracestate`) the server believes. Default
+    /// ``TraceContextPolicy/accept``, the W3C default: anyone's.
+    public var traceContext: TraceContextPolicy = .accept
     /// Listen backlog.
     public var backlog: Int32
     /// At most this many `connection_rejected` records per second; the rest are counted and
@@ -116,6 +120,24 @@ public struct ServerConfiguration: Sendable {
         self.trustedProxies = trustedProxies
         self.backlog = backlog
         self.rejectionLogLimit = rejectionLogLimit
+    }
+
+    /// The request's trace context if ``traceContext`` believes the socket peer `peer`.
+    func acceptedTraceContext(peer: String?, headers: HTTPHeaders) -> TraceContext? {
+        switch traceContext {
+        case .accept: TracePropagation.traceContext(in: headers)
+        case .proxies: trustedProxies.trustsPeer(peer) ? TracePropagation.traceContext(in: headers) : nil
+        case .ignore: nil
+        }
+    }
+
+    /// Whether the instrument may extract its context from this request (the same trust).
+    func extractsServiceContext(peer: String?) -> Bool {
+        switch traceContext {
+        case .accept: true
+        case .proxies: trustedProxies.trustsPeer(peer)
+        case .ignore: false
+        }
     }
 
     /// The handshake options with the compression negotiator applied.
@@ -155,4 +177,18 @@ extension SocketAddress {
         case .unixDomainSocket: pathname ?? "unix"
         }
     }
+}
+
+/// Whose trace context a server believes. A `traceparent` puts its trace id on every record of
+/// the connection, on OTLP records and into the handler's `ServiceContext` (the sampled flag
+/// included): a client that sets it chooses which trace your logs join and whether it is sampled.
+public enum TraceContextPolicy: String, Sendable, Hashable, CaseIterable {
+    /// Anyone's (the W3C default): right when clients are your own services, or no client can
+    /// harm you by choosing a trace.
+    case accept
+    /// Only from a socket peer in ``ServerConfiguration/trustedProxies`` (a gateway that sets
+    /// or sanitises `traceparent`); other clients' headers are ignored.
+    case proxies
+    /// Nobody's: records carry no trace context from requests, and no instrument extracts one.
+    case ignore
 }

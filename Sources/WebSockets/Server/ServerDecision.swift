@@ -48,8 +48,20 @@ extension ServerHandshakeHandler.ServerSide {
     func context(for request: HTTPRequestHead, base: ConnectionContext, log: WebSocketEventLogger) -> ConnectionContext {
         let (address, source) = configuration.clientAddress(peer: base.peerAddress, headers: request.headers)
         return base.with(clientAddress: address, source: source, requestHeaders: request.headers,
-                         traceContext: TracePropagation.traceContext(in: request.headers),
+                         traceContext: configuration.acceptedTraceContext(peer: base.peerAddress, headers: request.headers),
                          path: log.redaction.target(request.uri))
+    }
+
+    /// The open connection's start, the same on both paths: the attempt's OPEN engine and
+    /// logger, the heads, the negotiated subprotocol and extensions.
+    func opening(_ attempt: HandshakeAttempt, request: HTTPRequestHead, response: HTTPResponseHead, subprotocol: String?,
+                 early: ByteBuffer, mounted: Bool) -> WebSocketConnectionHandler.Opening {
+        let extensions = (try? ExtensionOffer.parse(response.headers["Sec-WebSocket-Extensions"])) ?? []
+        return WebSocketConnectionHandler.Opening(
+            engine: attempt.engine, request: request, response: response, subprotocol: subprotocol, extensions: extensions,
+            log: attempt.log, logContext: attempt.logContext, startedAt: attempt.startedAt, early: early, traces: attempt.traces,
+            appliesChannelOptions: mounted,
+            extractsServiceContext: configuration.extractsServiceContext(peer: attempt.logContext.peerAddress))
     }
 
     /// The server's decision, the same for the standalone server and every mounted upgrader,

@@ -150,11 +150,8 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             buffer.writeValidatedHTTPResponseHead(response)  // the decision validated it
             context.write(wrapOutboundOut(buffer), promise: nil)
             attempt.drainTraces()
-            let extensions = (try? ExtensionOffer.parse(response.headers["Sec-WebSocket-Extensions"])) ?? []
-            let opening = WebSocketConnectionHandler.Opening(
-                engine: attempt.engine, request: head, response: response, subprotocol: subprotocol,
-                extensions: extensions, log: attempt.log, logContext: attempt.logContext, startedAt: startedAt, early: early,
-                traces: attempt.traces)
+            let opening = server.opening(attempt, request: head, response: response, subprotocol: subprotocol, early: early,
+                                         mounted: false)
             let connection = WebSocketConnectionHandler(opening: opening, hooks: server.hooks)
             do {
                 try context.pipeline.syncOperations.addHandler(connection, position: .after(self))

@@ -113,11 +113,8 @@ extension WebSocketHTTPUpgrader {
             case .answer(let answer, _):
                 return .answer(answer)
             case .upgrade(let attempt, let response, let subprotocol):
-                let extensions = (try? ExtensionOffer.parse(response.headers["Sec-WebSocket-Extensions"])) ?? []
-                return .upgrade(AcceptedUpgrade(upgrader: self, opening: WebSocketConnectionHandler.Opening(
-                    engine: attempt.engine, request: request, response: response, subprotocol: subprotocol,
-                    extensions: extensions, log: attempt.log, logContext: attempt.logContext, startedAt: attempt.startedAt,
-                    early: ByteBuffer(), traces: attempt.traces, appliesChannelOptions: true)))
+                return .upgrade(AcceptedUpgrade(upgrader: self, opening: self.side.opening(
+                    attempt, request: request, response: response, subprotocol: subprotocol, early: ByteBuffer(), mounted: true)))
             }
         }
     }
