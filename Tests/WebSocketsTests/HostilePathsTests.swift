@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOHTTP1
 import Testing
 @testable import WebSocketCompression
 import WebSocketCore
@@ -124,6 +125,36 @@ struct HostilePathsTests {
         #expect(taken < 24 << 20, "the server took \(taken) bytes of pings from a peer that reads nothing")
         raw.shutdownBoth()
         try await expectStillServing(target)
+        await target.shutdown()
+    }
+
+    @Test("a burst of processRequest answers (health checks): each is logged or counted, at most N a second",
+          arguments: OneRuleTests.Path.allCases)
+    func answerBurst(path: OneRuleTests.Path) async throws {
+        let logs = MemorySink()
+        let target = try await HostileTarget.start(path, logs: logs) { configuration in
+            configuration.rejectionLogLimit = 5
+            configuration.processRequest = { request, _ in request.uri == "/health" ? HTTPResponse(status: .ok, body: "ok") : nil }
+        }
+        let total = 30
+        for i in 0..<total {
+            let raw = try RawSocket(port: target.port)
+            raw.send(upgradeRequest(path: "/health"))
+            let response = String(decoding: try await bounded(10, "200 #\(i)") { await raw.readAllAsync() }, as: UTF8.self)
+            #expect(response.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(response.prefix(100))")
+        }
+        let accounted = { () -> (logged: Int, suppressed: Int) in
+            let all = records(logs)
+            let logged = all.filter { $0["event"] as? String == "http_response_sent" }.count
+            let suppressed = all.filter { $0["event"] as? String == "log_records_suppressed"
+                && ($0["fields"] as? [String: Any])?["suppressed_event"] as? String == "http_response_sent" }
+                .compactMap { ($0["fields"] as? [String: Any])?["suppressed"] as? Int }.reduce(0, +)
+            return (logged, suppressed)
+        }
+        await waitFor({ accounted().logged + accounted().suppressed == total }, seconds: 10)
+        let (logged, suppressed) = accounted()
+        #expect(logged + suppressed == total, "logged \(logged) + suppressed \(suppressed) of \(total)")
+        #expect(suppressed > 0, "a burst at request rate is limited")
         await target.shutdown()
     }
 }

@@ -121,9 +121,9 @@ extension ServerHandshakeHandler.ServerSide {
             return refuse(.internalError, request: request, attempt: &attempt, traced: false, eventLoop: eventLoop)
         }
         attempt.engine.reject(request: request, response: answer.head)
-        attempt.drainTraces()
-        attempt.log.emit(.httpResponseSent(HTTPResponseSentInfo(status: Int(response.status.code), reason: response.status.reasonPhrase,
-                                                                path: attempt.log.redaction.target(request.uri))))
+        logLimited(.httpResponseSent(HTTPResponseSentInfo(status: Int(response.status.code), reason: response.status.reasonPhrase,
+                                                          path: attempt.log.redaction.target(request.uri))),
+                   limiter: answerLog, engine: &attempt.engine, traces: &attempt.traces, log: attempt.log, eventLoop: eventLoop)
         return .answer(answer, attempt)
     }
 

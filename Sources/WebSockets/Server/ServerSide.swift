@@ -16,6 +16,11 @@ extension ServerHandshakeHandler {
         let handshake: ServerHandshakeOptions
         let rejectionLog: RejectionLogLimiter?
         let tlsFailureLog: RejectionLogLimiter?
+        /// `processRequest`'s answers (`http_response_sent`: health checks, `/metrics`, 401s)
+        /// under the same limit as rejections: any client can send them at request rate.
+        let answerLog: RejectionLogLimiter?
+        /// Every limiter, for the report at shutdown.
+        var limiters: [RejectionLogLimiter] { [rejectionLog, tlsFailureLog, answerLog].compactMap { $0 } }
         let hooks: ConnectionHooks
         private let connections: WebSocketServer.Connections
         /// Whether a 101 can carry what the application chose (`processResponse`, a subprotocol
@@ -29,6 +34,7 @@ extension ServerHandshakeHandler {
             self.handshake = configuration.effectiveHandshake
             self.rejectionLog = rejectionLog
             self.tlsFailureLog = tlsFailureLog
+            self.answerLog = configuration.rejectionLogLimit.map { RejectionLogLimiter(limit: $0, event: "http_response_sent") }
             self.hooks = hooks
             self.connections = connections
             var configured = configuration.handshake.extraHeaders
@@ -55,18 +61,24 @@ extension ServerHandshakeHandler {
         /// ``ServerConfiguration/rejectionLogLimit``: a flood of bad handshakes is counted, not written.
         func logRejection(_ rejection: HandshakeRejection, request: HTTPRequestHead?, engine: inout WebSocketEngine,
                           traces: inout TraceBudget, log: WebSocketEventLogger, eventLoop: any EventLoop) {
-            let admitted = rejectionLog.map { $0.admit() } ?? .log
-            switch admitted {
+            logLimited(.connectionRejected(ConnectionRejectedInfo(
+                status: Int(rejection.status.code), reason: rejection.reason, rejection: rejection.kind.rawValue,
+                path: request.map { log.redaction.target($0.uri) }, subprotocolsOffered: request?.headers.offeredSubprotocols)),
+                limiter: rejectionLog, engine: &engine, traces: &traces, log: log, eventLoop: eventLoop)
+        }
+
+        /// `event` and the handshake's DEBUG traces when `limiter` admits it; otherwise counted
+        /// (metrics, and the `log_records_suppressed` report at the interval's end), traces dropped with it.
+        func logLimited(_ event: WebSocketLogEvent, limiter: RejectionLogLimiter?, engine: inout WebSocketEngine,
+                        traces: inout TraceBudget, log: WebSocketEventLogger, eventLoop: any EventLoop) {
+            switch limiter.map({ $0.admit() }) ?? .log {
             case .log:
                 while let trace = engine.nextTrace() { if traces.admit(trace) { log.emit(trace: trace) } }
-                log.emit(.connectionRejected(ConnectionRejectedInfo(
-                    status: Int(rejection.status.code), reason: rejection.reason, rejection: rejection.kind.rawValue,
-                    path: request.map { log.redaction.target($0.uri) }, subprotocolsOffered: request?.headers.offeredSubprotocols)))
+                log.emit(event)
             case .suppress(let reportIn):
                 while engine.nextTrace() != nil {}  // the suppressed record's traces go with it
-                log.count(.connectionRejected(ConnectionRejectedInfo(status: Int(rejection.status.code), reason: rejection.reason,
-                                                                     rejection: rejection.kind.rawValue)))
-                if let reportIn, let limiter = rejectionLog {
+                log.count(event)
+                if let reportIn, let limiter {
                     let base = self.log
                     eventLoop.scheduleTask(in: reportIn) { limiter.report(to: base) }
                 }

@@ -95,7 +95,7 @@ public final class WebSocketHTTPUpgrader: Sendable {
     public func shutdown() async {
         guard !connections.stopping.exchange(true, ordering: .relaxed) else { return }
         await connections.closeAll(closeTimeout: configuration.connection.closeTimeout)
-        side.rejectionLog?.report(to: log)
+        for limiter in side.limiters { limiter.report(to: log) }
     }
 
     /// Why an upgrade did not happen (the request then goes to the HTTP handlers).

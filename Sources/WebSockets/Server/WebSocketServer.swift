@@ -130,7 +130,7 @@ public final class WebSocketServer: Sendable {
         case .unix(let path): channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
         }
         let server = WebSocketServer(channel: channel, configuration: configuration, log: base, connections: connections,
-                                     rejectionLogs: [rejectionLog, tlsFailureLog].compactMap { $0 })
+                                     rejectionLogs: side.limiters)
         let local = channel.localAddress
         let shown: String
         switch local {
