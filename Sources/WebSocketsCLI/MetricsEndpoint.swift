@@ -1,5 +1,7 @@
 import CoreMetrics
+import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Prometheus
 import WebSocketLogging
 import WebSockets
@@ -62,5 +64,91 @@ struct MetricsEndpoint: Sendable {
         }
         if out.hasSuffix("\n\n") { out.removeLast() }
         return out
+    }
+}
+
+/// `serve --metrics-listen HOST:PORT`: `/metrics` on an address of its own (a port the
+/// operator's network can restrict), not on the public WebSocket port. A plain HTTP/1.1 server:
+/// `GET /metrics` 200 with the exposition, another path 404, another method 405.
+final class MetricsListener: Sendable {
+    let channel: any Channel
+    /// `HOST:PORT` as bound (the port picked when 0 was asked).
+    let address: String
+
+    private init(channel: any Channel, address: String) {
+        self.channel = channel
+        self.address = address
+    }
+
+    /// `HOST:PORT` or `[V6]:PORT` into its parts; nil when it is not one.
+    static func parse(_ text: String) -> (host: String, port: Int)? {
+        let host: Substring, portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
+        return (String(host), port)
+    }
+
+    static func start(_ endpoint: MetricsEndpoint, host: String, port: Int, group: any EventLoopGroup) async throws -> MetricsListener {
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(Handler(endpoint: endpoint))
+                }
+            }
+            .bind(host: host, port: port).get()
+        let bound = channel.localAddress?.port ?? port
+        return MetricsListener(channel: channel, address: host.contains(":") ? "[\(host)]:\(bound)" : "\(host):\(bound)")
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+
+    private final class Handler: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let endpoint: MetricsEndpoint
+        private var head: HTTPRequestHead?
+
+        init(endpoint: MetricsEndpoint) { self.endpoint = endpoint }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head): self.head = head
+            case .body: break
+            case .end:
+                guard let head else { return }
+                self.head = nil
+                let response: HTTPResponse
+                if !MetricsEndpoint.isMetricsPath(head.uri) {
+                    response = HTTPResponse(status: .notFound, body: "not found: metrics are at /metrics\n")
+                } else if head.method != .GET {
+                    response = HTTPResponse(status: .methodNotAllowed, headers: ["Allow": "GET"], body: "use GET\n")
+                } else {
+                    response = endpoint.response(to: head) ?? HTTPResponse(status: .notFound)
+                }
+                var headers = response.headers
+                headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
+                if !head.isKeepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: response.status, headers: headers))),
+                              promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
+                let keepAlive = head.isKeepAlive
+                let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+                context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                    if !keepAlive { loopContext.value.close(promise: nil) }
+                }
+            }
+        }
     }
 }

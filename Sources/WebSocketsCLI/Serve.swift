@@ -6,6 +6,7 @@ import Logging
 import UnixSignals
 import WebSocketCompression
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
@@ -57,6 +58,8 @@ struct Serve: AsyncParsableCommand {
     var pingInterval = 20.0
     @Flag(help: "Count connections, messages, keepalive and log drops, and answer GET /metrics on the same port in the Prometheus text format.")
     var metrics = false
+    @Option(help: "Serve GET /metrics on HOST:PORT of its own (implies --metrics; the WebSocket port then answers /metrics with 404).")
+    var metricsListen: String?
     @OptionGroup var logging: LoggingOptions
 
     enum HandlerStyle: String, ExpressibleByArgument {
@@ -82,13 +85,19 @@ struct Serve: AsyncParsableCommand {
         for text in trustedProxies where CIDR(text) == nil {
             throw ValidationError("--trusted-proxy \(text): not an IP address or CIDR range (e.g. 10.0.0.0/8)")
         }
-        for name in subprotocols where name.isEmpty || name.contains(where: { $0 == "," || $0 == " " }) {
-            throw ValidationError("--subprotocol '\(name)': a subprotocol is one token, without spaces or commas")
+        // Over the bytes: a CR LF pair is one Character, and would pass a check of Characters.
+        for name in subprotocols {
+            if let problem = HTTPHeadValidation.tokenProblem(name) {
+                throw ValidationError("--subprotocol '\(escapeControlCharacters(name))': a subprotocol is one token (RFC 6455 §4.1); this one \(problem)")
+            }
+        }
+        if let metricsListen, MetricsListener.parse(metricsListen) == nil {
+            throw ValidationError("--metrics-listen \(metricsListen): expected HOST:PORT, e.g. 127.0.0.1:9100 or [::1]:9100")
         }
     }
 
     func run() async throws {
-        let endpoint = metrics ? MetricsEndpoint() : nil
+        let endpoint = metrics || metricsListen != nil ? MetricsEndpoint() : nil
         endpoint?.bootstrap()
         let sink = logging.makeSink(otherwise: try openLogSink())
         logging.bootstrap(sink: sink)
@@ -103,9 +112,28 @@ struct Serve: AsyncParsableCommand {
                                                       header: forwardedHeader == .xff ? .xForwardedFor : .forwarded)
         configuration.traceContext = traceContext
         if let tlsCert, let tlsKey { configuration.tls = try loadTLS(cert: tlsCert, key: tlsKey) }
-        if let endpoint { configuration.processRequest = { request, _ in endpoint.response(to: request) } }
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? availableCPUs())
+        var metricsListener: MetricsListener?
+        if let endpoint, let metricsListen, let (metricsHost, metricsPort) = MetricsListener.parse(metricsListen) {
+            do {
+                metricsListener = try await MetricsListener.start(endpoint, host: metricsHost, port: metricsPort, group: eventLoops)
+            } catch let error as IOError {
+                throw CommandError("--metrics-listen: cannot listen on \(metricsListen): \(errnoText(error.errnoCode))")
+            } catch let error as SocketAddressError {
+                throw CommandError("--metrics-listen: cannot listen on \(metricsListen): \(Self.describe(error))")
+            }
+            // Not on the public port: a scraper pointed there is told so, not handed the metrics.
+            configuration.processRequest = { request, _ in
+                MetricsEndpoint.isMetricsPath(request.uri) ? HTTPResponse(status: .notFound, body: "not found\n") : nil
+            }
+        } else if let endpoint {
+            configuration.processRequest = { request, _ in endpoint.response(to: request) }
+        }
         let server = try await listen(configuration: configuration, group: eventLoops)
+        if let metricsListener {
+            configuration.logger.info("metrics on http://\(metricsListener.address)/metrics", metadata: ["metrics_address": "\(metricsListener.address)"])
+        }
+        defer { if let metricsListener { Task { await metricsListener.close() } } }
         // SIGINT/SIGTERM → graceful shutdown (1001 to every connection), then exit 0.
         var groupLogger = Logger(label: "websockets.lifecycle")
         groupLogger.logLevel = .warning

@@ -203,6 +203,32 @@ struct CommandTests {
         #expect(linger.status == 64 && linger.output.contains("--linger 99.0: must be 0 to 10 seconds"), "\(linger.output)")
     }
 
+    @Test("serve --metrics-listen HOST:PORT: /metrics answered there (after real traffic), 404 on the WebSocket port; bad values refused")
+    func metricsListen() async throws {
+        let metricsPort = freePort()
+        let server = try await ServeProcess(["--metrics-listen", "127.0.0.1:\(metricsPort)"])
+        let ws = try await bounded(10, "connect") { [port = server.port] in try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/") }
+        try await ws.send("counted")
+        await ws.close()
+        let scrape = try await shell("curl -s -i http://127.0.0.1:\(metricsPort)/metrics")
+        #expect(scrape.output.hasPrefix("HTTP/1.1 200 OK"), "\(scrape.output.prefix(200))")
+        #expect(scrape.output.contains("# HELP websockets_connections_opened_total") && scrape.output.contains("websockets_connections_opened_total"),
+                "\(scrape.output.prefix(600))")
+        let other = try await shell("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:\(metricsPort)/other; echo; curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:\(metricsPort)/metrics")
+        #expect(other.output == "404\n405", "\(other.output)")
+        let public_ = try await shell("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:\(server.port)/metrics")
+        #expect(public_.output == "404", "the WebSocket port does not serve the metrics: \(public_.output)")
+        #expect(await server.stop() == 0)
+
+        let bad = try await runCommand(binary, ["serve", "--metrics-listen", "localhost"])
+        #expect(bad.status == 64 && bad.output.contains("--metrics-listen localhost: expected HOST:PORT"), "\(bad.output)")
+        let taken = try await ServeProcess([])  // its WebSocket port is taken
+        let busy = try await runCommand(binary, ["serve", "--port", "0", "--metrics-listen", "127.0.0.1:\(taken.port)"])
+        #expect(busy.status == 1 && busy.output.contains("Error: --metrics-listen: cannot listen on 127.0.0.1:\(taken.port): address already in use"),
+                "\(busy.output)")
+        _ = await taken.stop()
+    }
+
     @Test("Ctrl-C in connect closes with 1000 (the client's close), exit status 0")
     func interruptClosesNormally() async throws {
         let server = try await ServeProcess([])
