@@ -40,6 +40,8 @@ final class BackgroundWriter: @unchecked Sendable {
     /// `flush()` callers waiting: the writer must not linger.
     private var flushing = 0
     private var thread: pthread_t?
+    /// The thread left its loop (``close(within:)`` waits for it with a bound).
+    private var finished = false
 
     /// - Parameters:
     ///   - deliver: called on the writer thread with a batch of lines and each line's end offset.
@@ -129,6 +131,46 @@ final class BackgroundWriter: @unchecked Sendable {
         thread = nil
     }
 
+    /// Delivers what is buffered and stops the thread, waiting at most `timeout` in all. A
+    /// thread still delivering then is left to itself (detached); what it has not taken from
+    /// the buffer is counted as dropped. Returns whether the thread finished.
+    func close(within timeout: Duration) -> Bool {
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        let (seconds, attoseconds) = timeout.components
+        deadline.tv_sec += Int(seconds)
+        deadline.tv_nsec += Int(attoseconds / 1_000_000_000)
+        if deadline.tv_nsec >= 1_000_000_000 {
+            deadline.tv_sec += 1
+            deadline.tv_nsec -= 1_000_000_000
+        }
+        pthread_mutex_lock(&lock)
+        flushing += 1
+        pthread_cond_broadcast(&cond)
+        var timedOut = false
+        while (!pending.isEmpty || writing) && !timedOut {
+            timedOut = pthread_cond_timedwait(&cond, &lock, &deadline) == ETIMEDOUT
+        }
+        flushing -= 1
+        stopping = true
+        pthread_cond_broadcast(&cond)
+        while !finished && !timedOut {
+            timedOut = pthread_cond_timedwait(&cond, &lock, &deadline) == ETIMEDOUT
+        }
+        let done = finished
+        if !done {
+            dropped += ends.count  // never taken by the writer
+            pending.removeAll()
+            ends.removeAll()
+        }
+        pthread_mutex_unlock(&lock)
+        if let thread {
+            if done { pthread_join(thread, nil) } else { pthread_detach(thread) }
+        }
+        thread = nil
+        return done
+    }
+
     private func run() {
         var batch: [UInt8] = []
         var batchEnds: [Int] = []
@@ -171,6 +213,8 @@ final class BackgroundWriter: @unchecked Sendable {
             writing = false
             pthread_cond_broadcast(&cond)  // flush() waiters
         }
+        finished = true
+        pthread_cond_broadcast(&cond)  // close(within:)
         pthread_mutex_unlock(&lock)
     }
 }

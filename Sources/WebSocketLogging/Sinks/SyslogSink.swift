@@ -52,9 +52,13 @@ public final class SyslogSink: LogSink, @unchecked Sendable {
     /// Records that could not be delivered by then are reported on standard error.
     public func close() {
         delivery.giveUp(after: closeTimeout)
-        writer.close()
-        delivery.close()
-        let lost = writer.takeDroppedCount(force: true) + delivery.takeLost()
+        // Every socket operation is bounded by the time left, so the writer ends by then; the
+        // join waits a little longer, and a writer still stuck past it is left behind, its
+        // batch counted as lost: close() returns within its bound whatever the daemon does.
+        let abandoned = !writer.close(within: closeTimeout + .milliseconds(500))
+        let inFlight = abandoned ? delivery.inFlight.load(ordering: .relaxed) : 0
+        if !abandoned { delivery.close() }
+        let lost = writer.takeDroppedCount(force: true) + delivery.takeLost() + inFlight
         if lost > 0 {
             let text = "websockets: \(lost) log record\(lost == 1 ? "" : "s") not delivered to syslog at \(transport) (daemon unreachable)\n"
             text.utf8CString.dropLast().withUnsafeBytes { _ = writeFully(2, $0) }
@@ -71,9 +75,19 @@ public final class SyslogSink: LogSink, @unchecked Sendable {
         private let lost = Atomic<Int>(0)
         /// Monotonic nanoseconds after which a failing batch is given up (set by `close`).
         private let deadline = Atomic<UInt64>(.max)
+        /// Messages of the batch in hand not settled yet: lost if the writer is abandoned.
+        let inFlight = Atomic<Int>(0)
         static let minimumBackoff: UInt64 = 50_000_000
         static let maximumBackoff: UInt64 = 2_000_000_000
-        static let ioTimeoutSeconds = 10
+        static let ioTimeout: UInt64 = 10_000_000_000
+
+        /// The socket timeout now: 10 s, or what is left before a closing sink gives up.
+        private func currentIOTimeout() -> UInt64 {
+            let giveUpAt = deadline.load(ordering: .relaxed)
+            guard giveUpAt != .max else { return Self.ioTimeout }
+            let now = Self.now()
+            return giveUpAt > now ? min(Self.ioTimeout, giveUpAt - now) : 1_000_000
+        }
 
         init(transport: Transport) { self.transport = transport }
 
@@ -95,9 +109,16 @@ public final class SyslogSink: LogSink, @unchecked Sendable {
             }
             var next = 0
             var backoff = Self.minimumBackoff
+            inFlight.store(messages.count, ordering: .relaxed)
+            defer { inFlight.store(0, ordering: .relaxed) }
             batch.withUnsafeBytes { bytes in
                 while true {
+                    if deadline.load(ordering: .relaxed) != .max {  // closing: the sockets in hand get the time left
+                        socket.setTimeout(currentIOTimeout())
+                        relp?.socket.setTimeout(currentIOTimeout())
+                    }
                     next += sendSome(bytes, messages[next...])
+                    inFlight.store(messages.count - next, ordering: .relaxed)
                     if next == messages.count {
                         down.store(false, ordering: .relaxed)
                         return
@@ -122,7 +143,7 @@ public final class SyslogSink: LogSink, @unchecked Sendable {
             case .udp, .unix:
                 var sent = 0
                 for range in messages {
-                    if !socket.isOpen && !socket.open(transport, ioTimeout: Self.ioTimeoutSeconds) { return sent }
+                    if !socket.isOpen && !socket.open(transport, ioTimeout: currentIOTimeout()) { return sent }
                     guard socket.sendDatagram(UnsafeRawBufferPointer(rebasing: bytes[range])) else {
                         socket.close()
                         return sent
@@ -132,7 +153,7 @@ public final class SyslogSink: LogSink, @unchecked Sendable {
                 return sent
             case .tcp:
                 if socket.isOpen && socket.peerHasClosed() { socket.close() }
-                if !socket.isOpen && !socket.open(transport, ioTimeout: Self.ioTimeoutSeconds) { return 0 }
+                if !socket.isOpen && !socket.open(transport, ioTimeout: currentIOTimeout()) { return 0 }
                 var framed: [UInt8] = []
                 var ends: [Int] = []
                 ends.reserveCapacity(messages.count)
@@ -149,7 +170,7 @@ public final class SyslogSink: LogSink, @unchecked Sendable {
             case .relp:
                 if relp == nil {
                     var session = RELPSession(socket: SyslogSocket())
-                    guard session.socket.open(transport, ioTimeout: Self.ioTimeoutSeconds), session.open() else {
+                    guard session.socket.open(transport, ioTimeout: currentIOTimeout()), session.open() else {
                         session.socket.close()
                         return 0
                     }

@@ -5,21 +5,36 @@ import Darwin
 #endif
 
 /// The blocking socket a ``SyslogSink`` writes on, touched only by its writer thread.
-/// Connect, send and receive time out (`ioTimeout`) so that a daemon that stops reading
-/// turns into a failed delivery (retried) instead of a writer stuck for ever.
+/// Connect, send and receive time out (`ioTimeout`), on every transport (a Unix datagram
+/// socket whose reader stopped blocks a send too), so that a daemon that stops reading turns
+/// into a failed delivery (retried, then counted) instead of a writer stuck for ever.
 struct SyslogSocket {
     private(set) var fd: Int32 = -1
     var isOpen: Bool { fd >= 0 }
 
-    mutating func open(_ transport: SyslogSink.Transport, ioTimeout seconds: Int) -> Bool {
+    mutating func open(_ transport: SyslogSink.Transport, ioTimeout: UInt64) -> Bool {
         close()
         switch transport {
-        case .udp(let host, let port): fd = Self.connectInet(host: host, port: port, type: SOCK_DGRAM, timeout: seconds)
+        case .udp(let host, let port): fd = Self.connectInet(host: host, port: port, type: SOCK_DGRAM, timeout: ioTimeout)
         case .tcp(let host, let port), .relp(let host, let port):
-            fd = Self.connectInet(host: host, port: port, type: SOCK_STREAM, timeout: seconds)
-        case .unix(let path): fd = Self.connectUnix(path: path)
+            fd = Self.connectInet(host: host, port: port, type: SOCK_STREAM, timeout: ioTimeout)
+        case .unix(let path): fd = Self.connectUnix(path: path, timeout: ioTimeout)
         }
         return fd >= 0
+    }
+
+    /// Shortens (or restores) the send and receive timeouts, in nanoseconds: a closing sink's
+    /// remaining time bounds the socket it already has.
+    func setTimeout(_ nanoseconds: UInt64) {
+        guard fd >= 0 else { return }
+        Self.setTimeouts(fd, nanoseconds)
+    }
+
+    static func setTimeouts(_ fd: Int32, _ nanoseconds: UInt64) {
+        let ns = max(nanoseconds, 1_000_000)  // 0 would mean "no timeout"
+        var tv = timeval(tv_sec: Int(ns / 1_000_000_000), tv_usec: Int(ns % 1_000_000_000 / 1_000))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))  // also bounds connect
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
     mutating func close() {
@@ -72,7 +87,7 @@ struct SyslogSocket {
         return false  // unexpected data (a syslog daemon says nothing on plain TCP): still open
     }
 
-    static func connectInet(host: String, port: Int, type: __socket_type, timeout: Int = 10) -> Int32 {
+    static func connectInet(host: String, port: Int, type: __socket_type, timeout: UInt64 = 10_000_000_000) -> Int32 {
         var hints = addrinfo()
         hints.ai_socktype = Int32(type.rawValue)
         hints.ai_flags = AI_NUMERICSERV
@@ -83,9 +98,7 @@ struct SyslogSocket {
         while let ai = candidate {
             let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
             if fd >= 0 {
-                var tv = timeval(tv_sec: timeout, tv_usec: 0)
-                setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))  // also bounds connect
-                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                setTimeouts(fd, timeout)
                 if Glibc.connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 { return fd }
                 Glibc.close(fd)
             }
@@ -94,9 +107,10 @@ struct SyslogSocket {
         return -1
     }
 
-    static func connectUnix(path: String) -> Int32 {
+    static func connectUnix(path: String, timeout: UInt64) -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return -1 }
+        setTimeouts(fd, timeout)
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
