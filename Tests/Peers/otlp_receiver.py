@@ -4,11 +4,18 @@ attribute's protobuf type kept (`{"int": 5}`, `{"string": "x"}`). Unknown fields
 content type or a body that does not parse are errors: the request is answered 400 and the
 error written as a line `{"error": ...}`.
 
-usage: otlp_receiver.py OUT [FAIL_FIRST]   (FAIL_FIRST: answer the first N requests 503)
+usage: otlp_receiver.py OUT [FAIL_FIRST [CERT KEY]]   (FAIL_FIRST: answer the first N requests 503;
+CERT KEY: serve https with that certificate)
+Environment: OTLP_MODE=retry429:N:SECONDS (the first N requests 429 with Retry-After),
+partial:N:MESSAGE (accept, reporting N records rejected in partial_success), hang (read the
+request, never answer).
 Prints `listening PORT` once it accepts requests.
 """
 import json
+import os
+import ssl
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from google.protobuf import unknown_fields
@@ -16,6 +23,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 
 OUT = sys.argv[1]
 FAIL_FIRST = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+MODE = os.environ.get("OTLP_MODE", "").split(":")
 requests = 0
 
 
@@ -51,6 +59,17 @@ class Handler(BaseHTTPRequestHandler):
         global requests
         requests += 1
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        write({"request": requests})
+        if MODE[0] == "hang":
+            time.sleep(3600)
+            return
+        if MODE[0] == "retry429" and requests <= int(MODE[1]):
+            self.send_response(429)
+            self.send_header("Retry-After", MODE[2])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            write({"refused": requests})
+            return
         if requests <= FAIL_FIRST:
             self.send_response(503)
             self.send_header("Content-Length", "0")
@@ -90,7 +109,11 @@ class Handler(BaseHTTPRequestHandler):
                             "trace_id": r.trace_id.hex(), "span_id": r.span_id.hex(), "flags": r.flags,
                             "api_key": self.headers.get("X-Api-Key"),
                         })
-            response = logs_service_pb2.ExportLogsServiceResponse().SerializeToString()
+            answer = logs_service_pb2.ExportLogsServiceResponse()
+            if MODE[0] == "partial":
+                answer.partial_success.rejected_log_records = int(MODE[1])
+                answer.partial_success.error_message = MODE[2]
+            response = answer.SerializeToString()
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")
             self.send_header("Content-Length", str(len(response)))
@@ -104,5 +127,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+if len(sys.argv) > 4:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[3], sys.argv[4])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print(f"listening {server.server_address[1]}", flush=True)
 server.serve_forever()

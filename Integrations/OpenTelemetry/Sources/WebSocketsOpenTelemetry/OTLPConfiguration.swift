@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import NIOSSL
 
 extension OTLPLogExporter {
     /// Where and how records are exported.
@@ -17,8 +18,13 @@ extension OTLPLogExporter {
         public var maxBatchSize: Int
         /// The longest a record waits before it is exported.
         public var scheduleDelay: Duration
-        /// How long an export may take (connect, send, answer) before it counts as failed.
+        /// How long an export may take in all (connects, sends, answers, retries and their
+        /// waits) before its records count as failed.
         public var exportTimeout: Duration
+        /// TLS for an `https` endpoint (the system's roots by default; a collector with a
+        /// certificate of your own: `tls.trustRoots = .file("ca.pem")`, or
+        /// `OTEL_EXPORTER_OTLP_CERTIFICATE`).
+        public var tls: TLSConfiguration = .makeClientConfiguration()
 
         /// A configuration; each parameter sets the property of the same name.
         public init(endpoint: OTLPEndpoint = OTLPEndpoint("http://localhost:4318/v1/logs")!, headers: [(String, String)] = [],
@@ -58,9 +64,23 @@ extension OTLPLogExporter {
                 }
                 configuration.endpoint = endpoint
             }
+            // The signal's own variable overrides the general one key by key (the OTLP exporter spec).
             for variable in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_LOGS_HEADERS"] {
                 guard let text = environment[variable] else { continue }
-                configuration.headers += try Self.pairs(text, variable: variable)
+                for (key, value) in try Self.pairs(text, variable: variable, secret: true) {
+                    if let index = configuration.headers.firstIndex(where: { $0.0.lowercased() == key.lowercased() }) {
+                        configuration.headers[index] = (key, value)
+                    } else {
+                        configuration.headers.append((key, value))
+                    }
+                }
+            }
+            if let path = environment["OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE"] ?? environment["OTEL_EXPORTER_OTLP_CERTIFICATE"] {
+                let variable = environment["OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE"] != nil ? "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE" : "OTEL_EXPORTER_OTLP_CERTIFICATE"
+                guard (try? NIOSSLCertificate.fromPEMFile(path))?.isEmpty == false else {
+                    throw OTLPConfigurationError(variable: variable, value: path, problem: "not a readable PEM certificate file")
+                }
+                configuration.tls.trustRoots = .file(path)
             }
             if let text = environment["OTEL_RESOURCE_ATTRIBUTES"] {
                 for (key, value) in try Self.pairs(text, variable: "OTEL_RESOURCE_ATTRIBUTES") { configuration.resource[key] = value }
@@ -70,14 +90,22 @@ extension OTLPLogExporter {
         }
 
         /// `k1=v1,k2=v2` with percent-encoded values (the W3C Baggage form the variables use).
-        static func pairs(_ text: String, variable: String) throws -> [(String, String)] {
-            try text.split(separator: ",").map { item in
+        /// `secret`: the variable carries credentials (headers), so an error names the item by
+        /// its position and never shows the value; a decoded CR, LF or NUL is refused.
+        static func pairs(_ text: String, variable: String, secret: Bool = false) throws -> [(String, String)] {
+            let shown = secret ? "(not shown: it may hold a secret)" : text
+            return try text.split(separator: ",").enumerated().map { position, item in
                 guard let eq = item.firstIndex(of: "="), item[..<eq].trimmingWhitespace() != "" else {
-                    throw OTLPConfigurationError(variable: variable, value: text, problem: "'\(item)' is not key=value")
+                    throw OTLPConfigurationError(variable: variable, value: shown,
+                                                 problem: secret ? "item \(position + 1) is not key=value" : "'\(item)' is not key=value")
                 }
                 let key = item[..<eq].trimmingWhitespace()
-                let raw = item[item.index(after: eq)...].trimmingWhitespace()
-                return (key, raw.removingPercentEncodingOrSelf())
+                let value = item[item.index(after: eq)...].trimmingWhitespace().removingPercentEncodingOrSelf()
+                if secret, value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) {
+                    throw OTLPConfigurationError(variable: variable, value: shown,
+                                                 problem: "the value of item \(position + 1) decodes to a CR, LF or NUL")
+                }
+                return (key, value)
             }
         }
 
@@ -118,10 +146,11 @@ extension String {
         var i = utf8.startIndex
         while i < utf8.endIndex {
             let b = utf8[i]
+            // Two hex digits exactly: `UInt8("+a", radix: 16)` would read a sign.
             if b == UInt8(ascii: "%"), let h1 = utf8.index(i, offsetBy: 1, limitedBy: utf8.endIndex), h1 < utf8.endIndex,
                let h2 = utf8.index(i, offsetBy: 2, limitedBy: utf8.endIndex), h2 < utf8.endIndex,
-               let v = UInt8(String(decoding: [utf8[h1], utf8[h2]], as: UTF8.self), radix: 16) {
-                bytes.append(v)
+               let high = Self.hexValue(utf8[h1]), let low = Self.hexValue(utf8[h2]) {
+                bytes.append(high << 4 | low)
                 i = utf8.index(i, offsetBy: 3)
             } else {
                 bytes.append(b)
@@ -129,5 +158,14 @@ extension String {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 }

@@ -9,29 +9,37 @@ import NIOSSL
 struct OTLPHTTPTransport: Sendable {
     let endpoint: OTLPEndpoint
     let headers: [(String, String)]
-    let timeout: TimeAmount
     let group: any EventLoopGroup
     let sslContext: NIOSSLContext?
 
-    init(endpoint: OTLPEndpoint, headers: [(String, String)], timeout: TimeAmount, group: any EventLoopGroup) throws {
+    init(endpoint: OTLPEndpoint, headers: [(String, String)], tls: TLSConfiguration, group: any EventLoopGroup) throws {
         self.endpoint = endpoint
         self.headers = headers
-        self.timeout = timeout
         self.group = group
-        self.sslContext = endpoint.secure ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
+        self.sslContext = endpoint.secure ? try NIOSSLContext(configuration: tls) : nil
     }
 
-    /// Posts `body` and returns the response status.
-    func post(_ body: [UInt8]) async throws -> HTTPResponseStatus {
+    /// The collector's answer: its status, `Retry-After` in seconds if it sent one, and the body.
+    struct Answer: Sendable {
+        var status: HTTPResponseStatus
+        var retryAfter: Int?
+        var body: [UInt8]
+    }
+
+    /// Posts `body` and returns the answer, all within `timeout` (connect, send, answer).
+    func post(_ body: [UInt8], timeout: TimeAmount) async throws -> Answer {
         let loop = group.next()
-        let promise = loop.makePromise(of: HTTPResponseStatus.self)
+        let promise = loop.makePromise(of: Answer.self)
         let endpoint = self.endpoint, sslContext = self.sslContext
+        // SNI names a host; an IP address is not sent as one (RFC 6066 §3), and BoringSSL refuses to.
+        let isIP = endpoint.host.contains(":") || endpoint.host.allSatisfy { $0.isNumber || $0 == "." }
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let sslContext {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: endpoint.host))
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: sslContext, serverHostname: isIP ? nil : endpoint.host))
                     }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(StatusReader(promise: promise))
@@ -44,7 +52,7 @@ struct OTLPHTTPTransport: Sendable {
             promise.fail(error)  // its reader was never installed
             throw error
         }
-        let timer = loop.scheduleTask(in: timeout) { promise.fail(ChannelError.connectTimeout(self.timeout)) }
+        let timer = loop.scheduleTask(in: timeout) { promise.fail(ChannelError.connectTimeout(timeout)) }
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: endpoint.path)
         head.headers.add(name: "Host", value: endpoint.hostHeader)
         head.headers.add(name: "Content-Type", value: "application/x-protobuf")
@@ -61,19 +69,22 @@ struct OTLPHTTPTransport: Sendable {
         return try await promise.futureResult.get()
     }
 
-    /// Completes with the status once the whole response has arrived (or fails on close before it).
+    /// Completes with the answer once the whole response has arrived (or fails on close before it).
     private final class StatusReader: ChannelInboundHandler {
         typealias InboundIn = HTTPClientResponsePart
-        let promise: EventLoopPromise<HTTPResponseStatus>
-        var status: HTTPResponseStatus?
+        let promise: EventLoopPromise<Answer>
+        var answer: Answer?
 
-        init(promise: EventLoopPromise<HTTPResponseStatus>) { self.promise = promise }
+        init(promise: EventLoopPromise<Answer>) { self.promise = promise }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
-            case .head(let head): status = head.status
-            case .body: break
-            case .end: if let status { promise.succeed(status) }
+            case .head(let head):
+                answer = Answer(status: head.status, retryAfter: head.headers.first(name: "Retry-After").flatMap { Int($0) }, body: [])
+            case .body(let bytes):
+                if (answer?.body.count ?? 0) < 64 << 10 { answer?.body += bytes.readableBytesView }  // a status is small
+            case .end:
+                if let answer { promise.succeed(answer) }
             }
         }
 

@@ -45,7 +45,7 @@ public final class OTLPLogExporter: Service, Sendable {
         self.configuration = configuration
         self.diagnostics = diagnostics
         self.transport = try OTLPHTTPTransport(endpoint: configuration.endpoint, headers: configuration.headers,
-                                               timeout: TimeAmount(configuration.exportTimeout), group: group)
+                                               tls: configuration.tls, group: group)
         self.wake = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         var resource = configuration.resource
         if resource["service.name"] == nil { resource["service.name"] = "unknown_service:websockets" }
@@ -111,33 +111,73 @@ public final class OTLPLogExporter: Service, Sendable {
             }
             if drops > 0 { reportDrops(drops) }
             if batch.isEmpty { return }
-            let accepted = await send(batch)
+            let rejected = await send(batch)
             state.withLockedValue { state in
-                if accepted { state.exported += batch.count } else {
-                    state.dropped += batch.count
-                    state.unreportedDrops += batch.count
-                }
+                state.exported += batch.count - rejected
+                state.dropped += rejected
+                state.unreportedDrops += rejected
             }
         }
     }
 
-    /// Posts one batch, retrying what OTLP calls retryable (no answer, 429, 502, 503, 504) twice.
-    private func send(_ batch: [(label: String, record: [UInt8])]) async -> Bool {
+    /// Posts one batch, retrying what OTLP calls retryable (no answer, 429, 502, 503, 504) up
+    /// to twice, waiting `Retry-After` when the collector says how long; everything, waits
+    /// included, within ``Configuration/exportTimeout``. Returns how many records were not
+    /// accepted: all of them after a failure, the collector's `partial_success` count otherwise.
+    private func send(_ batch: [(label: String, record: [UInt8])]) async -> Int {
         let body = request(batch)
+        let deadline = ContinuousClock.now + configuration.exportTimeout
         var failure = ""
         for attempt in 0..<3 {
-            if attempt > 0 { try? await Task.sleep(for: .milliseconds(250 << attempt)) }
             do {
-                let status = try await transport.post(body)
-                if (200..<300).contains(status.code) { return true }
-                failure = "HTTP \(status.code) \(status.reasonPhrase)"
-                if ![429, 502, 503, 504].contains(status.code) { break }
+                let left = deadline - .now
+                guard left > .milliseconds(1) else { failure += " (export timeout reached)"; break }
+                let answer = try await transport.post(body, timeout: TimeAmount(left))
+                if (200..<300).contains(answer.status.code) {
+                    let partial = Self.partialSuccess(answer.body)
+                    if partial.rejected > 0 {
+                        diagnostics.warning("OTLP export to \(configuration.endpoint): the collector rejected \(partial.rejected) of \(batch.count) records\(partial.message.isEmpty ? "" : ": " + partial.message)")
+                    }
+                    return min(partial.rejected, batch.count)
+                }
+                failure = "HTTP \(answer.status.code) \(answer.status.reasonPhrase)"
+                if ![429, 502, 503, 504].contains(answer.status.code) { break }
+                let wait = answer.retryAfter.map { Duration.seconds($0) } ?? .milliseconds(250 << (attempt + 1))
+                if attempt < 2 {
+                    guard ContinuousClock.now + wait < deadline else {
+                        failure += answer.retryAfter.map { " (Retry-After \($0) s is past the export timeout)" } ?? ""
+                        break
+                    }
+                    try? await Task.sleep(for: wait)
+                }
             } catch {
                 failure = "\(error)"
+                if attempt < 2 {
+                    let wait = Duration.milliseconds(250 << (attempt + 1))
+                    guard ContinuousClock.now + wait < deadline else { break }
+                    try? await Task.sleep(for: wait)
+                }
             }
         }
         diagnostics.warning("OTLP export to \(configuration.endpoint) failed: \(failure); \(batch.count) records dropped")
-        return false
+        return batch.count
+    }
+
+    /// `ExportLogsServiceResponse.partial_success` (field 1): `rejected_log_records` (1) and
+    /// `error_message` (2); zero and empty when absent or unreadable.
+    static func partialSuccess(_ body: [UInt8]) -> (rejected: Int, message: String) {
+        var reader = ProtobufReader(body)
+        guard let partial = reader.field(1).flatMap({ $0.bytes }) else { return (0, "") }
+        var inner = ProtobufReader(partial)
+        var rejected = 0, message = ""
+        while let field = inner.next() {
+            switch (field.number, field.value) {
+            case (1, .varint(let v)): rejected = Int(clamping: v)
+            case (2, .bytes(let b)): message = String(decoding: b.prefix(512), as: UTF8.self)
+            default: break
+            }
+        }
+        return (rejected, message)
     }
 
     private func reportDrops(_ count: Int) {

@@ -64,3 +64,59 @@ struct ProtobufWriter {
         data(field, nested.bytes)
     }
 }
+
+/// Reads the few wire types an OTLP answer uses (varint, length-delimited), skipping others;
+/// stops at the first malformed byte.
+struct ProtobufReader {
+    enum Value { case varint(UInt64), bytes([UInt8]) }
+    struct Field {
+        var number: UInt64
+        var value: Value
+        var bytes: [UInt8]? { if case .bytes(let b) = value { b } else { nil } }
+    }
+
+    private let data: [UInt8]
+    private var offset = 0
+
+    init(_ data: [UInt8]) { self.data = data }
+
+    private mutating func varint() -> UInt64? {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while offset < data.count, shift < 64 {
+            let byte = data[offset]
+            offset += 1
+            result |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return result }
+            shift += 7
+        }
+        return nil
+    }
+
+    mutating func next() -> Field? {
+        while let key = varint() {
+            let number = key >> 3
+            switch key & 7 {
+            case 0:
+                guard let v = varint() else { return nil }
+                return Field(number: number, value: .varint(v))
+            case 2:
+                guard let length = varint(), length <= UInt64(data.count - offset) else { return nil }
+                let bytes = Array(data[offset..<offset + Int(length)])
+                offset += Int(length)
+                return Field(number: number, value: .bytes(bytes))
+            case 1: offset += 8
+            case 5: offset += 4
+            default: return nil
+            }
+            if offset > data.count { return nil }
+        }
+        return nil
+    }
+
+    /// The first field numbered `number`.
+    mutating func field(_ number: UInt64) -> Field? {
+        while let f = next() { if f.number == number { return f } }
+        return nil
+    }
+}

@@ -15,9 +15,10 @@ final class Receiver {
     let log = NSTemporaryDirectory() + "otlp-receiver-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
     let port: Int
 
-    init(failFirst: Int = 0) async throws {
+    init(failFirst: Int = 0, mode: String = "", tls: (cert: String, key: String)? = nil) async throws {
         let script = repositoryRoot.appendingPathComponent("Tests/Peers/otlp_receiver.py").path
-        process = try ChildProcess("/usr/bin/env", ["python3", script, out, String(failFirst)], output: log)
+        process = try ChildProcess("/usr/bin/env", ["OTLP_MODE=\(mode)", "python3", script, out, String(failFirst)]
+                                   + (tls.map { [$0.cert, $0.key] } ?? []), output: log)
         var port: Int?
         for _ in 0..<200 where port == nil {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
@@ -201,6 +202,98 @@ struct OTLPExportTests {
         }
         #expect(OTLPEndpoint("http://[::1]:4318/v1/logs")?.host == "::1")
         #expect(OTLPEndpoint("http://host:0/") == nil && OTLPEndpoint("ftp://host/") == nil)
+    }
+
+    @Test("OTEL_EXPORTER_OTLP_LOGS_HEADERS overrides OTEL_EXPORTER_OTLP_HEADERS key by key; a bad headers variable is named without its value; only two hex digits decode")
+    func headerVariables() throws {
+        let c = try OTLPLogExporter.Configuration.fromEnvironment([
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-api-key=general,x-team=a", "OTEL_EXPORTER_OTLP_LOGS_HEADERS": "X-Api-Key=logs",
+        ])
+        #expect(c.headers.map { "\($0.0)=\($0.1)" } == ["X-Api-Key=logs", "x-team=a"], "\(c.headers)")
+        #expect { try OTLPLogExporter.Configuration.fromEnvironment(["OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer s3cret,broken"]) } throws: {
+            let text = "\($0)"
+            return text.contains("OTEL_EXPORTER_OTLP_HEADERS") && text.contains("item 2 is not key=value") && !text.contains("s3cret")
+        }
+        #expect { try OTLPLogExporter.Configuration.fromEnvironment(["OTEL_EXPORTER_OTLP_HEADERS": "x=a%0D%0AInjected:%201"]) } throws: {
+            "\($0)".contains("decodes to a CR, LF or NUL") && !"\($0)".contains("Injected")
+        }
+        let literal = try OTLPLogExporter.Configuration.fromEnvironment(["OTEL_EXPORTER_OTLP_HEADERS": "x=%+a%zz%41"])
+        #expect(literal.headers.first?.1 == "%+a%zzA", "only %XX with two hex digits decodes: \(literal.headers)")
+        #expect { try OTLPLogExporter.Configuration.fromEnvironment(["OTEL_EXPORTER_OTLP_CERTIFICATE": "/nonexistent.pem"]) } throws: {
+            "\($0)" == "OTEL_EXPORTER_OTLP_CERTIFICATE=/nonexistent.pem: not a readable PEM certificate file"
+        }
+    }
+
+    @Test("https to an IP address (no SNI for an IP) with the collector's CA from OTEL_EXPORTER_OTLP_CERTIFICATE: records arrive")
+    func httpsToIP() async throws {
+        let dir = NSTemporaryDirectory() + "otlp-tls-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let made = try await runCommand("/usr/bin/env", ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                                                         "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem", "-subj", "/CN=otlp-test",
+                                                         "-addext", "subjectAltName=IP:127.0.0.1"])
+        #expect(made.status == 0, "\(made.output)")
+        let receiver = try await Receiver(tls: (dir + "/cert.pem", dir + "/key.pem"))
+        var configuration = try OTLPLogExporter.Configuration.fromEnvironment([
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "https://127.0.0.1:\(receiver.port)/v1/logs", "OTEL_EXPORTER_OTLP_CERTIFICATE": dir + "/cert.pem",
+        ])
+        configuration.scheduleDelay = .seconds(60)
+        let exporter = try OTLPLogExporter(configuration: configuration)
+        let logger = Logger(label: "t") { OTLPLogHandler(label: $0, exporter: exporter) }
+        for i in 0..<3 { logger.info("secure \(i)") }
+        await exporter.flush()
+        #expect(exporter.exportedCount == 3 && exporter.droppedCount == 0, "\(receiver.lines)")
+        #expect(receiver.records.count == 3)
+    }
+
+    @Test("429 with Retry-After: waited for, then delivered; a Retry-After past the export timeout gives up at once, counted")
+    func retryAfter() async throws {
+        let receiver = try await Receiver(mode: "retry429:1:1")
+        let exporter = try OTLPLogExporter(configuration: .init(
+            endpoint: try #require(OTLPEndpoint("http://127.0.0.1:\(receiver.port)")), scheduleDelay: .seconds(60), exportTimeout: .seconds(10)))
+        let logger = Logger(label: "t") { OTLPLogHandler(label: $0, exporter: exporter) }
+        for i in 0..<2 { logger.info("later \(i)") }
+        await exporter.flush()
+        #expect(exporter.exportedCount == 2 && receiver.lines.filter { $0["refused"] != nil }.count == 1, "\(receiver.lines)")
+
+        let far = try await Receiver(mode: "retry429:9:30")
+        let sink = MemorySink()
+        let impatient = try OTLPLogExporter(
+            configuration: .init(endpoint: try #require(OTLPEndpoint("http://127.0.0.1:\(far.port)")), scheduleDelay: .seconds(60),
+                                 exportTimeout: .seconds(2)),
+            diagnostics: Logger(label: "diagnostics") { StructuredLogHandler.json(label: $0, sink: sink) })
+        let other = Logger(label: "t") { OTLPLogHandler(label: $0, exporter: impatient) }
+        other.info("never")
+        await impatient.flush()
+        #expect(impatient.droppedCount == 1)
+        #expect(far.lines.filter { $0["request"] != nil }.count == 1, "no retry when the collector asks for longer than the timeout")
+        #expect(sink.lines.contains { $0.contains("Retry-After 30 s is past the export timeout") }, "\(sink.lines)")
+    }
+
+    @Test("partial_success: the records the collector rejected are counted as dropped, its message in the WARNING")
+    func partialSuccess() async throws {
+        let receiver = try await Receiver(mode: "partial:2:too old")
+        let sink = MemorySink()
+        let exporter = try OTLPLogExporter(
+            configuration: .init(endpoint: try #require(OTLPEndpoint("http://127.0.0.1:\(receiver.port)")), scheduleDelay: .seconds(60)),
+            diagnostics: Logger(label: "diagnostics") { StructuredLogHandler.json(label: $0, sink: sink) })
+        let logger = Logger(label: "t") { OTLPLogHandler(label: $0, exporter: exporter) }
+        for i in 0..<5 { logger.info("r \(i)") }
+        await exporter.flush()
+        #expect(exporter.exportedCount == 3 && exporter.droppedCount == 2)
+        #expect(sink.lines.contains { $0.contains("rejected 2 of 5 records: too old") }, "\(sink.lines)")
+    }
+
+    @Test("a collector that accepts and never answers: one export takes the export timeout in all, not one per attempt")
+    func exportTimeoutInAll() async throws {
+        let receiver = try await Receiver(mode: "hang")
+        let exporter = try OTLPLogExporter(configuration: .init(
+            endpoint: try #require(OTLPEndpoint("http://127.0.0.1:\(receiver.port)")), scheduleDelay: .seconds(60), exportTimeout: .seconds(2)))
+        let logger = Logger(label: "t") { OTLPLogHandler(label: $0, exporter: exporter) }
+        logger.info("stuck")
+        await exporter.flush()
+        #expect(exporter.droppedCount == 1)
+        #expect(receiver.lines.filter { $0["request"] != nil }.count == 1, "the first attempt used the whole timeout: \(receiver.lines)")
     }
 }
 
