@@ -203,6 +203,19 @@ struct CommandTests {
         #expect(linger.status == 64 && linger.output.contains("--linger 99.0: must be 0 to 10 seconds"), "\(linger.output)")
     }
 
+    @Test("serve --metrics and a burst of 200 GET /metrics: every answer logged as http_response_sent or counted in log_records_suppressed")
+    func metricsBurst() async throws {
+        let server = try await ServeProcess(["--metrics"])
+        let burst = try await shell("for i in $(seq 200); do curl -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:\(server.port)/metrics; done | sort | uniq -c", timeout: 60)
+        #expect(burst.output.contains("200 200"), "\(burst.output)")
+        #expect(await server.stop() == 0)
+        let logged = server.records("http_response_sent").count
+        let suppressed = server.records("log_records_suppressed").map(fields)
+            .filter { $0["suppressed_event"] as? String == "http_response_sent" }.compactMap { $0["suppressed"] as? Int }.reduce(0, +)
+        #expect(logged + suppressed == 200, "logged \(logged) + suppressed \(suppressed)")
+        #expect(suppressed > 0 && logged < 200, "limited to 20 a second")
+    }
+
     @Test("serve --metrics-listen HOST:PORT: /metrics answered there (after real traffic), 404 on the WebSocket port; bad values refused")
     func metricsListen() async throws {
         let metricsPort = freePort()
