@@ -59,12 +59,10 @@ public enum WebSocketClient {
         let promise = loop.makePromise(of: WebSocket.self)
         let bootstrap = ClientBootstrap(group: loop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(.autoRead, value: false)
-            .channelOption(.recvAllocator, value: options.receiveAllocator)
-            .channelOption(.writeBufferWaterMark, value: options.writeBufferWaterMark)
             .connectTimeout(options.openTimeout.map(TimeAmount.init(clamping:)) ?? .seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try options.apply(to: channel)
                     if let sslContext {
                         let isIP = url.host.contains(":") || url.host.allSatisfy { $0.isNumber || $0 == "." }
                         try channel.pipeline.syncOperations.addHandler(

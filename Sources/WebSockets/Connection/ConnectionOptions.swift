@@ -80,20 +80,15 @@ public struct ConnectionOptions: Sendable, Hashable {
         AdaptiveRecvByteBufferAllocator(minimum: 64, initial: readBuffer.initial, maximum: readBuffer.maximum)
     }
 
-    /// NIO's write-buffer water marks from ``writeBuffer``.
-    var writeBufferWaterMark: ChannelOptions.Types.WriteBufferWaterMark {
-        .init(low: writeBuffer.low, high: writeBuffer.high)
-    }
-
     /// The channel options every connection runs with, whichever server accepted it: explicit
     /// reads (the connection handler asks for bytes as it can process them), the read buffer
-    /// and the write-buffer marks. The standalone server and the client set the same values
-    /// through their bootstraps, before the handshake.
+    /// and the write-buffer marks. The standalone server and the client apply them when the
+    /// channel is created (before the handshake), a mounted connection when it is installed.
     func apply(to channel: any Channel) throws {
         guard let options = channel.syncOptions else { return }
         try options.setOption(.autoRead, value: false)
         try options.setOption(.recvAllocator, value: receiveAllocator)
-        try options.setOption(.writeBufferWaterMark, value: writeBufferWaterMark)
+        try options.setOption(.writeBufferWaterMark, value: .init(low: writeBuffer.low, high: writeBuffer.high))
     }
 
     var engineConfiguration: EngineConfiguration {

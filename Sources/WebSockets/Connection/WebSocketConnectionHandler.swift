@@ -34,7 +34,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         var early: ByteBuffer
         var traces: TraceBudget
         /// Whether the channel still needs ``ConnectionOptions``' channel options (a channel
-        /// accepted by another server; the standalone server's bootstrap set them at accept).
+        /// accepted by another server; the standalone server and the client set them at creation).
         var appliesChannelOptions = false
         /// Whether the bootstrapped instrument may extract its context from the request
         /// (``ServerConfiguration/traceContext``); a client injects rather than extracts.
@@ -97,7 +97,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         pending = nil
         if opening.appliesChannelOptions {
             // Installed into another server's channel (a mounted upgrader): the same read
-            // buffer, write-buffer marks and explicit reads as the standalone server's bootstrap.
+            // buffer, write-buffer marks and explicit reads as the standalone server's connections.
             do {
                 try options.apply(to: context.channel)
             } catch {

@@ -12,7 +12,7 @@ struct HandshakeAttempt: Sendable {
     var logContext: ConnectionContext
     /// When the connection was accepted (standalone) or the request arrived (mounted): the
     /// open timeout, and the handshake's duration, run from here.
-    let startedAt: NIODeadline
+    var startedAt: NIODeadline
 
     mutating func drainTraces() {
         while let trace = engine.nextTrace() { if traces.admit(trace) { log.emit(trace: trace) } }

@@ -14,28 +14,25 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private let server: ServerSide
     private var machine: ServerHandshakeStateMachine
-    private var engine: WebSocketEngine
-    private var log: WebSocketEventLogger
-    private var logContext: ConnectionContext
-    private var traces: TraceBudget
+    /// The handshake's engine, traces and tagged logger, as the server's decision takes them.
+    private var attempt: HandshakeAttempt
+    private var log: WebSocketEventLogger { attempt.log }
     private var context: ChannelHandlerContext?
-    private var startedAt = NIODeadline.now()
     private var openTimer: Scheduled<Void>?
     /// The lingering close's bound.
     private var lingerTimer: Scheduled<Void>?
 
-    /// What `engine` holds once the real one went to the connection handler (shared: a new
-    /// engine per connection would only be allocated to be thrown away).
+    /// What the attempt holds once its engine went to the decision (shared: a new engine per
+    /// connection would only be allocated to be thrown away).
     private static let handedOver = WebSocketEngine(role: .server)
 
     init(server: ServerSide, logger: WebSocketEventLogger, logContext: ConnectionContext) {
         let options = server.configuration.connection
         self.server = server
         self.machine = ServerHandshakeStateMachine(limits: options.httpLimits)
-        self.engine = WebSocketEngine(role: .server, configuration: options.engineConfiguration)
-        self.logContext = logContext
-        self.log = logger.with(connection: logContext)
-        self.traces = TraceBudget(limit: options.traceBudget)
+        self.attempt = HandshakeAttempt(engine: WebSocketEngine(role: .server, configuration: options.engineConfiguration),
+                                        traces: TraceBudget(limit: options.traceBudget), log: logger.with(connection: logContext),
+                                        logContext: logContext, startedAt: .now())
     }
 
     // MARK: - Channel events
@@ -52,9 +49,9 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private func start(context: ChannelHandlerContext) {
         guard machine.start() == .start else { return }
-        startedAt = .now()
-        engine.isTracing = log.wantsTraces
-        if engine.isTracing, traces.admit(.stateChanged(.connecting)) { log.emit(trace: .stateChanged(.connecting)) }
+        attempt.startedAt = .now()
+        attempt.engine.isTracing = log.wantsTraces
+        if attempt.engine.isTracing, attempt.traces.admit(.stateChanged(.connecting)) { log.emit(trace: .stateChanged(.connecting)) }
         if let timeout = server.configuration.connection.openTimeout {
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             openTimer = context.eventLoop.scheduleTask(in: TimeAmount(clamping: timeout)) { bound.value.openTimedOut() }
@@ -121,11 +118,11 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     /// The server's decision (``ServerSide/decide(_:attempt:on:)``, shared with every mounted
     /// upgrader); reads stay paused until it is carried out.
     private func decide(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        logContext = server.context(for: head, base: logContext, log: log)
-        log = log.with(connection: logContext)  // replaces the context the logger carried
-        let attempt = HandshakeAttempt(engine: engine, traces: traces, log: log, logContext: logContext, startedAt: startedAt)
-        engine = Self.handedOver  // the attempt's engine is the only one now
-        switch server.decide(head, attempt: attempt, on: context.eventLoop) {
+        attempt.logContext = server.context(for: head, base: attempt.logContext, log: log)
+        attempt.log = log.with(connection: attempt.logContext)  // replaces the context the logger carried
+        let deciding = attempt
+        attempt.engine = Self.handedOver  // the decision's engine is the only one now
+        switch server.decide(head, attempt: deciding, on: context.eventLoop) {
         case .now(let outcome):
             carryOut(outcome)
         case .later(let future):
@@ -137,20 +134,19 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     private func carryOut(_ outcome: HandshakeOutcome) {
         guard let context else { return }
         switch outcome {
-        case .answer(let answer, let attempt):
-            engine = attempt.engine
-            traces = attempt.traces
+        case .answer(let answer, let answered):
+            attempt = answered
             // Not if the connection was answered meanwhile (too much input behind the request).
             guard case .respond = machine.answered() else { return }
             writeAndClose(answer.head, body: answer.body, context: context)
-        case .upgrade(var attempt, let response, let subprotocol):
+        case .upgrade(var accepted, let response, let subprotocol):
             guard case .upgrade(let head, let early) = machine.accepted() else { return }
             openTimer?.cancel()
             var buffer = context.channel.allocator.buffer(capacity: 256)
-            buffer.writeValidatedHTTPResponseHead(response)  // the decision validated it
+            buffer.writeHTTPResponseHead(response)  // the decision validated it
             context.write(wrapOutboundOut(buffer), promise: nil)
-            attempt.drainTraces()
-            let opening = server.opening(attempt, request: head, response: response, subprotocol: subprotocol, early: early,
+            accepted.drainTraces()
+            let opening = server.opening(accepted, request: head, response: response, subprotocol: subprotocol, early: early,
                                          mounted: false)
             let connection = WebSocketConnectionHandler(opening: opening, hooks: server.hooks)
             do {
@@ -169,18 +165,15 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     /// A refusal before the decision (a bad head, the open timeout, too much input): logged and
     /// answered by the same code as the decision's refusals.
     private func reject(_ rejection: HandshakeRejection, request: HTTPRequestHead?, context: ChannelHandlerContext) {
-        var attempt = HandshakeAttempt(engine: engine, traces: traces, log: log, logContext: logContext, startedAt: startedAt)
-        guard case .answer(let answer, let after) = server.refuse(rejection, request: request, attempt: &attempt, traced: false,
-                                                                  eventLoop: context.eventLoop) else { return }
-        engine = after.engine
-        traces = after.traces
+        guard case .answer(let answer, _) = server.refuse(rejection, request: request, attempt: &attempt, traced: false,
+                                                          eventLoop: context.eventLoop) else { return }
         writeAndClose(answer.head, body: answer.body, context: context)
     }
 
     private func writeAndClose(_ head: HTTPResponseHead, body: ByteBuffer, context: ChannelHandlerContext) {
         openTimer?.cancel()
         var buffer = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
-        buffer.writeValidatedHTTPResponseHead(head)  // answers come from the decision, which validated them
+        buffer.writeHTTPResponseHead(head)  // answers come from the decision, which validated them
         var body = body
         buffer.writeBuffer(&body)
         // Lingering close: half-close our side and drain what the peer is still sending.
@@ -201,12 +194,6 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         log.emit(.timedOut(waitingFor: "the opening handshake", timeout: (server.configuration.connection.openTimeout ?? .zero).seconds))
         reject(HandshakeRejection(kind: .timeout, status: .requestTimeout, reason: "opening handshake timed out"),
                request: request, context: context)
-    }
-
-    private func drainTraces() {
-        while let trace = engine.nextTrace() {
-            if traces.admit(trace) { log.emit(trace: trace) }
-        }
     }
 
     /// Server shutdown: a connection that sent nothing yet is closed; a request that arrives is answered 503.

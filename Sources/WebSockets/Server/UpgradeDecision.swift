@@ -112,7 +112,8 @@ extension WebSocketHTTPUpgrader {
             switch outcome {
             case .answer(let answer, _):
                 return .answer(answer)
-            case .upgrade(let attempt, let response, let subprotocol):
+            case .upgrade(var attempt, let response, let subprotocol):
+                attempt.drainTraces()  // the handshake's lines, before the connection's records
                 return .upgrade(AcceptedUpgrade(upgrader: self, opening: self.side.opening(
                     attempt, request: request, response: response, subprotocol: subprotocol, early: ByteBuffer(), mounted: true)))
             }

@@ -145,13 +145,6 @@ public final class WebSocketHTTPUpgrader: Sendable {
     func install(_ opening: WebSocketConnectionHandler.Opening, on channel: any Channel,
                  after upgradeHandler: (any ChannelHandler)?) -> EventLoopFuture<Void> {
         channel.eventLoop.makeCompletedFuture {
-            var opening = opening
-            var traces = opening.traces
-            while let trace = opening.engine.nextTrace() { if traces.admit(trace) { opening.log.emit(trace: trace) } }
-            opening.traces = traces
-            // The connection handler applies the connection options to this channel, as the
-            // standalone server's bootstrap does to its own.
-            opening.appliesChannelOptions = true
             connections.track(channel)
             let handler = WebSocketConnectionHandler(opening: opening, hooks: side.hooks)
             if let upgradeHandler {

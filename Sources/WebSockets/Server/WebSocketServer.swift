@@ -109,11 +109,9 @@ public final class WebSocketServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             // TCP_NODELAY: ServerBootstrap sets it on the listening socket and accepted sockets
             // inherit it, so setting it again per connection would only cost a system call.
-            .childChannelOption(.autoRead, value: false)
-            .childChannelOption(.recvAllocator, value: options.receiveAllocator)
-            .childChannelOption(.writeBufferWaterMark, value: options.writeBufferWaterMark)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try options.apply(to: channel)  // the same options a mounted connection gets
                     let peer = channel.remoteAddress
                     let context = ConnectionContext(peerAddress: peer?.logHost, peerPort: peer?.port)
                     if let sslContext {
