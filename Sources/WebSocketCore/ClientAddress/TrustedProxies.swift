@@ -39,7 +39,7 @@ public struct TrustedProxies: Sendable, Hashable {
 
     /// Whether the socket peer itself is a trusted proxy (an IP address in ``ranges``, or any
     /// peer when ``hops`` is at least 1).
-    public func trustsPeer(_ peer: String?) -> Bool {
+    package func trustsPeer(_ peer: String?) -> Bool {
         guard !isEmpty, let peer, let address = IPAddress(peer) else { return false }
         return trusts(address, hop: 1)
     }

@@ -295,7 +295,7 @@ extension HTTPHeadLimits {
     /// The limits checked on a request head another HTTP server parsed (a mounted upgrader's):
     /// the same errors, and so the same 414 and 431, as ``HTTPHeadParser`` gives while parsing.
     /// Line lengths are counted as they were sent: `NAME: VALUE` and `METHOD TARGET HTTP/1.1`.
-    public func check(_ head: HTTPRequestHead) -> HTTPHeadError? {
+    package func check(_ head: HTTPRequestHead) -> HTTPHeadError? {
         let startLine = head.method.rawValue.utf8.count + 1 + head.uri.utf8.count + " HTTP/1.1".utf8.count
         if startLine > maxStartLineLength {
             return HTTPHeadError(kind: .startLineTooLong, reason: "request line over \(maxStartLineLength) bytes")

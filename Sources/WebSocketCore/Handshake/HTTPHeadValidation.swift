@@ -6,9 +6,9 @@ import NIOHTTP1
 ///
 /// The check runs over the UTF-8 bytes: in Swift `"\r\n"` is one `Character`, so a check over
 /// `Character`s would never see the pair.
-public struct InvalidHTTPHead: Error, Hashable, Sendable, CustomStringConvertible {
+package struct InvalidHTTPHead: Error, Hashable, Sendable, CustomStringConvertible {
     /// The part of the head that is wrong.
-    public enum Part: String, Hashable, Sendable {
+    package enum Part: String, Hashable, Sendable {
         case method
         case target = "request target"
         case reasonPhrase = "reason phrase"
@@ -17,21 +17,21 @@ public struct InvalidHTTPHead: Error, Hashable, Sendable, CustomStringConvertibl
     }
 
     /// The part of the head that is wrong.
-    public var part: Part
+    package var part: Part
     /// The header's name for ``Part/headerName`` and ``Part/headerValue`` (escaped for display).
-    public var header: String?
+    package var header: String?
     /// What is wrong, in words (`contains CR (0x0D)`).
-    public var problem: String
+    package var problem: String
 
     /// Creates an error.
-    public init(part: Part, header: String? = nil, problem: String) {
+    package init(part: Part, header: String? = nil, problem: String) {
         self.part = part
         self.header = header
         self.problem = problem
     }
 
     /// `header value of X-Custom contains CR (0x0D)`.
-    public var description: String {
+    package var description: String {
         if let header { return "\(part.rawValue) of \(header) \(problem)" }
         return "\(part.rawValue) \(problem)"
     }

@@ -62,11 +62,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         let head = engine.request(handshake)
         _ = machine.start(request: head)
         var buffer = context.channel.allocator.buffer(capacity: 512)
-        do {
-            try buffer.writeHTTPRequestHead(head)  // checked before connecting: this is the net under it
-        } catch {
-            return fail(WebSocketError(.invalidConfiguration, "cannot send the handshake request: \(error)"), context: context)
-        }
+        buffer.writeHTTPRequestHead(head)  // `connect` validated it before connecting
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         drainTraces()
         context.read()

@@ -3,26 +3,19 @@ import NIOHTTP1
 import WebSocketCore
 
 extension ByteBuffer {
-    /// Writes `HTTP/1.1 CODE REASON`, the headers and the empty line.
-    /// - Throws: ``InvalidHTTPHead`` (nothing written) for a reason phrase or header that
-    ///   cannot be sent as it is: never rewritten.
-    mutating func writeHTTPResponseHead(_ head: HTTPResponseHead) throws(InvalidHTTPHead) {
-        try HTTPHeadValidation.validate(head)
-        writeValidatedHTTPResponseHead(head)
-    }
-
-    /// Writes a response head the server's decision has validated already (every head
-    /// ``HandshakeOutcome`` carries): the check is not made twice per connection.
-    mutating func writeValidatedHTTPResponseHead(_ head: HTTPResponseHead) {
+    /// Writes `HTTP/1.1 CODE REASON`, the headers and the empty line, of a response head the
+    /// server's decision validated (every head ``HandshakeOutcome`` carries): the check is
+    /// made there once per connection, with a 500 and an ERROR for a head that fails it.
+    mutating func writeHTTPResponseHead(_ head: HTTPResponseHead) {
+        assert((try? HTTPHeadValidation.validate(head)) != nil, "a response head the decision did not validate")
         writeString("HTTP/\(head.version.major).\(head.version.minor) \(head.status.code) \(head.status.reasonPhrase)\r\n")
         writeHTTPHeaders(head.headers)
     }
 
-    /// Writes `METHOD TARGET HTTP/1.1`, the headers and the empty line.
-    /// - Throws: ``InvalidHTTPHead`` (nothing written) for a method, target or header that
-    ///   cannot be sent as it is.
-    mutating func writeHTTPRequestHead(_ head: HTTPRequestHead) throws(InvalidHTTPHead) {
-        try HTTPHeadValidation.validate(head)
+    /// Writes `METHOD TARGET HTTP/1.1`, the headers and the empty line, of a request head
+    /// `WebSocketClient.connect` validated before connecting (it refuses one that cannot be sent).
+    mutating func writeHTTPRequestHead(_ head: HTTPRequestHead) {
+        assert((try? HTTPHeadValidation.validate(head)) != nil, "a request head connect did not validate")
         writeString("\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)\r\n")
         writeHTTPHeaders(head.headers)
     }
