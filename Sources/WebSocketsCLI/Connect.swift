@@ -33,12 +33,7 @@ struct Connect: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        // Over the bytes: a CR LF pair is one Character, and would pass a check of Characters.
-        for name in subprotocols {
-            if let problem = HTTPHeadValidation.tokenProblem(name) {
-                throw ValidationError("--subprotocol '\(escapeControlCharacters(name))': a subprotocol is one token (RFC 6455 §4.1); this one \(problem)")
-            }
-        }
+        try validateSubprotocols(subprotocols)
         guard linger.isFinite, (0...10).contains(linger) else {
             throw ValidationError("--linger \(linger): must be 0 to 10 seconds")
         }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Prometheus
+import WebSocketCore
 import WebSocketLogging
 import WebSockets
 
@@ -82,18 +83,10 @@ final class MetricsListener: Sendable {
 
     /// `HOST:PORT` or `[V6]:PORT` into its parts; nil when it is not one.
     static func parse(_ text: String) -> (host: String, port: Int)? {
-        let host: Substring, portText: Substring
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
-            host = text[text.index(after: text.startIndex)..<close]
-            portText = text[text.index(close, offsetBy: 2)...]
-        } else {
-            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { return nil }
-            host = text[..<colon]
-            portText = text[text.index(after: colon)...]
-        }
-        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
-        return (String(host), port)
+        guard case .success(let parts) = HostPort.split(text[...]),
+              parts.bracketed || !parts.host.contains(":"),  // an IPv6 address goes in brackets
+              !parts.host.isEmpty, let port = Int(parts.port), (0...65535).contains(port) else { return nil }
+        return (String(parts.host), port)
     }
 
     static func start(_ endpoint: MetricsEndpoint, host: String, port: Int, group: any EventLoopGroup) async throws -> MetricsListener {

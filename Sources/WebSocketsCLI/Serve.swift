@@ -85,12 +85,7 @@ struct Serve: AsyncParsableCommand {
         for text in trustedProxies where CIDR(text) == nil {
             throw ValidationError("--trusted-proxy \(text): not an IP address or CIDR range (e.g. 10.0.0.0/8)")
         }
-        // Over the bytes: a CR LF pair is one Character, and would pass a check of Characters.
-        for name in subprotocols {
-            if let problem = HTTPHeadValidation.tokenProblem(name) {
-                throw ValidationError("--subprotocol '\(escapeControlCharacters(name))': a subprotocol is one token (RFC 6455 §4.1); this one \(problem)")
-            }
-        }
+        try validateSubprotocols(subprotocols)
         if let metricsListen, MetricsListener.parse(metricsListen) == nil {
             throw ValidationError("--metrics-listen \(metricsListen): expected HOST:PORT, e.g. 127.0.0.1:9100 or [::1]:9100")
         }

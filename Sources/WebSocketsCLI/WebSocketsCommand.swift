@@ -2,6 +2,7 @@
 // client, like `python -m websockets`.
 import ArgumentParser
 import Logging
+import WebSocketCore
 import WebSocketLogging
 
 enum LogFormat: String, ExpressibleByArgument, CaseIterable {
@@ -80,4 +81,14 @@ struct WebSocketsCommand: AsyncParsableCommand {
 struct CommandError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// `--subprotocol` values, for `serve` and `connect` alike: each one token (RFC 6455 §4.1),
+/// checked over the bytes (a CR LF pair is one Character, and would pass a check of Characters).
+func validateSubprotocols(_ names: [String]) throws {
+    for name in names {
+        if let problem = HTTPHeadValidation.tokenProblem(name) {
+            throw ValidationError("--subprotocol '\(escapeControlCharacters(name))': a subprotocol is one token (RFC 6455 §4.1); this one \(problem)")
+        }
+    }
 }

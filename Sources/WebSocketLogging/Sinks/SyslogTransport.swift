@@ -1,3 +1,4 @@
+import WebSocketCore
 extension SyslogSink {
     /// How a ``SyslogSink`` reaches the daemon, and what each way guarantees.
     public enum Transport: Sendable, Hashable, CustomStringConvertible {
@@ -30,18 +31,10 @@ extension SyslogSink {
             let authority = text[schemeEnd.upperBound...]
             let host: Substring
             let portText: Substring
-            if authority.hasPrefix("[") {
-                guard let close = authority.firstIndex(of: "]"), authority[authority.index(after: close)...].hasPrefix(":") else {
-                    throw TransportError(text: text, problem: "expected [IPv6]:PORT")
-                }
-                host = authority[authority.index(after: authority.startIndex)..<close]
-                portText = authority[authority.index(close, offsetBy: 2)...]
-            } else {
-                guard let colon = authority.lastIndex(of: ":") else {
-                    throw TransportError(text: text, problem: "the port is missing (HOST:PORT)")
-                }
-                host = authority[..<colon]
-                portText = authority[authority.index(after: colon)...]
+            switch HostPort.split(authority) {
+            case .success(let parts): (host, portText) = (parts.host, parts.port)
+            case .failure(.unterminatedBracket): throw TransportError(text: text, problem: "expected [IPv6]:PORT")
+            case .failure(.missingPort): throw TransportError(text: text, problem: "the port is missing (HOST:PORT)")
             }
             guard !host.isEmpty else { throw TransportError(text: text, problem: "the host is missing") }
             guard let port = Int(portText), (1...65535).contains(port) else {
