@@ -24,9 +24,13 @@ struct SyslogBoundTests {
         throw HandlerFailure()
     }
 
-    /// Connections that each log a few dozen DEBUG records, then SIGTERM: the exit status and
-    /// how long the exit took.
-    func churnThenStop(_ process: ChildProcess, port: Int, connections: Int) async throws -> (Int32?, Duration) {
+    /// `serve` logging to `destination`, `connections` connections that each log a few dozen
+    /// DEBUG records, then SIGTERM: the exit status, how long the exit took, and what the
+    /// process wrote (its stderr, where the sink reports what it could not deliver).
+    func churnThenStop(_ destination: String, connections: Int) async throws -> (status: Int32?, took: Duration, stderr: String) {
+        let output = NSTemporaryDirectory() + "ws-syslog-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).out"
+        defer { unlink(output) }
+        let (process, port) = try await serve(destination, output: output)
         for _ in 0..<connections {
             let ws = try await bounded(10, "connect") { try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/") }
             try await ws.send("x")
@@ -35,7 +39,8 @@ struct SyslogBoundTests {
         let start = ContinuousClock.now
         kill(process.pid, SIGTERM)
         let status = await process.waitForExit(seconds: 30)
-        return (status, ContinuousClock.now - start)
+        let took = ContinuousClock.now - start
+        return (status, took, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
     }
 
     @Test("a Unix datagram socket bound and never read: SIGTERM exits within the close bound, the undelivered records counted on stderr")
@@ -53,11 +58,7 @@ struct SyslogBoundTests {
         let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
         #expect(bound == 0)
         defer { close(fd); unlink(path) }
-        let output = NSTemporaryDirectory() + "ws-syslog-unix-\(getpid()).out"
-        defer { unlink(output) }
-        let (process, port) = try await serve("unix:\(path)", output: output)
-        let (status, took) = try await churnThenStop(process, port: port, connections: 60)
-        let stderr = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        let (status, took, stderr) = try await churnThenStop("unix:\(path)", connections: 60)
         #expect(status == 0, "exit status \(String(describing: status)): \(stderr)")
         #expect(took < .seconds(12), "exited after \(took): the 5 s close bound and the 10 s shutdown bound")
         #expect(stderr.contains("not delivered to syslog at unix:\(path)"), "\(stderr)")
@@ -80,11 +81,7 @@ struct SyslogBoundTests {
         defer { close(listener) }
         let fillers = try RawSocket(port: syslogPort, timeout: 1)  // backlog 0 queues one; the next connect hangs
         defer { _ = fillers }
-        let output = NSTemporaryDirectory() + "ws-syslog-\(scheme)-\(getpid()).out"
-        defer { unlink(output) }
-        let (process, port) = try await serve("\(scheme)://127.0.0.1:\(syslogPort)", output: output)
-        let (status, took) = try await churnThenStop(process, port: port, connections: 10)
-        let stderr = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        let (status, took, stderr) = try await churnThenStop("\(scheme)://127.0.0.1:\(syslogPort)", connections: 10)
         #expect(status == 0, "exit status \(String(describing: status)): \(stderr)")
         #expect(took < .seconds(12), "exited after \(took)")
         #expect(stderr.contains("not delivered to syslog"), "\(stderr)")

@@ -121,42 +121,37 @@ final class BackgroundWriter: @unchecked Sendable {
     }
 
     /// Flushes, then stops the thread. Later writes are discarded.
-    func close() {
-        flush()
-        pthread_mutex_lock(&lock)
-        stopping = true
-        pthread_cond_broadcast(&cond)
-        pthread_mutex_unlock(&lock)
-        if let thread { pthread_join(thread, nil) }
-        thread = nil
-    }
-
-    /// Delivers what is buffered and stops the thread, waiting at most `timeout` in all. A
-    /// thread still delivering then is left to itself (detached); what it has not taken from
-    /// the buffer is counted as dropped. Returns whether the thread finished.
-    func close(within timeout: Duration) -> Bool {
+    /// Delivers what is buffered and stops the thread, waiting at most `timeout` in all (for
+    /// ever without one). A thread still delivering then is left to itself (detached); what it
+    /// has not taken from the buffer is counted as dropped. Returns whether the thread finished.
+    @discardableResult
+    func close(within timeout: Duration? = nil) -> Bool {
         var deadline = timespec()
-        clock_gettime(CLOCK_REALTIME, &deadline)
-        let (seconds, attoseconds) = timeout.components
-        deadline.tv_sec += Int(seconds)
-        deadline.tv_nsec += Int(attoseconds / 1_000_000_000)
-        if deadline.tv_nsec >= 1_000_000_000 {
-            deadline.tv_sec += 1
-            deadline.tv_nsec -= 1_000_000_000
+        if let timeout {
+            clock_gettime(CLOCK_REALTIME, &deadline)
+            let (seconds, attoseconds) = timeout.components
+            deadline.tv_sec += Int(seconds)
+            deadline.tv_nsec += Int(attoseconds / 1_000_000_000)
+            if deadline.tv_nsec >= 1_000_000_000 {
+                deadline.tv_sec += 1
+                deadline.tv_nsec -= 1_000_000_000
+            }
+        }
+        var timedOut = false
+        /// Waits once for a change; false when the deadline passed.
+        func wait() {
+            if timeout == nil { pthread_cond_wait(&cond, &lock) } else {
+                timedOut = pthread_cond_timedwait(&cond, &lock, &deadline) == ETIMEDOUT
+            }
         }
         pthread_mutex_lock(&lock)
         flushing += 1
-        pthread_cond_broadcast(&cond)
-        var timedOut = false
-        while (!pending.isEmpty || writing) && !timedOut {
-            timedOut = pthread_cond_timedwait(&cond, &lock, &deadline) == ETIMEDOUT
-        }
+        pthread_cond_broadcast(&cond)  // a lingering writer writes now
+        while (!pending.isEmpty || writing) && !timedOut { wait() }
         flushing -= 1
         stopping = true
         pthread_cond_broadcast(&cond)
-        while !finished && !timedOut {
-            timedOut = pthread_cond_timedwait(&cond, &lock, &deadline) == ETIMEDOUT
-        }
+        while !finished && !timedOut { wait() }
         let done = finished
         if !done {
             dropped += ends.count  // never taken by the writer
