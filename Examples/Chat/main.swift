@@ -7,7 +7,6 @@ import Logging
 import NIOHTTP1
 import ServiceLifecycle
 import UnixSignals
-import Synchronization
 import WebSocketCore
 import WebSocketLogging
 import WebSockets
@@ -15,16 +14,7 @@ import WebSockets
 LoggingSystem.bootstrap({ label, provider in StructuredLogHandler.json(label: label, metadataProvider: provider) },
                         metadataProvider: ConnectionContext.metadataProvider)
 
-/// Room name → members. Handlers run concurrently, so the table sits behind a lock.
-final class Rooms: Sendable {
-    private let members = Mutex<[String: [ConnectionID: WebSocket]]>([:])
-
-    func join(_ room: String, _ ws: WebSocket) { members.withLock { $0[room, default: [:]][ws.id] = ws } }
-    func leave(_ room: String, _ ws: WebSocket) { members.withLock { $0[room]?[ws.id] = nil } }
-    func members(of room: String) -> [WebSocket] { members.withLock { Array(($0[room] ?? [:]).values) } }
-}
-
-let rooms = Rooms()
+let rooms = WebSocketRooms()
 let logger = Logger(label: "chat")
 let port = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 8765
 var configuration = ServerConfiguration()
@@ -41,7 +31,7 @@ let server = try await WebSocketServer.serve(host: "127.0.0.1", port: port, conf
     logger.info("joined", metadata: ["room": "\(room)"])
     for try await message in ws.messages {
         guard case .text(let text) = message else { continue }
-        let delivered = broadcast(.text(text), to: rooms.members(of: room))
+        let delivered = rooms.broadcast(.text(text), in: room)
         logger.debug("broadcast", metadata: ["room": "\(room)", "delivered": "\(delivered)"])
     }
 }

@@ -30,10 +30,14 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
     /// `path` field), once the request head arrived: every later record of the connection
     /// carries it, `connection_closed` included, so that "closes on /chat" is one query.
     public let path: String?
+    /// The route that took the connection in a framework's router (its pattern, `/rooms/:room`),
+    /// beside ``path`` (`/rooms/lobby`): few values, for dashboards and metric labels; `nil`
+    /// for the standalone server and a plain ``WebSocketHTTPUpgrader``-style mount.
+    public let route: String?
 
     let counters: Counters
-    /// `"connection_id":"…","remote_addr":"…","peer_addr":"…","peer_port":N`, then
-    /// `,"path":"…"` once the request head arrived (from ``jsonPathStart`` on: written unless
+    /// `"connection_id":"…","remote_addr":"…","peer_addr":"…","peer_port":N`, `,"route":"…"` for
+    /// a routed connection, then `,"path":"…"` once the request head arrived (from ``jsonPathStart`` on: written unless
     /// the event has a path of its own). One array: one allocation per context.
     let jsonFields: [UInt8]
     let jsonPathStart: Int
@@ -60,11 +64,11 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
                             requestHeaders: HTTPHeaders? = nil, traceContext: TraceContext? = nil) {
         self.init(id: id, peerAddress: peerAddress, peerPort: peerPort, clientAddress: clientAddress ?? peerAddress,
                   clientAddressSource: clientAddressSource, requestHeaders: requestHeaders, traceContext: traceContext,
-                  path: nil, counters: Counters())
+                  path: nil, route: nil, counters: Counters())
     }
 
     init(id: ConnectionID, peerAddress: String?, peerPort: Int?, clientAddress: String?, clientAddressSource: String,
-         requestHeaders: HTTPHeaders?, traceContext: TraceContext?, path: String?, counters: Counters) {
+         requestHeaders: HTTPHeaders?, traceContext: TraceContext?, path: String?, route: String?, counters: Counters) {
         self.id = id
         self.peerAddress = peerAddress
         self.peerPort = peerPort
@@ -73,6 +77,7 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
         self.requestHeaders = requestHeaders
         self.traceContext = traceContext
         self.path = path
+        self.route = route
         self.counters = counters
 
         var json = LogLine(capacity: 128)
@@ -100,6 +105,10 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
             json.append("\",\"trace_flags\":\"")
             json.append(contentsOf: trace.flags)
             json.append(UInt8(ascii: "\""))
+        }
+        if let route {
+            json.append(",\"route\":")
+            json.append(jsonString: route, limit: 256)
         }
         jsonPathStart = json.count
         if let path {
@@ -137,16 +146,17 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
     /// carried; same id and counters.
     public func with(clientAddress: String?, source: String, requestHeaders: HTTPHeaders?,
                      traceContext: TraceContext? = nil) -> ConnectionContext {
-        with(clientAddress: clientAddress, source: source, requestHeaders: requestHeaders, traceContext: traceContext, path: path)
+        with(clientAddress: clientAddress, source: source, requestHeaders: requestHeaders, traceContext: traceContext, path: path,
+             route: route)
     }
 
-    /// A copy with the resolved client address, the request headers, their trace context and
-    /// the request's `path` (already redacted); same id and counters.
+    /// A copy with the resolved client address, the request headers, their trace context, the
+    /// request's `path` (already redacted) and the `route` that took it; same id and counters.
     public func with(clientAddress: String?, source: String, requestHeaders: HTTPHeaders?,
-                     traceContext: TraceContext?, path: String?) -> ConnectionContext {
+                     traceContext: TraceContext?, path: String?, route: String? = nil) -> ConnectionContext {
         ConnectionContext(id: id, peerAddress: peerAddress, peerPort: peerPort, clientAddress: clientAddress ?? peerAddress,
                           clientAddressSource: source, requestHeaders: requestHeaders, traceContext: traceContext,
-                          path: path, counters: counters)
+                          path: path, route: route, counters: counters)
     }
 
     /// The `trace_flags` form: two lowercase hex digits, as in `traceparent`.

@@ -131,6 +131,7 @@ public struct SyslogFormatter: LogFormatter {
                 writer.visit(optional: "remote_addr", c.clientAddress)
                 writer.visit(optional: "peer_addr", c.peerAddress)
                 if let port = c.peerPort { writer.visit("peer_port", int: port) }
+                if let route = c.route { writer.visit("route", string: route) }
                 if let path = c.path, record.event?.hasOwnPath != true { writer.visit("path", string: path) }
                 if let trace = c.traceContext {
                     writer.visit("trace_id", string: trace.traceID.description)

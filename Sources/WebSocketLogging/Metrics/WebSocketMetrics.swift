@@ -10,10 +10,13 @@ import WebSocketCore
 /// Per-message numbers are not counted per message: the connection's own counters are added at
 /// each keepalive ping and at close (``addTraffic(_:since:)``). The names are listed in
 /// ``WebSocketMetricName``; labels are bounded (role, outcome, close-code class, initiator,
-/// rejection kind, status), never a connection id or a path.
+/// rejection kind, status, and `route` — a framework route's pattern — on routed connections),
+/// never a connection id or a path.
 package final class WebSocketMetrics: Sendable {
     /// `server` or `client`: the `role` label of every metric but the pipeline's.
     package let role: String
+    /// The base labels of every series but the pipeline's: the role, and the route when there is one.
+    private let base: [(String, String)]
     private let factory: any MetricsFactory
     private let active: Meter
     private let opened: Counter
@@ -33,12 +36,14 @@ package final class WebSocketMetrics: Sendable {
 
     /// Metrics through `factory`, or through `MetricsSystem.factory` when `nil`; `nil` when that
     /// factory is swift-metrics' no-op one (no backend bootstrapped).
-    package init?(role: Role, factory: (any MetricsFactory)? = nil) {
+    /// `route` (a framework route's pattern) labels every series of a routed upgrader's connections.
+    package init?(role: Role, factory: (any MetricsFactory)? = nil, route: String? = nil) {
         let factory = factory ?? MetricsSystem.factory
         if factory is NOOPMetricsHandler { return nil }
         self.role = role.rawValue
         self.factory = factory
-        let dims = [("role", role.rawValue)]
+        let dims = [("role", role.rawValue)] + (route.map { [("route", $0)] } ?? [])
+        self.base = dims
         func counter(_ name: WebSocketMetricName) -> Counter { Counter(label: name.rawValue, dimensions: dims, factory: factory) }
         func timer(_ name: WebSocketMetricName) -> Timer { Timer(label: name.rawValue, dimensions: dims, factory: factory) }
         active = Meter(label: WebSocketMetricName.connectionsActive.rawValue, dimensions: dims, factory: factory)
@@ -132,7 +137,7 @@ package final class WebSocketMetrics: Sendable {
         let fullKey = name.rawValue + " " + key
         return labelled.withLockedValue { counters in
             if let counter = counters[fullKey] { return counter }
-            let counter = Counter(label: name.rawValue, dimensions: withRole ? [("role", role)] + labels : labels, factory: factory)
+            let counter = Counter(label: name.rawValue, dimensions: withRole ? base + labels : labels, factory: factory)
             counters[fullKey] = counter
             return counter
         }
@@ -160,7 +165,8 @@ public enum WebSocketMetricName: String, CaseIterable, Sendable {
     case logRecordsDropped = "websockets_log_records_dropped_total"
     case logRecordsSuppressed = "websockets_log_records_suppressed_total"
 
-    /// The labels its series carry (each with a bounded set of values).
+    /// The labels its series carry (each with a bounded set of values); every one labelled with
+    /// `role` also carries `route` on connections taken by a framework's route.
     public var labels: [String] {
         switch self {
         case .connectionsClosed: ["role", "outcome", "code", "initiator"]

@@ -162,10 +162,11 @@ public struct ServerConfiguration: Sendable {
         return answer.futureResult
     }
 
-    /// The server's event logger, with its metrics: made once per server, shared by its connections.
-    func makeEventLogger() -> WebSocketEventLogger {
+    /// The server's event logger, with its metrics (labelled with `route` for a routed
+    /// upgrader): made once per server or route, shared by its connections.
+    func makeEventLogger(route: String? = nil) -> WebSocketEventLogger {
         WebSocketEventLogger(logger: logger, levels: eventLevels, redaction: redaction,
-                             metrics: WebSocketMetrics(role: .server, factory: metricsFactory))
+                             metrics: WebSocketMetrics(role: .server, factory: metricsFactory, route: route))
     }
 }
 

@@ -40,8 +40,14 @@ extension WebSocketServer {
         /// A connection opened: kept for broadcast, its handler started in a task the server
         /// owns (callbacks are called by the channel handler).
         func run(_ ws: WebSocket) {
+            guard case .task(let handler) = handling else { return run(ws, handler: nil) }
+            run(ws, handler: handler)
+        }
+
+        /// A connection opened with a handler of its own (`nil`: callbacks).
+        func run(_ ws: WebSocket, handler: (@Sendable (WebSocket) async throws -> Void)?) {
             sockets.withLockedValue { $0[ws.id] = ws }
-            guard case .task(let handler) = handling else { return }
+            guard let handler else { return }
             let executor = handlersOnEventLoop ? EventLoopTaskExecutor(ws.eventLoop) : nil
             // Created under the lock: the task's own removal (which takes it) comes after its insertion.
             tasks.withLockedValue { t in

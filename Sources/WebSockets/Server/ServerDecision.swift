@@ -45,11 +45,12 @@ enum HandshakeOutcome: Sendable {
 extension ServerHandshakeHandler.ServerSide {
     /// The connection's context once its request head is known: the client address (trusted
     /// proxies only), the trace context and the request's path, on every later record.
-    func context(for request: HTTPRequestHead, base: ConnectionContext, log: WebSocketEventLogger) -> ConnectionContext {
+    func context(for request: HTTPRequestHead, base: ConnectionContext, log: WebSocketEventLogger,
+                 route: String? = nil) -> ConnectionContext {
         let (address, source) = configuration.clientAddress(peer: base.peerAddress, headers: request.headers)
         return base.with(clientAddress: address, source: source, requestHeaders: request.headers,
                          traceContext: configuration.acceptedTraceContext(peer: base.peerAddress, headers: request.headers),
-                         path: log.redaction.target(request.uri))
+                         path: log.redaction.target(request.uri), route: route ?? self.route)
     }
 
     /// The open connection's start, the same on both paths: the attempt's OPEN engine and
@@ -109,8 +110,9 @@ extension ServerHandshakeHandler.ServerSide {
         return .later(decided.futureResult)
     }
 
-    /// `processRequest`'s plain HTTP answer (health check, 401), logged as `http_response_sent`.
-    private func answer(_ response: HTTPResponse, request: HTTPRequestHead, attempt: inout HandshakeAttempt,
+    /// `processRequest`'s plain HTTP answer (health check, 401), or a framework route's, logged
+    /// as `http_response_sent`; 500 for one that cannot be sent.
+    func answer(_ response: HTTPResponse, request: HTTPRequestHead, attempt: inout HandshakeAttempt,
                         eventLoop: any EventLoop) -> HandshakeOutcome {
         let answer = WebSocketHTTPUpgrader.HTTPAnswer(
             head: HTTPResponseHead(version: request.version, status: response.status, headers: response.headers), body: response.body)

@@ -23,13 +23,17 @@ extension ServerHandshakeHandler {
         var limiters: [RejectionLogLimiter] { [rejectionLog, tlsFailureLog, answerLog].compactMap { $0 } }
         let hooks: ConnectionHooks
         private let connections: WebSocketServer.Connections
+        /// The framework route (its pattern) whose connections these are, on their records; `nil`
+        /// for the standalone server and a plain mount.
+        let route: String?
         /// Whether a 101 can carry what the application chose (`processResponse`, a subprotocol
         /// selector, configured headers that are not sendable): then each one is checked.
         let responseNeedsCheck: Bool
 
         init(configuration: ServerConfiguration, log: WebSocketEventLogger, rejectionLog: RejectionLogLimiter?, tlsFailureLog: RejectionLogLimiter?,
-             hooks: ConnectionHooks, connections: WebSocketServer.Connections) {
+             hooks: ConnectionHooks, connections: WebSocketServer.Connections, route: String? = nil) {
             self.configuration = configuration
+            self.route = route
             self.log = log
             self.handshake = configuration.effectiveHandshake
             self.rejectionLog = rejectionLog
@@ -42,6 +46,21 @@ extension ServerHandshakeHandler {
             for subprotocol in configuration.handshake.subprotocols { configured.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
             self.responseNeedsCheck = configuration.processResponse != nil || configuration.handshake.selectSubprotocol != nil
                 || (try? HTTPHeadValidation.validate(configured)) == nil
+        }
+
+        /// Hooks for one connection whose handler comes with its request (a framework route's
+        /// handler, given the request and what middleware found): the server's options and
+        /// bookkeeping, that handler instead of the server's.
+        func hooks(for handling: WebSocketServer.Handling) -> ConnectionHooks {
+            let connections = self.connections
+            switch handling {
+            case .task(let handler):
+                return ConnectionHooks(options: hooks.options, callbacks: nil, onOpen: { ws in connections.run(ws, handler: handler) },
+                                       onClose: hooks.onClose)
+            case .callbacks(let callbacks):
+                return ConnectionHooks(options: hooks.options, callbacks: callbacks, onOpen: { ws in connections.run(ws, handler: nil) },
+                                       onClose: hooks.onClose)
+            }
         }
 
         /// Whether the server started shutting down: requests still arriving are answered 503.

@@ -47,6 +47,8 @@ extension WebSocketHTTPUpgrader {
     public struct AcceptedUpgrade: HTTPServerProtocolUpgrader, Sendable {
         let upgrader: WebSocketHTTPUpgrader
         let opening: WebSocketConnectionHandler.Opening
+        /// The upgrader's, or this connection's own when its handler came with the request.
+        let hooks: ConnectionHooks
 
         /// `websocket`.
         public var supportedProtocol: String { "websocket" }
@@ -63,7 +65,7 @@ extension WebSocketHTTPUpgrader {
         /// has already removed itself, as Vapor's does).
         public func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
             let present = (try? context.pipeline.syncOperations.context(handler: context.handler)) != nil
-            return upgrader.install(opening, on: context.channel, after: present ? context.handler : nil)
+            return upgrader.install(opening, hooks: hooks, on: context.channel, after: present ? context.handler : nil)
         }
 
         /// `initial` (NIO's upgrade handlers pass Upgrade and Connection in; Vapor's passes
@@ -85,22 +87,15 @@ extension WebSocketHTTPUpgrader {
     /// `request` from `remoteAddress` — shutdown, origin policy, ``ServerConfiguration/processRequest``,
     /// then the handshake — before the route commits to a 101.
     public func decide(_ request: HTTPRequestHead, remoteAddress: SocketAddress?, on eventLoop: any EventLoop) async -> Decision {
-        // `decide` fails only with a Decision's answer; anything else would be a bug, answered 500.
-        (try? await decide(request, peer: remoteAddress, eventLoop: eventLoop).get())
-            ?? .answer(HTTPAnswer(HandshakeRejection(kind: .refused, status: .internalServerError, reason: "internal server error"),
-                                  version: request.version, serverHeader: configuration.handshake.serverHeader))
+        await decided(request, eventLoop) { decide(request, peer: remoteAddress, eventLoop: eventLoop) }
     }
 
     /// The server's decision (``ServerHandshakeHandler/ServerSide/decide(_:attempt:on:)``, the
-    /// standalone server's too) for a request from `peer`.
-    func decide(_ request: HTTPRequestHead, peer: SocketAddress?, eventLoop: any EventLoop) -> EventLoopFuture<Decision> {
-        let base = ConnectionContext(peerAddress: peer?.logHost, peerPort: peer?.port)
-        let logContext = side.context(for: request, base: base, log: log)
-        let log = self.log.with(connection: logContext)
-        var engine = WebSocketEngine(role: .server, configuration: configuration.connection.engineConfiguration)
-        engine.isTracing = log.wantsTraces
-        var attempt = HandshakeAttempt(engine: engine, traces: TraceBudget(limit: configuration.connection.traceBudget),
-                                       log: log, logContext: logContext, startedAt: .now())
+    /// standalone server's too) for a request from `peer`; an accepted connection runs
+    /// `handling` when given (a route's handler with its request), else the upgrader's.
+    func decide(_ request: HTTPRequestHead, peer: SocketAddress?, eventLoop: any EventLoop,
+                handling: WebSocketServer.Handling? = nil) -> EventLoopFuture<Decision> {
+        var attempt = attempt(for: request, peer: peer)
         // The framework parsed the head with its own limits: ours apply too (414, 431), as in
         // the standalone server.
         if let error = configuration.connection.httpLimits.check(request) {
@@ -108,6 +103,7 @@ extension WebSocketHTTPUpgrader {
                                                             eventLoop: eventLoop) else { preconditionFailure("a refusal answers") }
             return eventLoop.makeSucceededFuture(.answer(answer))
         }
+        let hooks = handling.map { side.hooks(for: $0) } ?? side.hooks
         return side.decide(request, attempt: attempt, on: eventLoop).future(on: eventLoop).map { outcome in
             switch outcome {
             case .answer(let answer, _):
@@ -115,8 +111,21 @@ extension WebSocketHTTPUpgrader {
             case .upgrade(var attempt, let response, let subprotocol):
                 attempt.drainTraces()  // the handshake's lines, before the connection's records
                 return .upgrade(AcceptedUpgrade(upgrader: self, opening: self.side.opening(
-                    attempt, request: request, response: response, subprotocol: subprotocol, early: ByteBuffer(), mounted: true)))
+                    attempt, request: request, response: response, subprotocol: subprotocol, early: ByteBuffer(), mounted: true),
+                    hooks: hooks))
             }
         }
+    }
+
+    /// A new attempt at `request` from `peer`: its connection context (client address, trace,
+    /// path, and `route` or the upgrader's), logger and engine.
+    func attempt(for request: HTTPRequestHead, peer: SocketAddress?, route: String? = nil) -> HandshakeAttempt {
+        let base = ConnectionContext(peerAddress: peer?.logHost, peerPort: peer?.port)
+        let logContext = side.context(for: request, base: base, log: log, route: route)
+        let log = self.log.with(connection: logContext)
+        var engine = WebSocketEngine(role: .server, configuration: configuration.connection.engineConfiguration)
+        engine.isTracing = log.wantsTraces
+        return HandshakeAttempt(engine: engine, traces: TraceBudget(limit: configuration.connection.traceBudget),
+                                log: log, logContext: logContext, startedAt: .now())
     }
 }

@@ -40,7 +40,10 @@ public final class WebSocketHTTPUpgrader: Sendable {
     /// Whether the untyped pipeline's refusal to run `processRequest` was logged.
     private let reportedUntypedProcessRequest = Atomic<Bool>(false)
     /// What `buildUpgradeResponse` accepted, until `upgrade` installs it (per channel).
-    private let pending = NIOLockedValueBox<[ObjectIdentifier: WebSocketConnectionHandler.Opening]>([:])
+    let pending = PendingUpgrades()
+    /// The framework route (its pattern) whose connections these are: `route` on their records
+    /// and metrics; `nil` for a plain mount.
+    public var route: String? { side.route }
 
     /// Upgrades the requests `shouldUpgrade` picks; each connection runs `handler` in its own
     /// task, like ``WebSocketServer/serve(host:port:configuration:group:handler:)``.
@@ -63,10 +66,10 @@ public final class WebSocketHTTPUpgrader: Sendable {
     }
 
     init(configuration: ServerConfiguration, shouldUpgrade: @escaping @Sendable (HTTPRequestHead) -> Bool,
-         handling: WebSocketServer.Handling) {
+         handling: WebSocketServer.Handling, route: String? = nil) {
         var callbacks: (any WebSocketCallbacks)?
         if case .callbacks(let c) = handling { callbacks = c }
-        let log = configuration.makeEventLogger()
+        let log = configuration.makeEventLogger(route: route)
         let connections = WebSocketServer.Connections(handling: handling, log: log,
                                                       handlersOnEventLoop: configuration.runHandlersOnEventLoop)
         let hooks = ConnectionHooks(options: configuration.connection, callbacks: callbacks,
@@ -77,7 +80,7 @@ public final class WebSocketHTTPUpgrader: Sendable {
         self.log = log
         self.side = ServerHandshakeHandler.ServerSide(
             configuration: configuration, log: log, rejectionLog: configuration.rejectionLogLimit.map { RejectionLogLimiter(limit: $0) },
-            tlsFailureLog: nil, hooks: hooks, connections: connections)
+            tlsFailureLog: nil, hooks: hooks, connections: connections, route: route)
     }
 
     /// A `shouldUpgrade` that picks requests for one of `paths` (the request target before any
@@ -106,47 +109,27 @@ public final class WebSocketHTTPUpgrader: Sendable {
     /// The 101's headers for `request`, or a failed future: ``Declined``, or the ``HTTPAnswer``
     /// sent instead (logged); `channel`'s connection is then ready for `install(on:after:)`.
     func accept(channel: any Channel, request: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
-        let loop = channel.eventLoop
-        guard shouldUpgrade(request) else { return loop.makeFailedFuture(Declined(description: "not a WebSocket route")) }
-        // Input waits while the server decides (`processRequest` may take up to the open
-        // timeout): nothing piles up behind the request meanwhile. A request that is not
-        // upgraded gives the channel back to the HTTP handlers as it was.
-        let autoRead = (try? channel.syncOptions?.getOption(.autoRead)) ?? true
-        try? channel.syncOptions?.setOption(.autoRead, value: false)
-        return decide(request, peer: channel.remoteAddress, eventLoop: loop).always { result in
-            if case .success(.answer) = result, autoRead { try? channel.syncOptions?.setOption(.autoRead, value: true) }
-        }.flatMapThrowing { decision in
-            switch decision {
-            case .answer(let answer):
-                throw answer
-            case .upgrade(let accepted):
-                let key = ObjectIdentifier(channel)
-                self.pending.withLockedValue { $0[key] = accepted.opening }
-                // An accepted handshake whose upgrade never happens (the channel closed first)
-                // must not stay behind, nor be found by a later channel at the same address.
-                let pending = self.pending
-                channel.closeFuture.whenComplete { _ in pending.withLockedValue { _ = $0.removeValue(forKey: key) } }
-                return accepted.responseHeaders(initial: initialResponseHeaders)
-            }
+        guard shouldUpgrade(request) else {
+            return channel.eventLoop.makeFailedFuture(Declined(description: "not a WebSocket route"))
+        }
+        return pending.accept(channel: channel, initialResponseHeaders: initialResponseHeaders) {
+            self.decide(request, peer: channel.remoteAddress, eventLoop: channel.eventLoop)
         }
     }
 
     /// After the 101 went out: `channel`'s accepted handshake (``accept(channel:request:initialResponseHeaders:)``)
     /// becomes its connection.
     func install(on channel: any Channel, after upgradeHandler: (any ChannelHandler)? = nil) -> EventLoopFuture<Void> {
-        guard let opening = pending.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
-            return channel.eventLoop.makeFailedFuture(Declined(description: "no accepted handshake on this channel"))
-        }
-        return install(opening, on: channel, after: upgradeHandler)
+        pending.install(on: channel, after: upgradeHandler)
     }
 
     /// The open connection's handler, installed on `channel` (right after `upgradeHandler` when
     /// known, so that the bytes reach it before any HTTP handler the application has yet to remove).
-    func install(_ opening: WebSocketConnectionHandler.Opening, on channel: any Channel,
+    func install(_ opening: WebSocketConnectionHandler.Opening, hooks: ConnectionHooks, on channel: any Channel,
                  after upgradeHandler: (any ChannelHandler)?) -> EventLoopFuture<Void> {
         channel.eventLoop.makeCompletedFuture {
             connections.track(channel)
-            let handler = WebSocketConnectionHandler(opening: opening, hooks: side.hooks)
+            let handler = WebSocketConnectionHandler(opening: opening, hooks: hooks)
             if let upgradeHandler {
                 try channel.pipeline.syncOperations.addHandler(handler, position: .after(upgradeHandler))
             } else {
@@ -160,7 +143,15 @@ public final class WebSocketHTTPUpgrader: Sendable {
     public func typed<Result: Sendable>(
         _ result: @escaping @Sendable (any Channel) -> EventLoopFuture<Result>
     ) -> TypedWebSocketHTTPUpgrader<Result> {
-        TypedWebSocketHTTPUpgrader(upgrader: self, result: result)
+        let serverHeader = configuration.handshake.serverHeader
+        return TypedWebSocketHTTPUpgrader(pending: pending, result: result) { request, channel in
+            guard self.shouldUpgrade(request) else {
+                return channel.eventLoop.makeSucceededFuture(.answer(HTTPAnswer(
+                    HandshakeRejection(kind: .refused, status: .notFound, reason: "no WebSocket endpoint at this path"),
+                    version: request.version, serverHeader: serverHeader)))
+            }
+            return self.decide(request, peer: channel.remoteAddress, eventLoop: channel.eventLoop)
+        }
     }
 }
 
@@ -196,10 +187,12 @@ extension WebSocketHTTPUpgrader: HTTPServerProtocolUpgrader {
     }
 }
 
-/// A ``WebSocketHTTPUpgrader`` in NIO's typed upgrade pipeline (see ``WebSocketHTTPUpgrader/typed(_:)``).
+/// A ``WebSocketHTTPUpgrader`` in NIO's typed upgrade pipeline (see ``WebSocketHTTPUpgrader/typed(_:)``
+/// and ``WebSocketHTTPUpgrader/typed(deciding:result:)``).
 public struct TypedWebSocketHTTPUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServerProtocolUpgrader {
-    let upgrader: WebSocketHTTPUpgrader
+    let pending: PendingUpgrades
     let result: @Sendable (any Channel) -> EventLoopFuture<UpgradeResult>
+    let decide: @Sendable (HTTPRequestHead, any Channel) -> EventLoopFuture<WebSocketHTTPUpgrader.Decision>
 
     /// `websocket`.
     public var supportedProtocol: String { "websocket" }
@@ -208,22 +201,59 @@ public struct TypedWebSocketHTTPUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPS
 
     /// NIO's typed upgrade handler does not pass a request it failed to upgrade on to the HTTP
     /// handlers (it has consumed the head), so the answer is written here: the handshake's
-    /// rejection (as the standalone server sends it), or 404 for a path this upgrader declines.
+    /// rejection (as the standalone server sends it), the route's answer, or 404 for a path
+    /// this upgrader declines.
     public func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead,
                                      initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
-        upgrader.accept(channel: channel, request: upgradeRequest, initialResponseHeaders: initialResponseHeaders)
+        pending.accept(channel: channel, initialResponseHeaders: initialResponseHeaders) { decide(upgradeRequest, channel) }
             .flatMapError { error in
-                let answer = error as? WebSocketHTTPUpgrader.HTTPAnswer ?? WebSocketHTTPUpgrader.HTTPAnswer(
-                    HandshakeRejection(kind: .refused, status: .notFound, reason: "no WebSocket endpoint at this path"),
-                    version: upgradeRequest.version, serverHeader: upgrader.configuration.handshake.serverHeader)
-                answer.writeAndClose(on: channel)
+                if let answer = error as? WebSocketHTTPUpgrader.HTTPAnswer { answer.writeAndClose(on: channel) } else { channel.close(promise: nil) }
                 return channel.eventLoop.makeFailedFuture(error)
             }
     }
 
     /// Installs the open connection's handler, then makes the pipeline's result.
     public func upgrade(channel: any Channel, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<UpgradeResult> {
-        upgrader.install(on: channel).flatMap { result(channel) }
+        pending.install(on: channel, after: nil).flatMap { result(channel) }
+    }
+}
+
+/// Handshakes accepted by `buildUpgradeResponse`, until `upgrade` installs them (per channel).
+final class PendingUpgrades: Sendable {
+    private let accepted = NIOLockedValueBox<[ObjectIdentifier: WebSocketHTTPUpgrader.AcceptedUpgrade]>([:])
+
+    /// The 101's headers once `decide` accepts (the handshake then waits here for `install`), or
+    /// a failed future: the ``WebSocketHTTPUpgrader/HTTPAnswer`` to send instead.
+    func accept(channel: any Channel, initialResponseHeaders: HTTPHeaders,
+                decide: () -> EventLoopFuture<WebSocketHTTPUpgrader.Decision>) -> EventLoopFuture<HTTPHeaders> {
+        // Input waits while the server decides (`processRequest`, a route's middleware): nothing
+        // piles up behind the request meanwhile. A request that is not upgraded gives the
+        // channel back as it was.
+        let autoRead = (try? channel.syncOptions?.getOption(.autoRead)) ?? true
+        try? channel.syncOptions?.setOption(.autoRead, value: false)
+        return decide().always { result in
+            if case .success(.answer) = result, autoRead { try? channel.syncOptions?.setOption(.autoRead, value: true) }
+        }.flatMapThrowing { decision in
+            switch decision {
+            case .answer(let answer):
+                throw answer
+            case .upgrade(let upgrade):
+                let key = ObjectIdentifier(channel)
+                self.accepted.withLockedValue { $0[key] = upgrade }
+                // An accepted handshake whose upgrade never happens (the channel closed first)
+                // must not stay behind, nor be found by a later channel at the same address.
+                channel.closeFuture.whenComplete { _ in self.accepted.withLockedValue { _ = $0.removeValue(forKey: key) } }
+                return upgrade.responseHeaders(initial: initialResponseHeaders)
+            }
+        }
+    }
+
+    /// After the 101 went out: `channel`'s accepted handshake becomes its connection.
+    func install(on channel: any Channel, after upgradeHandler: (any ChannelHandler)?) -> EventLoopFuture<Void> {
+        guard let upgrade = accepted.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) else {
+            return channel.eventLoop.makeFailedFuture(WebSocketHTTPUpgrader.Declined(description: "no accepted handshake on this channel"))
+        }
+        return upgrade.upgrader.install(upgrade.opening, hooks: upgrade.hooks, on: channel, after: upgradeHandler)
     }
 }
 

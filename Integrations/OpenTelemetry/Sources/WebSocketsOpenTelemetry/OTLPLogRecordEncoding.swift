@@ -7,7 +7,7 @@ import WebSocketLogging
 ///
 /// Attributes keep their types (a port or a close code is an `int_value`, a duration a
 /// `double_value`). Names follow the OpenTelemetry semantic conventions where one exists
-/// (`client.address`, `network.peer.address`/`.port`, `network.protocol.name`, `url.path`,
+/// (`client.address`, `network.peer.address`/`.port`, `network.protocol.name`, `http.route`, `url.path`,
 /// `url.query`, `http.request.method`, `http.response.status_code`, `server.address`/`.port`,
 /// `exception.type`/`.message`, `code.*`); the rest are in this library's namespace, `websockets.`
 /// followed by the JSON field name (`websockets.close_code`, `websockets.connection.id`).
@@ -29,6 +29,7 @@ enum OTLPLogRecordEncoding {
             if let peer = connection.peerAddress { attribute(&w, "network.peer.address") { $0.string(1, peer) } }
             if let port = connection.peerPort { attribute(&w, "network.peer.port") { $0.int64(3, Int64(port)) } }
             attribute(&w, "network.protocol.name") { $0.string(1, "websocket") }
+            if let route = connection.route { attribute(&w, "http.route") { $0.string(1, route) } }
         }
         var fields = AttributeWriter(writer: w)
         if let path = record.connection?.path, record.event?.hasOwnPath != true {

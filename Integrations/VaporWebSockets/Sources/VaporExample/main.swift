@@ -1,7 +1,9 @@
-// A Vapor application serving plain HTTP and a WebSocket echo on one port, with
+// A Vapor application serving plain HTTP and WebSocket routes on one port, with
 // swift-websockets' connections and JSON log lines (Vapor's own logs included):
 //
-//   swift run VaporExample --port 8080      GET /health → 200 "ok"; ws://127.0.0.1:8080/ws echoes
+//   swift run VaporExample --port 8080
+//     GET /health → 200 "ok"; ws://127.0.0.1:8080/ws echoes;
+//     ws://127.0.0.1:8080/rooms/NAME (Authorization: Bearer demo) joins room NAME
 import ArgumentParser
 import Logging
 import Vapor
@@ -9,6 +11,22 @@ import VaporWebSockets
 import WebSocketCore
 import WebSocketLogging
 import WebSockets
+
+/// Who the token middleware let in.
+struct DemoUser: Authenticatable {
+    let name: String
+}
+
+/// Requires `Authorization: Bearer demo` (401 otherwise): the stand-in for real authentication.
+struct DemoToken: AsyncMiddleware {
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        guard request.headers.bearerAuthorization?.token == "demo" else {
+            throw Abort(.unauthorized, headers: ["WWW-Authenticate": "Bearer"], reason: "a bearer token is required")
+        }
+        request.auth.login(DemoUser(name: "demo"))
+        return try await next.respond(to: request)
+    }
+}
 
 @main
 struct VaporExample: AsyncParsableCommand {
@@ -32,14 +50,23 @@ struct VaporExample: AsyncParsableCommand {
         let app = try await Application.make(Environment(name: "production", arguments: ["VaporExample"]))
         app.http.server.configuration.hostname = "127.0.0.1"
         app.http.server.configuration.port = port
+        app.webSocketConfiguration.trustedProxies = TrustedProxies(ranges: trustedProxy.compactMap(CIDR.init))  // checked by validate()
 
-        var configuration = ServerConfiguration()
-        configuration.trustedProxies = TrustedProxies(ranges: trustedProxy.compactMap(CIDR.init))  // checked by validate()
-        let upgrader = WebSocketHTTPUpgrader(configuration: configuration) { ws in
+        let rooms = WebSocketRooms()
+        app.get("health") { _ in "ok\n" }
+        app.webSocket("ws") { _, ws in
             for try await message in ws.messages { try await ws.send(message) }
         }
-        app.get("health") { _ in "ok\n" }
-        app.webSocket("ws", upgrader: upgrader)
+        app.grouped(DemoToken()).webSocket("rooms", ":room", configuration: .init(maxMessageSize: 4096)) { req, ws in
+            let room = req.parameters.get("room") ?? ""
+            rooms.join(room, ws)
+            defer { rooms.leave(room, ws) }
+            req.logger.info("member joined", metadata: ["room": "\(room)", "user": "\(req.auth.get(DemoUser.self)?.name ?? "-")"])
+            try await ws.send("joined \(room)")
+            for try await message in ws.messages {
+                if case .text = message { rooms.broadcast(message, in: room) }
+            }
+        }
         do {
             try await app.execute()  // until SIGTERM or SIGINT; open WebSockets are closed with 1001
         } catch {
