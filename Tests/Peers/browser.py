@@ -2,7 +2,7 @@
 """A real browser as the peer: headless Chromium (Debian's `chromium`) driven over the DevTools
 protocol, running a page script that uses the browser's own WebSocket against URL.
 
-    browser.py URL [--subprotocol chat] [--ignore-certificate-errors]
+    browser.py URL [--subprotocol chat] [--ignore-certificate-errors | --ca-cert CA.pem]
 
 The page offers the subprotocol, sends UTF-8 text, a 200 KB text, a 64 KB binary and a burst
 of 1,000 messages, checks every echo, then closes with 4000 "bye". Prints one JSON object: what
@@ -101,6 +101,7 @@ def main():
     parser.add_argument("url")
     parser.add_argument("--subprotocol", action="append", default=[])
     parser.add_argument("--ignore-certificate-errors", action="store_true")
+    parser.add_argument("--ca-cert", help="a test CA the browser trusts (through its own NSS database)")
     args = parser.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
@@ -111,7 +112,19 @@ def main():
              "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1", f"--user-data-dir={profile}"]
     if args.ignore_certificate_errors:
         flags.append("--ignore-certificate-errors")
-    browser = subprocess.Popen([chromium, *flags, "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ)
+    if args.ca_cert:
+        # Chromium on Linux trusts what $HOME/.pki/nssdb trusts: a home of its own, with the CA in it.
+        env["HOME"] = os.path.join(profile, "home")
+        nssdb = os.path.join(env["HOME"], ".pki", "nssdb")
+        os.makedirs(nssdb)
+        for command in (["certutil", "-d", f"sql:{nssdb}", "-N", "--empty-password"],
+                        ["certutil", "-d", f"sql:{nssdb}", "-A", "-t", "C,,", "-n", "test CA", "-i", args.ca_cert]):
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(json.dumps({"error": f"{' '.join(command)}: {done.stderr.strip()}"}))
+                return 2
+    browser = subprocess.Popen([chromium, *flags, "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         port_file = os.path.join(profile, "DevToolsActivePort")
         for _ in range(300):  # at most 30 s for the browser to start

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Python websockets holding one connection open until the server closes it; prints
-"closed CODE REASON" (the close frame the server sent). Exit status 0 when the server closed
-the connection within 60 s.
+"""Python websockets holding one connection open until the server closes it, reading what
+it sends meanwhile; prints "open" once connected, then "closed CODE REASON" (the close frame
+the server sent). Exit status 0 when the server closed the connection within 60 s.
 
-    hold_open.py URL
+    hold_open.py URL [BEARER_TOKEN]
 """
 import asyncio
 import sys
@@ -13,9 +13,12 @@ from websockets.exceptions import ConnectionClosed
 
 
 async def main():
-    async with connect(sys.argv[1]) as ws:
+    headers = {"Authorization": f"Bearer {sys.argv[2]}"} if len(sys.argv) > 2 else None
+    async with connect(sys.argv[1], additional_headers=headers) as ws:
+        print("open", flush=True)
         try:
-            await ws.recv()
+            while True:
+                await ws.recv()
         except ConnectionClosed as closed:
             frame = closed.rcvd
             print(f"closed {frame.code if frame else 'none'} {frame.reason if frame else ''}", flush=True)

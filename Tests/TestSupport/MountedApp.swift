@@ -144,20 +144,92 @@ public enum MountedAppChecks {
         #expect(await app.terminate() == 0)
     }
 
-    /// SIGTERM while a client is connected: the client is closed with 1001 "going away", the
-    /// connection's record says so, and the app exits 0.
+    /// SIGTERM while clients are connected (one on `/ws`, one member of a room): each is closed
+    /// with 1001 "going away", the connections' records say so, and the app exits 0.
     public static func gracefulStop(_ binary: String) async throws {
         let app = try await MountedApp(binary)
-        let output = NSTemporaryDirectory() + "ws-hold-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
-        defer { unlink(output) }
-        let client = try ChildProcess("/usr/bin/env", ["python3", peers + "/hold_open.py", "ws://127.0.0.1:\(app.port)/ws"], output: output)
-        try await app.waitFor("connection_open")
+        var clients: [(ChildProcess, String)] = []
+        for arguments in [["ws://127.0.0.1:\(app.port)/ws"], ["ws://127.0.0.1:\(app.port)/rooms/lobby", "demo"]] {
+            let output = NSTemporaryDirectory() + "ws-hold-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
+            clients.append((try ChildProcess("/usr/bin/env", ["python3", peers + "/hold_open.py"] + arguments, output: output), output))
+        }
+        defer { for (_, output) in clients { unlink(output) } }
+        try await app.waitFor("connection_open", count: 2)
         #expect(await app.terminate() == 0, "\(app.lines.joined(separator: "\n"))")
-        #expect(await client.waitForExit(seconds: 15) == 0)
-        let said = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        #expect(said.contains("closed 1001"), "the client saw: \(said)")
-        let closed = try #require(app.eventData("connection_closed").first)
-        #expect(closed["close_code"] as? Int == 1001 && closed["initiator"] as? String == "local", "\(closed)")
+        for (client, output) in clients {
+            #expect(await client.waitForExit(seconds: 15) == 0)
+            let said = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            #expect(said.contains("closed 1001"), "the client saw: \(said)")
+        }
+        let closed = app.eventData("connection_closed")
+        #expect(closed.count == 2, "\(closed)")
+        for record in closed {
+            #expect(record["close_code"] as? Int == 1001 && record["initiator"] as? String == "local", "\(record)")
+        }
+        #expect(Set(closed.compactMap { $0["route"] as? String }) == ["/ws", "/rooms/:room"], "\(closed)")
+    }
+
+    /// The authenticated room route, from outside (`rooms_client.py`): 401 without the token
+    /// (no upgrade; one `http_response_sent` record with the client address and the route),
+    /// `joined ROOM`, messages to every member of one room and to no other, 1009 above the
+    /// route's 4,096-byte limit but not on `/ws`; a plain GET with the token gets 426; the
+    /// records carry `route` beside `path`, and the handler saw what the middleware stored.
+    public static func rooms(_ binary: String) async throws {
+        let app = try await MountedApp(binary)
+        let plain = try await httpRequest(port: app.port, "GET /rooms/lobby HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer demo\r\nConnection: close\r\n\r\n")
+        #expect(plain.hasPrefix("HTTP/1.1 426 Upgrade Required"), "\(plain)")
+        let client = try await runCommand("/usr/bin/env", ["python3", peers + "/rooms_client.py", "ws://127.0.0.1:\(app.port)"])
+        let checks = client.output.split(separator: "\n")
+        #expect(client.status == 0 && checks.filter { $0.hasPrefix("ok ") }.count == 7 && !checks.contains { $0.hasPrefix("FAIL") },
+                "\(client.output)")
+        try await app.waitFor("connection_closed", count: 4)
+        try await app.expectSchemaValid()
+
+        let answers = app.eventData("http_response_sent")
+        #expect(answers.count == 1, "only the refused upgrade is logged, not plain HTTP: \(answers)")
+        let refused = try #require(answers.first)
+        #expect(refused["status"] as? Int == 401 && refused["remote_addr"] as? String == "127.0.0.1", "\(refused)")
+        #expect(refused["route"] as? String == "/rooms/:room" && refused["path"] as? String == "/rooms/lobby", "\(refused)")
+        #expect(app.eventData("connection_open").count == 4, "the refused request was not upgraded")
+
+        for event in ["connection_open", "connection_closed"] {
+            let records = app.eventData(event)
+            let routes = records.map { ($0["route"] as? String ?? "-", $0["path"] as? String ?? "-") }
+            #expect(routes.filter { $0 == ("/rooms/:room", "/rooms/lobby") }.count == 2, "\(event): \(routes)")
+            #expect(routes.filter { $0 == ("/rooms/:room", "/rooms/other") }.count == 1, "\(event): \(routes)")
+            #expect(routes.filter { $0 == ("/ws", "/ws") }.count == 1, "\(event): \(routes)")
+        }
+        let tooBig = app.eventData("connection_closed").filter { $0["close_code"] as? Int == 1009 }
+        #expect(tooBig.count == 1 && tooBig.first?["route"] as? String == "/rooms/:room", "\(tooBig)")
+        let joined = app.records("log").filter { $0["message"] as? String == "member joined" }
+        #expect(joined.count == 3, "\(joined)")
+        for record in joined {
+            let metadata = record["metadata"] as? [String: Any] ?? [:]
+            #expect(metadata["user"] as? String == "demo", "what the middleware stored reached the handler: \(record)")
+            #expect((record["event_data"] as? [String: Any])?["route"] as? String == "/rooms/:room", "\(record)")
+        }
+        #expect(await app.terminate() == 0)
+    }
+
+    /// Over TLS with a test CA the clients trust (no verification switched off): headless
+    /// Chromium on `wss://…/ws`, and the room checks with Python websockets.
+    public static func browserTLS(_ binary: String) async throws {
+        let ca = try await TestCA()
+        defer { ca.remove() }
+        let app = try await MountedApp(binary, ["--tls-cert", ca.certificate, "--tls-key", ca.key])
+        let page = try await runCommand("/usr/bin/env", ["python3", peers + "/browser.py", "wss://127.0.0.1:\(app.port)/ws",
+                                                         "--ca-cert", ca.caCertificate], timeout: 120)
+        #expect(page.status == 0, "\(page.output)")
+        let line = try #require(page.output.split(separator: "\n").last { $0.hasPrefix("{") }, "no result: \(page.output)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(result["utf8"] as? Bool == true && result["burst"] as? Int == 1000, "\(result)")
+        let rooms = try await runCommand("/usr/bin/env", ["SSL_CERT_FILE=" + ca.caCertificate, "python3", peers + "/rooms_client.py",
+                                                          "wss://127.0.0.1:\(app.port)"])
+        #expect(rooms.status == 0, "\(rooms.output)")
+        try await app.waitFor("connection_closed", count: 5)
+        let closed = app.eventData("connection_closed").first { $0["route"] as? String == "/ws" }
+        #expect(closed?["close_code"] as? Int == 4000 && closed?["messages_in"] as? Int == 1003, "\(String(describing: closed))")
+        #expect(await app.terminate() == 0)
     }
 
     /// Bad arguments: exit 64 and a line naming the option and the value.

@@ -14,7 +14,10 @@ struct ExampleAppTests {
     @Test("behind a real nginx: the client address from X-Forwarded-For, because the proxy is trusted")
     func behindNginx() async throws { try await MountedAppChecks.behindNginx("VaporExample") }
 
-    @Test("SIGTERM: a connected client is closed with 1001, the record says so, the app exits 0")
+    @Test("the authenticated room route: 401 without the token (logged with the client address), joined ROOM, messages to one room only, 1009 above the route's limit and not on /ws, route beside path on the records")
+    func rooms() async throws { try await MountedAppChecks.rooms("VaporExample") }
+
+    @Test("SIGTERM: a client on /ws and a room member are closed with 1001, the records say so, the app exits 0")
     func gracefulStop() async throws { try await MountedAppChecks.gracefulStop("VaporExample") }
 
     @Test("bad arguments: exit 64 naming the option and the value")
