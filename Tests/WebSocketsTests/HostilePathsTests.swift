@@ -9,9 +9,10 @@ import WebSocketLogging
 import WebSocketTestSupport
 @testable import WebSockets
 
-/// A server on a free port, handled on one of the three paths: the standalone server with a
-/// handler task or with callbacks, or an upgrader mounted in a SwiftNIO HTTP/1 server of our
-/// own (NIO's typed pipeline, as Hummingbird's), each echoing.
+/// A server on a free port, handled on one of the paths: the standalone server with a handler
+/// task or with callbacks, an upgrader mounted in a SwiftNIO HTTP/1 server of our own (NIO's
+/// typed pipeline, as Hummingbird's), or a route's upgrader deciding there with the handler
+/// given per request (as Hummingbird's and Vapor's routes do), each echoing.
 struct HostileTarget {
     let port: Int
     let shutdown: @Sendable () async -> Void
@@ -42,11 +43,22 @@ struct HostileTarget {
                 await upgrader.shutdown()
                 try? await channel.close()
             })
+        case .routed:
+            let upgrader = WebSocketHTTPUpgrader(route: "/:anything", configuration: configuration)
+            let channel = try await startHTTPServer(typed: WebSocketHTTPUpgrader.typed(deciding: { head, channel in
+                await upgrader.decide(head, remoteAddress: channel.remoteAddress, on: channel.eventLoop) { ws in
+                    for try await message in ws.messages { try await ws.send(message) }
+                }
+            }) { $0.eventLoop.makeSucceededFuture(true) })
+            return HostileTarget(port: channel.localAddress?.port ?? 0, shutdown: {
+                await upgrader.shutdown()
+                try? await channel.close()
+            })
         }
     }
 }
 
-@Suite("Hostile peers on every path: callbacks, handler task, mounted upgrader", .serialized, .timeLimit(.minutes(3)))
+@Suite("Hostile peers on every path: callbacks, handler task, mounted upgrader, route upgrader", .serialized, .timeLimit(.minutes(3)))
 struct HostilePathsTests {
     func openRaw(_ target: HostileTarget, extraHeaders: String = "", receiveBufferSize: Int32? = nil) async throws -> RawSocket {
         let raw = try RawSocket(port: target.port, receiveBufferSize: receiveBufferSize)

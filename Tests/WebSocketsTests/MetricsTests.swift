@@ -190,3 +190,22 @@ struct MetricsConnectionTests {
         #expect(total(serverMetrics, .logRecordsSuppressed, [("event", "connection_rejected")]) == Int64(suppressed))
     }
 }
+
+@Suite("Metrics of a routed upgrader")
+struct RouteMetricsTests {
+    @Test("every role-labelled series of a route's connections also carries route; the pipeline's do not")
+    func routeLabel() throws {
+        let test = TestMetrics()
+        let metrics = try #require(WebSocketMetrics(role: .server, factory: test, route: "/rooms/:room"))
+        metrics.record(.connectionOpen(ConnectionOpenInfo(path: "/rooms/a", handshakeDuration: 0.001)))
+        metrics.record(.connectionClosed(ConnectionClosedInfo(code: 1009, initiator: .local, duration: 1)))
+        metrics.record(.logRecordsSuppressed(event: "connection_rejected", count: 1, interval: 1))
+        #expect(total(test, .connectionsOpened, [("route", "/rooms/:room")]) == 1)
+        #expect(total(test, .connectionsClosed, [("route", "/rooms/:room"), ("code", "1009")]) == 1)
+        #expect(try test.expectMeter(Name.connectionsActive.rawValue, [("role", "server"), ("route", "/rooms/:room")]).values.last == 0)
+        #expect(test.counters(label: Name.logRecordsSuppressed.rawValue).allSatisfy { !$0.dimensions.contains { $0.0 == "route" } })
+        let plain = try #require(WebSocketMetrics(role: .server, factory: test))
+        plain.record(.connectionOpen(ConnectionOpenInfo(path: "/ws")))
+        #expect(total(test, .connectionsOpened) == 2 && total(test, .connectionsOpened, [("route", "/rooms/:room")]) == 1)
+    }
+}

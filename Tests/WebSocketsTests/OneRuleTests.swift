@@ -10,8 +10,9 @@ import WebSocketTestSupport
 @testable import WebSockets
 
 /// Each connection rule on every path that runs it: both handler styles (callbacks, a handler
-/// task) of the standalone server and the mounted upgrader, on an `EmbeddedChannel` (exact
-/// bytes, virtual time, no sockets).
+/// task) of the standalone server, the mounted upgrader, and a framework route's upgrader
+/// (the handler given with the request), on an `EmbeddedChannel` (exact bytes, virtual time,
+/// no sockets).
 @Suite("One rule on every connection path (EmbeddedChannel)")
 struct OneRuleTests {
     /// How a connection is handled and installed.
@@ -19,6 +20,7 @@ struct OneRuleTests {
         case callbacks
         case task
         case mounted
+        case routed
         var testDescription: String { rawValue }
     }
 
@@ -38,26 +40,32 @@ struct OneRuleTests {
             return h
         case .mounted:
             return try mounted(configure: configure)
+        case .routed:
+            return try mounted(configure: configure, routed: true)
         }
     }
 
     /// The upgrader's decision and install, as a framework's upgrade handler runs them, on an
     /// `EmbeddedChannel` that had none of our channel options.
-    func mounted(configure: (inout ServerConfiguration) -> Void = { _ in }) throws -> ConnectionHandlerTests.Harness {
+    /// `routed`: a route's upgrader, the connection's handler task given with its request.
+    func mounted(configure: (inout ServerConfiguration) -> Void = { _ in }, routed: Bool = false) throws -> ConnectionHandlerTests.Harness {
         let logs = MemorySink()
         var configuration = ServerConfiguration()
         configuration.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: logs, logLevel: .info) }
         configuration.logger.logLevel = .info
         configure(&configuration)
-        let upgrader = try WebSocketHTTPUpgrader(configuration: configuration, callbacks: ConnectionHandlerTests.Echo())
+        configuration.runHandlersOnEventLoop = false
+        let upgrader = routed ? WebSocketHTTPUpgrader(route: "/r/:x", configuration: configuration)
+            : try WebSocketHTTPUpgrader(configuration: configuration, callbacks: ConnectionHandlerTests.Echo())
         let reads = ConnectionHandlerTests.ReadCounter()
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(reads)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5)).wait()
         let request = try Self.parsedRequest()
-        let decision = try upgrader.decide(request, peer: channel.remoteAddress, eventLoop: channel.eventLoop).wait()
+        let decision = try upgrader.decide(request, peer: channel.remoteAddress, eventLoop: channel.eventLoop,
+                                           handling: routed ? .task { ws in await ws.waitUntilClosed() } : nil).wait()
         guard case .upgrade(let accepted) = decision else { throw HandlerFailure() }
-        try upgrader.install(accepted.opening, on: channel, after: nil).wait()
+        try upgrader.install(accepted.opening, hooks: accepted.hooks, on: channel, after: nil).wait()
         return ConnectionHandlerTests.Harness(channel: channel, logs: logs, reads: reads, connections: WebSocketServer.Connections(
             handling: .callbacks(ConnectionHandlerTests.Echo()), log: configuration.makeEventLogger(), handlersOnEventLoop: false))
     }

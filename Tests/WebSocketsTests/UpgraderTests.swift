@@ -42,12 +42,18 @@ final class PlainRoutes: ChannelInboundHandler, RemovableChannelHandler {
 /// An HTTP/1 server of our own on SwiftNIO with the upgrader mounted: NIO's untyped pipeline
 /// (what Vapor uses) or its typed one (what Hummingbird uses).
 func startHTTPServer(upgrader: WebSocketHTTPUpgrader, typed: Bool) async throws -> any Channel {
+    try await startHTTPServer(typed: typed ? upgrader.typed { channel in channel.eventLoop.makeSucceededFuture(true) } : nil,
+                              untyped: upgrader)
+}
+
+/// NIO's typed pipeline with `typed`, or its untyped one with `untyped`.
+func startHTTPServer(typed: TypedWebSocketHTTPUpgrader<Bool>?, untyped: WebSocketHTTPUpgrader? = nil) async throws -> any Channel {
     try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
         .childChannelInitializer { channel in
-            if typed {
+            if let typed {
                 let configuration = NIOUpgradableHTTPServerPipelineConfiguration(upgradeConfiguration: .init(
-                    upgraders: [upgrader.typed { channel in channel.eventLoop.makeSucceededFuture(true) }],
+                    upgraders: [typed],
                     notUpgradingCompletionHandler: { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(PlainRoutes())
@@ -60,7 +66,7 @@ func startHTTPServer(upgrader: WebSocketHTTPUpgrader, typed: Bool) async throws 
             }
             return channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                    withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
+                    withServerUpgrade: (upgraders: untyped.map { [$0] } ?? [], completionHandler: { context in
                         // As Vapor removes its HTTP handler.
                         if let routes = try? context.pipeline.syncOperations.handler(type: PlainRoutes.self) {
                             context.pipeline.syncOperations.removeHandler(routes, promise: nil)
