@@ -150,6 +150,25 @@ struct OTLPExportTests {
         }.map(\.element)
     }
 
+    @Test("A framework route's connection: http.route (its pattern) beside url.path on its records; none on an unrouted one")
+    func routeAttribute() async throws {
+        let receiver = try await Receiver()
+        let exporter = try OTLPLogExporter(configuration: .init(
+            endpoint: try #require(OTLPEndpoint("http://127.0.0.1:\(receiver.port)")), scheduleDelay: .seconds(60)))
+        let base = ConnectionContext(peerAddress: "127.0.0.1", peerPort: 4000)
+        for (path, route) in [("/rooms/lobby", "/rooms/:room" as String?), ("/ws", nil)] {
+            var logger = Logger(label: "app") { OTLPLogHandler(label: $0, exporter: exporter) }
+            logger[metadataKey: ConnectionContext.metadataKey] = .stringConvertible(base.with(
+                clientAddress: nil, source: "peer", requestHeaders: nil, traceContext: nil, path: path, route: route))
+            logger.info("member joined")
+        }
+        await exporter.flush()
+        let records = receiver.records
+        #expect(records.count == 2, "\(receiver.lines)")
+        #expect(records.map { attribute($0, "url.path")?.value as? String } == ["/rooms/lobby", "/ws"])
+        #expect(records.map { attribute($0, "http.route")?.value as? String } == ["/rooms/:room", nil])
+    }
+
     @Test("A collector answering 503 is retried; nothing is lost")
     func retriesUnavailable() async throws {
         let receiver = try await Receiver(failFirst: 2)
