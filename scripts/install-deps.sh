@@ -4,6 +4,7 @@
 #           node-ws (a third-party peer), openssl (TLS certificates made at test time),
 #           nginx-light (the real reverse proxy of the trusted-proxy tests),
 #           chromium (the real browser of Tests/WebSocketsTests/BrowserTests, driven headless over DevTools),
+#           libnss3-tools (certutil: the browser trusts a test CA through an NSS database of its own),
 #           prometheus (the real server that scrapes `websockets serve --metrics`; promtool checks the exposition),
 #           curl (queries Prometheus and fetches /metrics in that test)
 #   PyPI:   jsonschema (every emitted JSON line is validated against schemas/),
@@ -12,7 +13,7 @@
 #           opentelemetry-proto (the official OTLP definitions the OTLP export test decodes with)
 set -euo pipefail
 
-apt_packages=(zlib1g-dev rsyslog rsyslog-relp jq node-ws openssl nginx-light chromium prometheus curl)
+apt_packages=(zlib1g-dev rsyslog rsyslog-relp jq node-ws openssl nginx-light chromium libnss3-tools prometheus curl)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
