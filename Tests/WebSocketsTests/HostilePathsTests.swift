@@ -17,8 +17,13 @@ struct HostileTarget {
     let port: Int
     let shutdown: @Sendable () async -> Void
 
-    static func start(_ path: OneRuleTests.Path, logs: MemorySink = MemorySink(),
+    /// `idle`: a handler task that never asks for a message (callbacks echo: they queue nothing).
+    static func start(_ path: OneRuleTests.Path, logs: MemorySink = MemorySink(), idle: Bool = false,
                       configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> HostileTarget {
+        let echo: @Sendable (WebSocket) async throws -> Void = { ws in
+            if idle { return await ws.waitUntilClosed() }
+            for try await message in ws.messages { try await ws.send(message) }
+        }
         var configuration = ServerConfiguration()
         configuration.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: logs, logLevel: .info) }
         configuration.connection.maxMessageSize = 8 << 20
@@ -26,18 +31,14 @@ struct HostileTarget {
         configure(&configuration)
         switch path {
         case .task:
-            let server = try await WebSocketServer.serve(host: "127.0.0.1", port: 0, configuration: configuration) { ws in
-                for try await message in ws.messages { try await ws.send(message) }
-            }
+            let server = try await WebSocketServer.serve(host: "127.0.0.1", port: 0, configuration: configuration, handler: echo)
             return HostileTarget(port: server.port, shutdown: { await server.shutdown() })
         case .callbacks:
             let server = try await WebSocketServer.serve(host: "127.0.0.1", port: 0, configuration: configuration,
                                                          callbacks: ConnectionHandlerTests.Echo())
             return HostileTarget(port: server.port, shutdown: { await server.shutdown() })
         case .mounted:
-            let upgrader = WebSocketHTTPUpgrader(configuration: configuration) { ws in
-                for try await message in ws.messages { try await ws.send(message) }
-            }
+            let upgrader = WebSocketHTTPUpgrader(configuration: configuration, handler: echo)
             let channel = try await startHTTPServer(upgrader: upgrader, typed: true)
             return HostileTarget(port: channel.localAddress?.port ?? 0, shutdown: {
                 await upgrader.shutdown()
@@ -46,9 +47,7 @@ struct HostileTarget {
         case .routed:
             let upgrader = WebSocketHTTPUpgrader(route: "/:anything", configuration: configuration)
             let channel = try await startHTTPServer(typed: WebSocketHTTPUpgrader.typed(deciding: { head, channel in
-                await upgrader.decide(head, remoteAddress: channel.remoteAddress, on: channel.eventLoop) { ws in
-                    for try await message in ws.messages { try await ws.send(message) }
-                }
+                await upgrader.decide(head, remoteAddress: channel.remoteAddress, on: channel.eventLoop, handler: echo)
             }) { $0.eventLoop.makeSucceededFuture(true) })
             return HostileTarget(port: channel.localAddress?.port ?? 0, shutdown: {
                 await upgrader.shutdown()
@@ -138,6 +137,45 @@ struct HostilePathsTests {
         raw.shutdownBoth()
         try await expectStillServing(target)
         await target.shutdown()
+    }
+
+    @Test("1 MiB messages to a handler that never asks for them (callbacks: an echo the peer never reads): the server stops reading after one or two, not sixteen",
+          arguments: OneRuleTests.Path.allCases)
+    func bigMessagesNotConsumed(path: OneRuleTests.Path) async throws {
+        let target = try await HostileTarget.start(path, idle: true) { $0.connection.maxMessageSize = 1 << 20 }
+        let raw = try await openRaw(target)
+        let taken = try await Self.offerUntilRefused(raw, clientFrame(opcode: 2, payload: Array(repeating: 0x42, count: 1 << 20)))
+        // Kernel buffers of loopback (up to about 10 MiB), then one message queued (or echoed),
+        // one being read: about 6 MiB taken here. With a queue counted in messages only (16)
+        // the task paths took 23 MiB.
+        #expect(taken < 16 << 20, "the server took \(taken >> 20) MiB from a peer that reads nothing")
+        raw.shutdownBoth()
+        if path == .callbacks {
+            try await expectStillServing(target)
+        } else {  // an idle handler echoes nothing: a new connection still opens
+            let ws = try await bounded(10, "connect") { try await WebSocketClient.connect(to: "ws://127.0.0.1:\(target.port)/echo") }
+            try await bounded(15, "close") { await ws.close() }
+        }
+        await target.shutdown()
+    }
+
+    /// Offers `frame` again and again without reading; the bytes the server took (bounded: at
+    /// most 64 MiB, at most 10 s; done once it takes nothing for 1 s).
+    static func offerUntilRefused(_ raw: RawSocket, _ frame: [UInt8]) async throws -> Int {
+        var taken = 0, offset = 0
+        var idleSince = ContinuousClock.now
+        let deadline = ContinuousClock.now + .seconds(10)
+        while taken < 64 << 20, ContinuousClock.now < deadline, ContinuousClock.now - idleSince < .seconds(1) {
+            let n = raw.trySend(Array(frame[offset...]))
+            if n > 0 {
+                taken += n
+                offset = (offset + n) % frame.count
+                idleSince = .now
+            } else {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        return taken
     }
 
     @Test("a burst of processRequest answers (health checks): each is logged or counted, at most N a second",

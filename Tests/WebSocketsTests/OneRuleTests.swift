@@ -239,6 +239,44 @@ struct ClientHandshakeEmbeddedTests {
         #expect(error?.kind == .timeout)
     }
 
+    @Test("task style, in bytes: reading pauses once the application holds the byte high mark (queued, or the message in hand) and resumes only when it asks with nothing left above the low mark")
+    func inboundBytePause() async throws {
+        let (stream, continuation) = AsyncStream<WebSocket>.makeStream()
+        let h = try ConnectionHandlerTests().harness(handling: .task { ws in
+            continuation.yield(ws)
+            await ws.waitUntilClosed()
+        }) { $0.connection.inboundQueueBytes = (high: 1000, low: 100) }
+        try h.send(upgradeRequest())
+        _ = try h.written()
+        var sockets = stream.makeAsyncIterator()
+        let ws = try #require(await sockets.next())
+        let a = String(repeating: "a", count: 600), b = String(repeating: "b", count: 600)
+        let before = h.reads.reads
+        try h.send(clientFrame(opcode: 1, payload: Array(a.utf8)))
+        #expect(h.reads.reads > before, "600 bytes held, below the 1,000-byte high mark: reading goes on")
+        let paused = h.reads.reads
+        try h.send(clientFrame(opcode: 1, payload: Array(b.utf8)))
+        #expect(h.reads.reads == paused, "1,200 bytes held, two messages (the count's high mark is 16): no read")
+        var messages = ws.messages.makeAsyncIterator()
+        #expect(try await messages.next() == .text(a))
+        h.loop.run()
+        #expect(h.reads.reads == paused, "a in hand, b queued: still 1,200 bytes")
+        #expect(try await messages.next() == .text(b))
+        h.loop.run()
+        #expect(h.reads.reads == paused, "b in hand: 600 bytes, above the low mark of 100")
+        let third = Task { [messages] in
+            var messages = messages
+            return try await messages.next()
+        }
+        for _ in 0..<1000 where h.reads.reads == paused {  // the task asks; its demand reaches the loop's queue
+            h.loop.run()
+            await Task.yield()
+        }
+        #expect(h.reads.reads > paused, "waiting with nothing held: reading resumed")
+        try h.send(clientFrame(opcode: 1, payload: Array("c".utf8)))
+        #expect(try await third.value == .text("c"))
+    }
+
     @Test("task style: above the inbound queue's high mark reading pauses; the application asking for messages resumes it")
     func inboundPauseAndResume() async throws {
         let (stream, continuation) = AsyncStream<WebSocket>.makeStream()

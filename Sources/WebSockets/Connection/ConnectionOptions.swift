@@ -17,9 +17,15 @@ public struct ConnectionOptions: Sendable, Hashable {
     public var pingTimeout: Duration?
     /// Time to wait for the closing handshake and the TCP close before dropping the connection.
     public var closeTimeout: Duration
-    /// Inbound message queue: reading from the socket stops above `high` messages waiting
-    /// for the application and resumes at `low`.
+    /// Inbound message queue, in messages (a handler task's; callbacks have none): reading from
+    /// the socket stops at `high` messages waiting for the application and resumes below `low`.
     public var inboundQueue: (high: Int, low: Int)
+    /// Inbound message queue, in bytes of payload: reading stops once the application holds
+    /// `high` bytes (messages queued, and the one it is working on until it asks for the next)
+    /// and resumes at `low` or when it waits on an empty queue. With the message limit it bounds
+    /// what one connection's inbound side holds, whatever the peer sends: below `high` plus one
+    /// message, plus the message being read (see the README's limits table for the worst case).
+    public var inboundQueueBytes: (high: Int, low: Int)
     /// Outbound write buffer marks, bytes: `send` suspends while more than `high` bytes wait
     /// to be written and resumes below `low`.
     public var writeBuffer: (high: Int, low: Int)
@@ -40,10 +46,12 @@ public struct ConnectionOptions: Sendable, Hashable {
     public init(maxMessageSize: Int = 1 << 20, maxFrameSize: Int? = nil, openTimeout: Duration? = .seconds(10),
                 pingInterval: Duration? = .seconds(20), pingTimeout: Duration? = .seconds(20),
                 closeTimeout: Duration = .seconds(10), inboundQueue: (high: Int, low: Int) = (16, 4),
+                inboundQueueBytes: (high: Int, low: Int) = (256 << 10, 64 << 10),
                 writeBuffer: (high: Int, low: Int) = (64 << 10, 16 << 10), httpLimits: HTTPHeadLimits = .init(),
                 streamFragments: Bool = false, readBuffer: (initial: Int, maximum: Int) = (512, 64 << 10),
                 traceBudget: Int? = 1000) {
         precondition(inboundQueue.low >= 0 && inboundQueue.low <= inboundQueue.high && inboundQueue.high >= 1, "invalid inbound queue marks")
+        precondition(inboundQueueBytes.low >= 0 && inboundQueueBytes.low <= inboundQueueBytes.high, "invalid inbound queue byte marks")
         precondition(writeBuffer.low <= writeBuffer.high, "invalid write buffer marks")
         precondition(readBuffer.initial >= 64 && readBuffer.initial <= readBuffer.maximum, "invalid read buffer sizes")
         precondition(maxMessageSize >= 1, "maxMessageSize must be at least 1")
@@ -55,6 +63,7 @@ public struct ConnectionOptions: Sendable, Hashable {
         self.pingTimeout = pingTimeout
         self.closeTimeout = closeTimeout
         self.inboundQueue = inboundQueue
+        self.inboundQueueBytes = inboundQueueBytes
         self.writeBuffer = writeBuffer
         self.httpLimits = httpLimits
         self.streamFragments = streamFragments
@@ -65,7 +74,7 @@ public struct ConnectionOptions: Sendable, Hashable {
     public static func == (a: Self, b: Self) -> Bool {
         a.maxMessageSize == b.maxMessageSize && a.maxFrameSize == b.maxFrameSize && a.openTimeout == b.openTimeout
             && a.pingInterval == b.pingInterval && a.pingTimeout == b.pingTimeout && a.closeTimeout == b.closeTimeout
-            && a.inboundQueue == b.inboundQueue && a.writeBuffer == b.writeBuffer && a.httpLimits == b.httpLimits
+            && a.inboundQueue == b.inboundQueue && a.inboundQueueBytes == b.inboundQueueBytes && a.writeBuffer == b.writeBuffer && a.httpLimits == b.httpLimits
             && a.streamFragments == b.streamFragments && a.readBuffer == b.readBuffer
             && a.traceBudget == b.traceBudget
     }

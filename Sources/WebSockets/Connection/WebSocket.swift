@@ -50,12 +50,12 @@ public final class WebSocket: Sendable {
     let status: NIOLockedValueBox<Status>
     /// The messages for a handler task to iterate; `nil` when the server's callbacks get them.
     let inbound: Inbound?
+    /// What the application holds of `inbound`, in bytes (the inbound byte marks).
+    let heldBytes: HeldBytes?
     let iterating = Atomic<Bool>(false)
     let closed: EventLoopFuture<Void>
 
-    typealias Inbound = NIOThrowingAsyncSequenceProducer<
-        InboundItem, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, InboundDelegate
-    >
+    typealias Inbound = NIOThrowingAsyncSequenceProducer<InboundItem, any Error, InboundMarks, InboundDelegate>
 
     enum InboundItem: Sendable {
         case message(Message)
@@ -83,7 +83,7 @@ public final class WebSocket: Sendable {
 
     init(id: ConnectionID, role: Role, remoteAddress: SocketAddress?, logContext: ConnectionContext, request: HTTPRequestHead,
          response: HTTPResponseHead, subprotocol: String?, extensions: [ExtensionOffer], logger: Logger,
-         eventLoop: any EventLoop, handler: NIOLoopBound<WebSocketConnectionHandler>, inbound: Inbound?,
+         eventLoop: any EventLoop, handler: NIOLoopBound<WebSocketConnectionHandler>, inbound: Inbound?, heldBytes: HeldBytes?,
          closed: EventLoopFuture<Void>, writeBufferHighMark: Int, extractsServiceContext: Bool = true) {
         self.id = id
         self.role = role
@@ -100,6 +100,7 @@ public final class WebSocket: Sendable {
         self.handler = handler
         self.status = NIOLockedValueBox(Status(gate: OutboundGate(highMark: writeBufferHighMark)))
         self.inbound = inbound
+        self.heldBytes = heldBytes
         self.closed = closed
     }
 
@@ -148,11 +149,14 @@ public final class WebSocket: Sendable {
         public struct Iterator: AsyncIteratorProtocol {
             var base: Inbound.AsyncIterator?
             let socket: WebSocket
+            /// The size of the last item given: the application holds it until it asks again.
+            var inHand = 0
             public mutating func next() async throws -> Message? {
                 guard let base else { throw socket.noIteratorError }
                 while true {
-                    socket.noteItemRequested()
+                    socket.noteItemRequested(releasing: &inHand)
                     guard let item = try await base.next() else { return nil }
+                    inHand = item.size
                     if case .message(let m) = item { return m }
                 }
             }
@@ -170,11 +174,14 @@ public final class WebSocket: Sendable {
         public struct Iterator: AsyncIteratorProtocol {
             var base: Inbound.AsyncIterator?
             let socket: WebSocket
+            /// The size of the last item given: the application holds it until it asks again.
+            var inHand = 0
             public mutating func next() async throws -> MessageFragment? {
                 guard let base else { throw socket.noIteratorError }
                 while true {
-                    socket.noteItemRequested()
+                    socket.noteItemRequested(releasing: &inHand)
                     guard let item = try await base.next() else { return nil }
+                    inHand = item.size
                     if case .fragment(let f) = item { return f }
                 }
             }
@@ -187,8 +194,13 @@ public final class WebSocket: Sendable {
     /// before it (see ``EngineConfiguration/deferClose``).
     let closeHeld = Atomic<Bool>(false)
 
-    /// The application asks for the next inbound item: it is done with the previous ones.
-    func noteItemRequested() {
+    /// The application asks for the next inbound item: it is done with the previous ones, and
+    /// the bytes of the one it had (`inHand`) no longer count against the inbound byte marks.
+    func noteItemRequested(releasing inHand: inout Int) {
+        if inHand > 0 {
+            heldBytes?.release(inHand)
+            inHand = 0
+        }
         itemsRequested.wrappingAdd(1, ordering: .sequentiallyConsistent)
         if closeHeld.load(ordering: .sequentiallyConsistent) {
             let handler = self.handler

@@ -176,7 +176,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         if hooks.callbacks == nil {  // a handler task iterates the messages; callbacks get them from `pump`
             let box = NIOLoopBoundBox<WebSocketConnectionHandler?>(self, eventLoop: context.eventLoop)
             delegateBox = box
-            let (bridge, sequence) = InboundBridge.make(eventLoop: context.eventLoop, queue: options.inboundQueue, handler: box)
+            let (bridge, sequence) = InboundBridge.make(eventLoop: context.eventLoop, options: options, handler: box)
             self.bridge = bridge
             inbound = sequence
         }
@@ -184,7 +184,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
                            logContext: opening.logContext, request: opening.request, response: opening.response,
                            subprotocol: opening.subprotocol, extensions: opening.extensions, logger: log.logger,
                            eventLoop: context.eventLoop, handler: NIOLoopBound(self, eventLoop: context.eventLoop),
-                           inbound: inbound, closed: context.channel.closeFuture, writeBufferHighMark: options.writeBuffer.high,
+                           inbound: inbound, heldBytes: bridge?.held, closed: context.channel.closeFuture, writeBufferHighMark: options.writeBuffer.high,
                            extractsServiceContext: opening.extractsServiceContext)
         socket = ws
         let handshakeDuration = Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
