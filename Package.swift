@@ -51,6 +51,8 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // glibc's malloc.h: returning freed memory to the system (FreedMemoryPolicy).
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "WebSocketCompression",
             dependencies: ["CZlib", "WebSocketCore", .product(name: "NIOCore", package: "swift-nio")],
@@ -72,6 +74,7 @@ let package = Package(
         .target(
             name: "WebSockets",
             dependencies: [
+                "CMalloc",
                 "WebSocketCore",
                 "WebSocketCompression",
                 "WebSocketLogging",

@@ -13,7 +13,7 @@
 # command's default), "ours-task" with a handler task per connection (`--handler task`; leave it
 # out with OURS_VARIANTS=ours). For a before/after of a change, build the earlier commit's
 # `websockets` elsewhere and add it as a variant: BASELINE=/path/to/websockets
-# OURS_VARIANTS="ours baseline". Server pinned to core 0, wsload to core 1; servers alternate
+# OURS_VARIANTS="ours baseline" (and "ours-task baseline-task"). Server pinned to core 0, wsload to core 1; servers alternate
 # within each repetition; the table shows medians and ratios of "ours" against the peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +52,8 @@ start() { # server port scenario; runs in this shell so that $! is a child we ca
             > "/tmp/bench-ours-$2.jsonl" 2>&1 & ;;
     baseline) taskset -c 0 "$BASELINE" serve --port "$2" --max-size 16777216 --log-format json --log-level info \
             > "/tmp/bench-ours-$2.jsonl" 2>&1 & ;;
+    baseline-task) taskset -c 0 "$BASELINE" serve --handler task --port "$2" --max-size 16777216 --log-format json --log-level info \
+            > "/tmp/bench-ours-$2.jsonl" 2>&1 & ;;
     ours-task) taskset -c 0 "$OURS" serve --handler task --port "$2" --max-size 16777216 --log-format json --log-level info \
             > "/tmp/bench-ours-$2.jsonl" 2>&1 & ;;
     py-websockets) if [ -n "$deflate" ]; then taskset -c 0 "$SHARED/anchors/start-py-websockets-deflate.sh" "$2" >/dev/null 2>&1 &
@@ -76,7 +78,7 @@ for rep in $(seq 1 "$REPS"); do
       for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done   # graceful: at most 15 s
       kill -KILL "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
-      if [[ "$server" == ours* || "$server" == baseline ]]; then
+      if [[ "$server" == ours* || "$server" == baseline* ]]; then
         python3 scripts/validate-log-lines.py schemas/log-record.schema.json "/tmp/bench-ours-$port.jsonl" >&2 || true
         rm -f "/tmp/bench-ours-$port.jsonl"
       fi

@@ -97,6 +97,10 @@ public struct ServerConfiguration: Sendable {
     /// CPU-heavy or blocking work to another task or thread), as in any NIO channel handler.
     /// Default `true`.
     public var runHandlersOnEventLoop: Bool = true
+    /// What happens to the memory closed connections freed: by default, returned to the system
+    /// once more than 8 MiB lie free in the allocator (checked a second after connections
+    /// close); `.keep` leaves it to the allocator. See ``FreedMemoryPolicy``.
+    public var freedMemory: FreedMemoryPolicy = .default
 
     /// Creates a configuration; each parameter sets the property of the same name.
     public init(handshake: ServerHandshakeOptions = .init(), origins: OriginPolicy? = nil,

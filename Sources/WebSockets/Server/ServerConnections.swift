@@ -16,16 +16,18 @@ extension WebSocketServer {
         private let tasks = NIOLockedValueBox(HandlerTasks())
         let stopping = Atomic<Bool>(false)
         let handlersOnEventLoop: Bool
+        let freedMemory: FreedMemoryPolicy
 
         private struct HandlerTasks {
             var running: [ConnectionID: Task<Void, Never>] = [:]
             var waiters: [CheckedContinuation<Void, Never>] = []
         }
 
-        init(handling: Handling, log: WebSocketEventLogger, handlersOnEventLoop: Bool) {
+        init(handling: Handling, log: WebSocketEventLogger, handlersOnEventLoop: Bool, freedMemory: FreedMemoryPolicy = .keep) {
             self.handling = handling
             self.log = log
             self.handlersOnEventLoop = handlersOnEventLoop
+            self.freedMemory = freedMemory
         }
 
         func track(_ channel: any Channel) {
@@ -101,9 +103,10 @@ extension WebSocketServer {
             }
         }
 
-        /// A connection closed.
+        /// A connection closed: what it freed may go back to the system (``FreedMemoryPolicy``).
         func closed(_ ws: WebSocket) {
             sockets.withLockedValue { _ = $0.removeValue(forKey: ws.id) }
+            FreedMemory.connectionClosed(freedMemory, on: ws.eventLoop)
         }
 
         /// Closes every connection with 1001 (a handshake in progress gets 503), waits up to

@@ -71,7 +71,8 @@ public final class WebSocketHTTPUpgrader: Sendable {
         if case .callbacks(let c) = handling { callbacks = c }
         let log = configuration.makeEventLogger(route: route)
         let connections = WebSocketServer.Connections(handling: handling, log: log,
-                                                      handlersOnEventLoop: configuration.runHandlersOnEventLoop)
+                                                      handlersOnEventLoop: configuration.runHandlersOnEventLoop,
+                                                      freedMemory: configuration.freedMemory)
         let hooks = ConnectionHooks(options: configuration.connection, callbacks: callbacks,
                                     onOpen: { ws in connections.run(ws) }, onClose: { ws in connections.closed(ws) })
         self.configuration = configuration

@@ -94,7 +94,8 @@ public final class WebSocketServer: Sendable {
         // Created before bind: a connection accepted the instant the socket listens must
         // already find its handler.
         let base = configuration.makeEventLogger()
-        let connections = Connections(handling: handling, log: base, handlersOnEventLoop: configuration.runHandlersOnEventLoop)
+        let connections = Connections(handling: handling, log: base, handlersOnEventLoop: configuration.runHandlersOnEventLoop,
+                                      freedMemory: configuration.freedMemory)
         let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
         let options = configuration.connection
         let rejectionLog = configuration.rejectionLogLimit.map { RejectionLogLimiter(limit: $0) }
