@@ -21,30 +21,43 @@ public enum FreedMemoryPolicy: Sendable, Hashable {
     public static let `default` = FreedMemoryPolicy.returnToSystem(above: 8 << 20)
 }
 
-/// The process-wide check after connections close (the allocator is the process's): one
-/// pending at a time, so a close costs an atomic load while one is.
-enum FreedMemory {
-    private static let pending = Atomic<Bool>(false)
+/// The check after connections close: one pending at a time, so a close costs an atomic
+/// load while one is. The allocator is the process's: servers share ``shared``.
+final class FreedMemory: Sendable {
+    static let shared = FreedMemory(delay: .seconds(1)) { above in returnFreePages(above: above) }
+
+    private let pending = Atomic<Bool>(false)
+    private let delay: TimeAmount
+    private let check: @Sendable (Int) -> Void
+
+    init(delay: TimeAmount, check: @escaping @Sendable (_ above: Int) -> Void) {
+        self.delay = delay
+        self.check = check
+    }
 
     /// Whether a check is scheduled.
-    static var isPending: Bool { pending.load(ordering: .relaxed) }
+    var isPending: Bool { pending.load(ordering: .relaxed) }
 
     /// A connection closed on `eventLoop`: schedules the check unless one is pending.
     static func connectionClosed(_ policy: FreedMemoryPolicy, on eventLoop: any EventLoop) {
         #if canImport(CMalloc) && os(Linux)
-        guard case .returnToSystem(let above) = policy, !pending.load(ordering: .relaxed),
-              pending.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
-        eventLoop.scheduleTask(in: .seconds(1)) {
-            NIOThreadPool.singleton.submit { _ in
-                returnFreePages(above: above)
-                pending.store(false, ordering: .relaxed)
-            }
-        }
+        shared.connectionClosed(policy, on: eventLoop)
         #endif
     }
 
+    func connectionClosed(_ policy: FreedMemoryPolicy, on eventLoop: any EventLoop) {
+        guard case .returnToSystem(let above) = policy, !pending.load(ordering: .relaxed),
+              pending.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        eventLoop.scheduleTask(in: delay) {
+            NIOThreadPool.singleton.submit { _ in
+                self.check(above)
+                self.pending.store(false, ordering: .relaxed)
+            }
+        }
+    }
+
     /// Returns the arenas' free pages to the system if more than `above` bytes are free; the
-    /// bytes resident in the arenas before and after, or `nil` when nothing was done.
+    /// bytes in the arenas before and after, or `nil` when nothing was done.
     @discardableResult
     static func returnFreePages(above: Int) -> (before: Int, after: Int)? {
         #if canImport(CMalloc) && os(Linux)
