@@ -7,34 +7,12 @@ empty first fragment followed by a continuation declaring them) and 8 payload by
 holds the connection. Reports the server's RSS and virtual size per connection (from
 /proc/PID/status, before and after). Bounded: N connections, one pass, a fixed hold time.
 """
-import argparse, asyncio, os, resource, struct, sys
+import argparse, asyncio, os, resource, sys
 
-def status(pid):
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(("VmRSS:", "VmSize:")):
-                key, value = line.split(":")
-                out[key] = int(value.split()[0])  # KiB
-    return out
-
-def header(opcode, fin, length):
-    first = (0x80 if fin else 0) | opcode
-    if length <= 125:
-        head = struct.pack("!BB", first, 0x80 | length)
-    elif length <= 0xFFFF:
-        head = struct.pack("!BBH", first, 0x80 | 126, length)
-    else:
-        head = struct.pack("!BBQ", first, 0x80 | 127, length)
-    return head + b"\x01\x02\x03\x04"  # mask key
+from rawpeer import handshake, header, status
 
 async def one(port, declared, shape, opened, hold):
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-    if not head.startswith(b"HTTP/1.1 101"):
-        raise RuntimeError(head[:60])
+    reader, writer = await handshake(port)
     if shape == "fragments":
         frames = header(0x2, False, 0) + header(0x0, True, declared)
     else:

@@ -14,33 +14,15 @@ deflate: N connections negotiate permessage-deflate (Python websockets), each ec
 message, all held open together ("during"), then closed.
 Then every peer leaves; RSS is sampled 0.5, 2 and 5 s later ("after": the last). One JSON line.
 """
-import argparse, asyncio, json, os, resource, struct, sys, time
+import argparse, asyncio, json, os, resource, sys, time
+
+from rawpeer import handshake, header, status
 
 def rss(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024  # MiB
+    return status(pid)["VmRSS"] / 1024  # MiB
 
 def frame(opcode, payload):
-    n = len(payload)
-    first = 0x80 | opcode
-    if n <= 125:
-        head = struct.pack("!BB", first, 0x80 | n)
-    elif n <= 0xFFFF:
-        head = struct.pack("!BBH", first, 0x80 | 126, n)
-    else:
-        head = struct.pack("!BBQ", first, 0x80 | 127, n)
-    return head + b"\x00\x00\x00\x00" + payload  # a zero mask: the payload as it is
-
-async def handshake(port):
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-    if not head.startswith(b"HTTP/1.1 101"):
-        raise RuntimeError(head[:60])
-    return reader, writer
+    return header(opcode, True, len(payload), mask=b"\x00\x00\x00\x00") + payload  # a zero mask: the payload as it is
 
 async def nonreading(args):
     message = frame(0x2, bytes(args.size))
