@@ -55,6 +55,10 @@ final class RouteUpgrades<Responder: HTTPResponder>: Sendable where Responder.Co
                 return await upgrader.decide(head, remoteAddress: peer, on: loop, callbacks: callbacks)
             }
         }
+        if response.status.code < 200 {  // a 101 that is not a WebSocket route's, or any 1xx: not an answer
+            logger.error("a WebSocket upgrade request was answered \(response.status.code) by a route that is not a WebSocket route")
+            response = Response(status: .internalServerError)
+        }
         return answers.answer(head, remoteAddress: peer, on: loop, with: await Self.plain(response), route: pattern)
     }
 
