@@ -17,8 +17,9 @@ public func fuzzFormatters(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     let piece = { (input: inout FuzzInput) -> String in input.string(Int(input.byte() & 63)) }
     var headers = HTTPHeaders()
     headers.add(name: "X-Tenant", value: piece(&input))
-    let context = ConnectionContext(peerAddress: piece(&input), peerPort: Int(input.byte()),
-                                    clientAddress: piece(&input), clientAddressSource: "x-forwarded-for", requestHeaders: headers)
+    let context = ConnectionContext(peerAddress: piece(&input), peerPort: Int(input.byte()))
+        .with(clientAddress: piece(&input), source: "x-forwarded-for", requestHeaders: headers, traceContext: nil,
+              path: piece(&input), route: input.byte() & 1 == 0 ? piece(&input) : nil)
     let events: [WebSocketLogEvent] = [
         .connectionClosed(ConnectionClosedInfo(code: 1000, codeSent: 1000, reasonSent: piece(&input), codeReceived: 4000,
                                                reasonReceived: piece(&input), initiator: .remote, duration: 1.5)),
