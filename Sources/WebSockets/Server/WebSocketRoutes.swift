@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import WebSocketCompression
@@ -141,5 +142,38 @@ extension WebSocketHTTPUpgrader {
                          _ decide: () -> EventLoopFuture<Decision>) async -> Decision {
         (try? await decide().get())
             ?? .answer(HTTPAnswer(.internalError, version: request.version, serverHeader: configuration.handshake.serverHeader))
+    }
+}
+
+/// The upgraders of one server's routes, for a framework integration: one per route pattern,
+/// made at its first connection with the route's settings over the server's configuration, and
+/// one that logs the router's own answers (which name the route that answered).
+public final class WebSocketRouteUpgraders: Sendable {
+    /// The server's configuration, each route's settings over it.
+    public let configuration: ServerConfiguration
+    private let routes = NIOLockedValueBox<[String: WebSocketHTTPUpgrader]>([:])
+    private let answers: WebSocketHTTPUpgrader
+
+    /// No route upgrader yet.
+    public init(configuration: ServerConfiguration) {
+        self.configuration = configuration
+        self.answers = WebSocketHTTPUpgrader(configuration: configuration, shouldUpgrade: { _ in false }) { _ in }
+    }
+
+    /// The upgrader of the route `pattern` (`/rooms/:room`), made at its first call with `route` over the server's configuration.
+    public func upgrader(for pattern: String, _ route: WebSocketRouteConfiguration) -> WebSocketHTTPUpgrader {
+        routes.withLockedValue { routes in
+            if let upgrader = routes[pattern] { return upgrader }
+            let upgrader = WebSocketHTTPUpgrader(route: pattern, configuration: route.applied(to: configuration))
+            routes[pattern] = upgrader
+            return upgrader
+        }
+    }
+
+    /// The router's own answer to an upgrade request, logged with the route that answered
+    /// (see ``WebSocketHTTPUpgrader/answer(_:remoteAddress:on:with:route:)``).
+    public func answer(_ request: HTTPRequestHead, remoteAddress: SocketAddress?, on eventLoop: any EventLoop,
+                       with response: HTTPResponse, route: String?) -> WebSocketHTTPUpgrader.Decision {
+        answers.answer(request, remoteAddress: remoteAddress, on: eventLoop, with: response, route: route)
     }
 }

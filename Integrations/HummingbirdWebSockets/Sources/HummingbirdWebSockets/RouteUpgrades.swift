@@ -10,21 +10,17 @@ import WebSockets
 
 /// The upgrade decision of a server whose WebSocket routes live on a router: the router (its
 /// middleware, then the route) answers the upgrade request; a WebSocket route's cue becomes the
-/// library's decision on that route's upgrader (made once per route pattern, the route's
-/// configuration over the server's); any other response is sent as the answer, and logged.
+/// library's decision on that route's upgrader (``WebSocketRouteUpgraders``: one per route
+/// pattern); any other response is sent as the answer, and logged.
 final class RouteUpgrades<Responder: HTTPResponder>: Sendable where Responder.Context: WebSocketRouteContext {
     let responder: Responder
-    let configuration: WebSockets.ServerConfiguration
-    /// Logs the answers that are not upgrades (its records name the route that answered).
-    let answers: WebSocketHTTPUpgrader
-    private let routes = NIOLockedValueBox<[String: WebSocketHTTPUpgrader]>([:])
+    let upgraders: WebSocketRouteUpgraders
     /// Largest answer body kept (a middleware's refusal is short); a longer one is cut there.
     static var maxAnswerBody: Int { 64 << 10 }
 
     init(responder: Responder, configuration: WebSockets.ServerConfiguration) {
         self.responder = responder
-        self.configuration = configuration
-        self.answers = WebSocketHTTPUpgrader(configuration: configuration, shouldUpgrade: { _ in false }) { _ in }
+        self.upgraders = WebSocketRouteUpgraders(configuration: configuration)
     }
 
     /// The decision for one upgrade request on `channel`.
@@ -32,7 +28,8 @@ final class RouteUpgrades<Responder: HTTPResponder>: Sendable where Responder.Co
         let peer = channel.remoteAddress
         let loop = channel.eventLoop
         guard let fields = try? HTTPRequest(head, secure: false, splitCookie: false) else {
-            return answers.answer(head, remoteAddress: peer, on: loop, with: WebSockets.HTTPResponse(status: .badRequest, body: "bad request head\n"))
+            return upgraders.answer(head, remoteAddress: peer, on: loop, with: WebSockets.HTTPResponse(status: .badRequest, body: "bad request head\n"),
+                                    route: nil)
         }
         let request = Request(head: fields, body: .init(buffer: ByteBuffer()))
         let context = Responder.Context(source: .init(channel: channel, logger: logger))
@@ -47,7 +44,7 @@ final class RouteUpgrades<Responder: HTTPResponder>: Sendable where Responder.Co
         }
         let pattern = context.endpointPath.flatMap { $0 == "NotFound" ? nil : Self.declared($0) }
         if response.status == .switchingProtocols, let matched = context.webSocketRoute.take() {
-            let upgrader = upgrader(for: pattern ?? head.uri, matched.configuration)
+            let upgrader = upgraders.upgrader(for: pattern ?? head.uri, matched.configuration)
             switch matched.handling {
             case .task(let handler):
                 return await upgrader.decide(head, remoteAddress: peer, on: loop, handler: handler)
@@ -59,7 +56,7 @@ final class RouteUpgrades<Responder: HTTPResponder>: Sendable where Responder.Co
             logger.error("a WebSocket upgrade request was answered \(response.status.code) by a route that is not a WebSocket route")
             response = Response(status: .internalServerError)
         }
-        return answers.answer(head, remoteAddress: peer, on: loop, with: await Self.plain(response), route: pattern)
+        return upgraders.answer(head, remoteAddress: peer, on: loop, with: await Self.plain(response), route: pattern)
     }
 
     /// The route's pattern as it is declared (`/rooms/:room`): Hummingbird describes a
@@ -69,16 +66,6 @@ final class RouteUpgrades<Responder: HTTPResponder>: Sendable where Responder.Co
             component.hasPrefix("{") && component.hasSuffix("}") && component.count > 2
                 ? ":" + component.dropFirst().dropLast() : component
         }.joined(separator: "/")
-    }
-
-    /// The route's upgrader, made at its first connection.
-    private func upgrader(for pattern: String, _ route: WebSocketRouteConfiguration) -> WebSocketHTTPUpgrader {
-        routes.withLockedValue { routes in
-            if let upgrader = routes[pattern] { return upgrader }
-            let upgrader = WebSocketHTTPUpgrader(route: pattern, configuration: route.applied(to: configuration))
-            routes[pattern] = upgrader
-            return upgrader
-        }
     }
 
     /// The router's response as the library's: status, headers and (at most ``maxAnswerBody`` of) the body.

@@ -125,40 +125,22 @@ private struct RefusalLogging: Responder {
     }
 }
 
-/// The upgraders of one application's WebSocket routes, one per route pattern, made at its
-/// first connection with the route's settings over ``Vapor/Application/webSocketConfiguration``.
+/// The upgraders of one application's WebSocket routes (``WebSocketRouteUpgraders``), made anew
+/// when ``Vapor/Application/webSocketConfiguration`` changes.
 final class RouteUpgraders: Sendable {
-    private struct State {
-        var configuration = WebSockets.ServerConfiguration()
-        var routes: [String: WebSocketHTTPUpgrader] = [:]
-        var answers: WebSocketHTTPUpgrader?
-    }
-
-    private let state = NIOLockedValueBox(State())
+    private let current = NIOLockedValueBox(WebSocketRouteUpgraders(configuration: .init()))
 
     var configuration: WebSockets.ServerConfiguration {
-        get { state.withLockedValue { $0.configuration } }
-        set { state.withLockedValue { $0 = State(configuration: newValue) } }
+        get { current.withLockedValue { $0.configuration } }
+        set { current.withLockedValue { $0 = WebSocketRouteUpgraders(configuration: newValue) } }
     }
 
     func upgrader(for pattern: String, _ route: WebSocketRouteConfiguration) -> WebSocketHTTPUpgrader {
-        state.withLockedValue { state in
-            if let upgrader = state.routes[pattern] { return upgrader }
-            let upgrader = WebSocketHTTPUpgrader(route: pattern, configuration: route.applied(to: state.configuration))
-            state.routes[pattern] = upgrader
-            return upgrader
-        }
+        current.withLockedValue { $0 }.upgrader(for: pattern, route)
     }
 
-    /// Logs the answers that are not upgrades (its records name the route that answered).
-    var answers: WebSocketHTTPUpgrader {
-        state.withLockedValue { state in
-            if let answers = state.answers { return answers }
-            let answers = WebSocketHTTPUpgrader(configuration: state.configuration, shouldUpgrade: { _ in false }) { _ in }
-            state.answers = answers
-            return answers
-        }
-    }
+    /// Logs the answers that are not upgrades (their records name the route that answered).
+    var answers: WebSocketRouteUpgraders { current.withLockedValue { $0 } }
 }
 
 extension Application {
