@@ -239,17 +239,22 @@ struct ClientHandshakeEmbeddedTests {
         #expect(error?.kind == .timeout)
     }
 
-    @Test("task style, in bytes: reading pauses once the application holds the byte high mark (queued, or the message in hand) and resumes only when it asks with nothing left above the low mark")
-    func inboundBytePause() async throws {
+    /// A task-style connection opened (the 101 read) whose handler never asks for a message, and its socket.
+    func openIdleTask(configure: (inout ServerConfiguration) -> Void) async throws -> (ConnectionHandlerTests.Harness, WebSocket) {
         let (stream, continuation) = AsyncStream<WebSocket>.makeStream()
         let h = try ConnectionHandlerTests().harness(handling: .task { ws in
             continuation.yield(ws)
             await ws.waitUntilClosed()
-        }) { $0.connection.inboundQueueBytes = (high: 1000, low: 100) }
+        }, configure: configure)
         try h.send(upgradeRequest())
         _ = try h.written()
         var sockets = stream.makeAsyncIterator()
-        let ws = try #require(await sockets.next())
+        return (h, try #require(await sockets.next()))
+    }
+
+    @Test("task style, in bytes: reading pauses once the application holds the byte high mark (queued, or the message in hand) and resumes only when it asks with nothing left above the low mark")
+    func inboundBytePause() async throws {
+        let (h, ws) = try await openIdleTask { $0.connection.inboundQueueBytes = (high: 1000, low: 100) }
         let a = String(repeating: "a", count: 600), b = String(repeating: "b", count: 600)
         let before = h.reads.reads
         try h.send(clientFrame(opcode: 1, payload: Array(a.utf8)))
@@ -279,15 +284,7 @@ struct ClientHandshakeEmbeddedTests {
 
     @Test("task style: above the inbound queue's high mark reading pauses; the application asking for messages resumes it")
     func inboundPauseAndResume() async throws {
-        let (stream, continuation) = AsyncStream<WebSocket>.makeStream()
-        let h = try ConnectionHandlerTests().harness(handling: .task { ws in
-            continuation.yield(ws)
-            await ws.waitUntilClosed()
-        }) { $0.connection.inboundQueue = (high: 2, low: 1) }
-        try h.send(upgradeRequest())
-        _ = try h.written()
-        var sockets = stream.makeAsyncIterator()
-        let ws = try #require(await sockets.next())
+        let (h, ws) = try await openIdleTask { $0.connection.inboundQueue = (high: 2, low: 1) }
         let before = h.reads.reads
         try h.send(clientFrame(opcode: 1, payload: [0x61]) + clientFrame(opcode: 1, payload: [0x62]) + clientFrame(opcode: 1, payload: [0x63]))
         #expect(h.reads.reads == before, "three messages waiting over a high mark of 2: no read")
