@@ -60,6 +60,9 @@ struct Serve: AsyncParsableCommand {
     var metrics = false
     @Option(help: "Serve GET /metrics on HOST:PORT of its own (implies --metrics; the WebSocket port then answers /metrics with 404).")
     var metricsListen: String?
+    @Option(parsing: .unconditional,
+            help: "Seconds between server_stats records (connections, closes by outcome, traffic, duration percentiles), 0.1 to 86400; 0 writes none. One more at shutdown.")
+    var statsInterval = 60.0
     @OptionGroup var logging: LoggingOptions
 
     enum HandlerStyle: String, ExpressibleByArgument {
@@ -78,6 +81,9 @@ struct Serve: AsyncParsableCommand {
         guard trustedHops >= 0 else { throw ValidationError("--trusted-hops must be 0 or more, not \(trustedHops)") }
         guard pingInterval == 0 || (0.01...86_400).contains(pingInterval) else {
             throw ValidationError("--ping-interval must be 0 (no pings) or 0.01 to 86400 seconds, not \(pingInterval)")
+        }
+        guard statsInterval == 0 || (0.1...86_400).contains(statsInterval) else {
+            throw ValidationError("--stats-interval must be 0 (no server_stats) or 0.1 to 86400 seconds, not \(statsInterval)")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
         if logFile != nil && logging.logSyslog != nil { throw ValidationError("--log-file and --log-syslog: choose one destination") }
@@ -106,6 +112,7 @@ struct Serve: AsyncParsableCommand {
         configuration.trustedProxies = TrustedProxies(ranges: trustedProxies.compactMap(CIDR.init), hops: trustedHops,
                                                       header: forwardedHeader == .xff ? .xForwardedFor : .forwarded)
         configuration.traceContext = traceContext
+        configuration.statsInterval = statsInterval > 0 ? .nanoseconds(Int64(statsInterval * 1e9)) : nil
         if let tlsCert, let tlsKey { configuration.tls = try loadTLS(cert: tlsCert, key: tlsKey) }
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? availableCPUs())
         var metricsListener: MetricsListener?

@@ -74,21 +74,25 @@ struct MetricsEventTests {
         #expect(WebSocketMetrics.codeClass(code) == expected)
     }
 
-    @Test("Traffic is added as deltas: a connection reported at each ping and at close counts once")
+    @Test("Traffic is added as deltas, to the metrics and the stats: a connection reported at each ping and at close counts once")
     func trafficDeltas() throws {
         let test = TestMetrics()
-        let metrics = try #require(WebSocketMetrics(role: .client, factory: test))
-        var mark: WebSocketMetrics.TrafficMark?
-        var stats = ConnectionStatistics()
-        stats.messagesIn = 3; stats.messagesOut = 2; stats.wireBytesIn = 100; stats.wireBytesOut = 50
-        metrics.addTraffic(stats, since: &mark)
-        stats.messagesIn = 5; stats.wireBytesIn = 180
-        metrics.addTraffic(stats, since: &mark)
-        metrics.addTraffic(stats, since: &mark)
+        let stats = ServerStats()
+        let metrics = WebSocketEventLogger(logger: Logger(label: "t"), metrics: try #require(WebSocketMetrics(role: .client, factory: test)),
+                                           stats: stats)
+        var mark: WebSocketEventLogger.TrafficMark?
+        var counters = ConnectionStatistics()
+        counters.messagesIn = 3; counters.messagesOut = 2; counters.wireBytesIn = 100; counters.wireBytesOut = 50
+        metrics.addTraffic(counters, since: &mark)
+        counters.messagesIn = 5; counters.wireBytesIn = 180
+        metrics.addTraffic(counters, since: &mark)
+        metrics.addTraffic(counters, since: &mark)
         #expect(total(test, .messagesReceived, [("role", "client")]) == 5)
         #expect(total(test, .messagesSent) == 2)
         #expect(total(test, .bytesReceived) == 180)
         #expect(total(test, .bytesSent) == 50)
+        let window = stats.takeWindow(recordsDropped: 0)
+        #expect([window.messagesIn, window.messagesOut, window.bytesIn, window.bytesOut] == [5, 2, 180, 50])
     }
 
     /// A sink that says it dropped records.

@@ -37,12 +37,15 @@ package struct WebSocketEventLogger: Sendable {
     package var previewLength: Int
     /// Where events are also counted, whatever their log level; `nil` with metrics off.
     package var metrics: WebSocketMetrics?
+    /// Where a server's events are also counted for its `server_stats` records; `nil` with stats off.
+    package var stats: ServerStats?
 
     /// An event logger over `logger`; see the properties for the other parameters.
     package init(logger: Logger, levels: EventLevels = .default, redaction: Redaction = .default, previewLength: Int = 75,
-                 metrics: WebSocketMetrics? = nil) {
+                 metrics: WebSocketMetrics? = nil, stats: ServerStats? = nil) {
         self.storedLogger = logger
         self.metrics = metrics
+        self.stats = stats
         self.route = DirectPipelineRoute(logger)
         self.levels = levels
         self.redaction = redaction
@@ -69,6 +72,7 @@ package struct WebSocketEventLogger: Sendable {
     package func emit(_ event: WebSocketLogEvent, error: (any Error)? = nil,
                      file: String = #fileID, function: String = #function, line: UInt = #line) {
         metrics?.record(event)
+        stats?.record(event)
         let level = levels.level(for: event)
         guard logger.logLevel <= level else { return }
         if let route {
@@ -82,7 +86,37 @@ package struct WebSocketEventLogger: Sendable {
 
     /// Counts `event` without logging it: a record a rate limit suppressed still happened.
     package func count(_ event: @autoclosure () -> WebSocketLogEvent) {
-        metrics?.record(event())
+        guard metrics != nil || stats != nil else { return }
+        let event = event()
+        metrics?.record(event)
+        stats?.record(event)
+    }
+
+    /// What a connection's counters stood at when last added: made at the first addition, so a
+    /// connection without metrics or stats holds only a `nil` reference.
+    package final class TrafficMark {
+        var counted = ConnectionStatistics()
+    }
+
+    /// Adds what a connection moved since the last call (`mark`, updated) to the metrics and the
+    /// stats: called at each keepalive ping and at close, never per message.
+    package func addTraffic(_ now: ConnectionStatistics, since mark: inout TrafficMark?) {
+        guard metrics != nil || stats != nil else { return }
+        let reported = mark?.counted ?? ConnectionStatistics()
+        let messagesIn = now.messagesIn - reported.messagesIn, messagesOut = now.messagesOut - reported.messagesOut
+        let bytesIn = now.wireBytesIn - reported.wireBytesIn, bytesOut = now.wireBytesOut - reported.wireBytesOut
+        metrics?.addTraffic(messagesIn: messagesIn, messagesOut: messagesOut, bytesIn: bytesIn, bytesOut: bytesOut)
+        stats?.addTraffic(messagesIn: messagesIn, messagesOut: messagesOut, bytesIn: bytesIn, bytesOut: bytesOut)
+        if mark == nil { mark = TrafficMark() }
+        mark?.counted = now
+    }
+
+    /// Log records the pipeline behind ``logger`` reported dropped so far, after reporting any
+    /// its sink dropped since the last record; 0 for a handler that is not this package's.
+    package func recordsDropped() -> Int {
+        guard let pipeline = route?.pipeline else { return 0 }
+        pipeline.reportPendingDrops(label: route?.label ?? logger.label)
+        return pipeline.droppedTotal
     }
 
     /// A request header's value as logged: redacted, and a trace context header that was not

@@ -28,6 +28,9 @@ public enum WebSocketLogEvent: Sendable, Hashable {
     /// A TLS handshake on the server failed (untrusted certificate, plain HTTP on a TLS port):
     /// `reason` in words, without BoringSSL's codes and build paths.
     case tlsHandshakeFailed(reason: String)
+    /// A server's activity in the window just ended, written every
+    /// `ServerConfiguration.statsInterval` and once at shutdown; see ``ServerStatsInfo``.
+    case serverStats(ServerStatsInfo)
     // WARNING
     /// `broadcast` skipped a connection (not open, or its write buffer above the high mark).
     case broadcastSkipped(reason: String)
@@ -81,6 +84,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case connectionClosed = "connection_closed"
         case clientReconnecting = "client_reconnecting"
         case tlsHandshakeFailed = "tls_handshake_failed"
+        case serverStats = "server_stats"
         case broadcastSkipped = "broadcast_skipped"
         case broadcastFailed = "broadcast_failed"
         case logRecordsDropped = "log_records_dropped"
@@ -123,6 +127,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .connectionClosed: .connectionClosed
         case .clientReconnecting: .clientReconnecting
         case .tlsHandshakeFailed: .tlsHandshakeFailed
+        case .serverStats: .serverStats
         case .broadcastSkipped: .broadcastSkipped
         case .broadcastFailed: .broadcastFailed
         case .logRecordsDropped: .logRecordsDropped
@@ -157,6 +162,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .connectionClosed: "connection_closed"
         case .clientReconnecting: "client_reconnecting"
         case .tlsHandshakeFailed: "tls_handshake_failed"
+        case .serverStats: "server_stats"
         case .broadcastSkipped: "broadcast_skipped"
         case .broadcastFailed: "broadcast_failed"
         case .logRecordsDropped: "log_records_dropped"
@@ -185,7 +191,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
     public var defaultLevel: Logger.Level {
         switch self {
         case .serverListening, .serverClosing, .serverClosed, .connectionOpen, .connectionRejected, .httpResponseSent,
-            .connectionClosed, .clientReconnecting, .tlsHandshakeFailed:
+            .connectionClosed, .clientReconnecting, .tlsHandshakeFailed, .serverStats:
             .info
         case .broadcastSkipped, .broadcastFailed, .logRecordsDropped, .logRecordsSuppressed:
             .warning
@@ -226,6 +232,8 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .clientReconnecting(let r):
             text = "connect failed; reconnecting in \(Self.format(r.delay)) seconds: \(r.cause)"
         case .tlsHandshakeFailed(let r): text = "TLS handshake failed: \(r)"
+        case .serverStats(let s):
+            text = "server stats: \(s.connectionsActive) open, \(s.connectionsOpened) opened, \(s.connectionsClosed) closed in \(Self.format(s.window)) seconds"
         case .broadcastSkipped(let r): text = "skipped broadcast: \(r)"
         case .broadcastFailed(let e): text = "skipped broadcast: failed to write message: \(e)"
         case .logRecordsDropped(let n): text = "log sink full: dropped \(n) records"
@@ -322,6 +330,7 @@ public enum WebSocketLogEvent: Sendable, Hashable {
             v.visit("cause", string: r.cause)
             v.visit("url", string: r.url)
         case .tlsHandshakeFailed(let r): v.visit("reason", string: r)
+        case .serverStats(let s): s.visitFields(&v)
         case .broadcastSkipped(let r): v.visit("reason", string: r)
         case .broadcastFailed(let e): v.visit("error_message", string: e)
         case .logRecordsDropped(let n): v.visit("dropped", int: n)

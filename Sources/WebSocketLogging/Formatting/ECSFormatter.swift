@@ -19,7 +19,7 @@ import Logging
 /// | `trace.id`, `span.id` | the W3C trace context of the opening handshake (`traceparent`) |
 /// | `url.path`, `url.query` | the request target, redacted as in the JSON line |
 /// | `http.response.status_code` | the status of `connection_rejected` and `http_response_sent` |
-/// | `websocket.*` | the connection id, the route (a framework's pattern, `/rooms/:room`) and every field of the event, typed as in the JSON line's `event_data` |
+/// | `websocket.*` | the connection id, the route (a framework's pattern, `/rooms/:room`) and every field of the event, typed as in the JSON line's `event_data`; `server_stats`' counts under `websocket.stats` |
 /// | `labels` | the record's metadata: ECS labels are keywords, so values are strings and `.` in keys becomes `_` |
 /// | `error.type`, `error.message` | the record's error |
 ///
@@ -122,7 +122,16 @@ public struct ECSFormatter: LogFormatter {
                 writer.line.append(UInt8(ascii: "\""))
                 if let route = connection.route { writer.visit("route", string: route) }
             }
-            record.event?.visitFields(&writer)
+            if case .serverStats(let stats)? = record.event {  // a window's counts, apart from a connection's fields
+                writer.key("stats")
+                writer.line.append(UInt8(ascii: "{"))
+                var nested = JSONFieldWriter(line: writer.line, limit: limit, first: true)
+                stats.visitFields(&nested)
+                writer.line = nested.line
+                writer.line.append(UInt8(ascii: "}"))
+            } else {
+                record.event?.visitFields(&writer)
+            }
             line = writer.line
             if writer.first { line.truncate(to: mark) } else { line.append(UInt8(ascii: "}")) }
         }

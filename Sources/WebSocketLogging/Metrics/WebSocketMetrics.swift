@@ -102,23 +102,12 @@ package final class WebSocketMetrics: Sendable {
         }
     }
 
-    /// What a connection's counters stood at when last added: made at the first addition, so a
-    /// connection without metrics holds only a `nil` reference.
-    package final class TrafficMark {
-        var counted = ConnectionStatistics()
-    }
-
-    /// Adds what a connection moved since the last call (`mark`, updated).
-    package func addTraffic(_ now: ConnectionStatistics, since mark: inout TrafficMark?) {
-        let reported = mark?.counted ?? ConnectionStatistics()
-        let deltas = (now.messagesIn - reported.messagesIn, now.messagesOut - reported.messagesOut,
-                      now.wireBytesIn - reported.wireBytesIn, now.wireBytesOut - reported.wireBytesOut)
-        if deltas.0 > 0 { messagesIn.increment(by: deltas.0) }
-        if deltas.1 > 0 { messagesOut.increment(by: deltas.1) }
-        if deltas.2 > 0 { bytesIn.increment(by: deltas.2) }
-        if deltas.3 > 0 { bytesOut.increment(by: deltas.3) }
-        if mark == nil { mark = TrafficMark() }
-        mark?.counted = now
+    /// Adds what a connection moved since it last added (``WebSocketEventLogger/addTraffic(_:since:)``).
+    func addTraffic(messagesIn: Int, messagesOut: Int, bytesIn: Int, bytesOut: Int) {
+        if messagesIn > 0 { self.messagesIn.increment(by: messagesIn) }
+        if messagesOut > 0 { self.messagesOut.increment(by: messagesOut) }
+        if bytesIn > 0 { self.bytesIn.increment(by: bytesIn) }
+        if bytesOut > 0 { self.bytesOut.increment(by: bytesOut) }
     }
 
     /// Registered codes as themselves, the rest by range: a peer picks any 3000–4999 code, and

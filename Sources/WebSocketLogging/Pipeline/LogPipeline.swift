@@ -24,6 +24,7 @@ public final class LogPipeline: Sendable {
     /// Run after the enrichers; a record is written only if all pass.
     public let filters: [LogFilter]
     private let faults = Atomic<Int>(0)
+    private let dropsReported = Atomic<Int>(0)
     /// Where drops are counted; `nil`: `MetricsSystem.factory`, read when a drop is reported
     /// (the application may bootstrap metrics after logging).
     private let metricsFactory: (any MetricsFactory)?
@@ -65,14 +66,22 @@ public final class LogPipeline: Sendable {
                 faults.add(1, ordering: .relaxed)
             }
         }
-        let dropped = sink.takeDroppedCount()
-        if dropped > 0 {
-            countDropped(dropped)
-            write(LogRecord(level: .warning, label: record.label, message: WebSocketLogEvent.logRecordsDropped(count: dropped).message,
-                            event: .logRecordsDropped(count: dropped)), isDropReport: true)
-        }
+        reportPendingDrops(label: record.label)
         write(record, isDropReport: false)
     }
+
+    /// Writes the `log_records_dropped` report of what the sink dropped since the last one, if anything.
+    package func reportPendingDrops(label: String) {
+        let dropped = sink.takeDroppedCount()
+        guard dropped > 0 else { return }
+        countDropped(dropped)
+        dropsReported.add(dropped, ordering: .relaxed)
+        write(LogRecord(level: .warning, label: label, message: WebSocketLogEvent.logRecordsDropped(count: dropped).message,
+                        event: .logRecordsDropped(count: dropped)), isDropReport: true)
+    }
+
+    /// Records reported dropped (`log_records_dropped`) since the pipeline was made.
+    package var droppedTotal: Int { dropsReported.load(ordering: .relaxed) }
 
     /// `websockets_log_records_dropped_total`, when a metrics backend is there.
     private func countDropped(_ count: Int) {

@@ -45,7 +45,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     private var engine: WebSocketEngine
     private var machine = ConnectionStateMachine()
     private var log: WebSocketEventLogger
-    private var trafficCounted: WebSocketMetrics.TrafficMark?
+    private var trafficCounted: WebSocketEventLogger.TrafficMark?
     private var traces: TraceBudget
     /// What `handlerAdded` opens the connection with, then lets go: boxed, so that an open
     /// connection's handler does not carry the space of the heads and buffers inline.
@@ -469,7 +469,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         startKeepalive(context: context)
         sendPing(ByteBuffer(integer: UInt32.random(in: 0...UInt32.max)), promise: nil)
         log.emit(.pingSent)
-        log.metrics?.addTraffic(engine.statistics, since: &trafficCounted)
+        log.addTraffic(engine.statistics, since: &trafficCounted)
         guard let timeout = options.pingTimeout, keepalive.timeout == nil else { return }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         keepalive.timeout = context.eventLoop.scheduleTask(in: TimeAmount(clamping: timeout)) {
@@ -522,7 +522,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         // messages end (a command-line client) must not lose it.
         let duration = Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
         let latency = socket?.latency?.seconds
-        log.metrics?.addTraffic(engine.statistics, since: &trafficCounted)
+        log.addTraffic(engine.statistics, since: &trafficCounted)
         log.emit(.connectionClosed(ConnectionClosedInfo(engine: engine, duration: duration, latency: latency)))
         if traces.suppressed > 0 {
             log.emit(.logRecordsSuppressed(event: "debug_trace", count: traces.suppressed, interval: duration))

@@ -101,6 +101,11 @@ public struct ServerConfiguration: Sendable {
     /// once more than 8 MiB lie free in the allocator (checked a second after connections
     /// close); `.keep` leaves it to the allocator. See ``FreedMemoryPolicy``.
     public var freedMemory: FreedMemoryPolicy = .default
+    /// Every this long, an INFO `server_stats` record of the window just ended (connections
+    /// open, opened and closed by outcome, rejections, traffic, duration percentiles, records
+    /// suppressed and dropped), and one more at shutdown for the last, partial window. `nil`
+    /// (the default) writes none and counts nothing. See ``WebSocketLogEvent/serverStats(_:)``.
+    public var statsInterval: Duration? = nil
 
     /// Creates a configuration; each parameter sets the property of the same name.
     public init(handshake: ServerHandshakeOptions = .init(), origins: OriginPolicy? = nil,
@@ -167,10 +172,10 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// The server's event logger, with its metrics (labelled with `route` for a routed
-    /// upgrader): made once per server or route, shared by its connections.
-    func makeEventLogger(route: String? = nil) -> WebSocketEventLogger {
+    /// upgrader) and its stats: made once per server or route, shared by its connections.
+    func makeEventLogger(route: String? = nil, stats: ServerStats? = nil) -> WebSocketEventLogger {
         WebSocketEventLogger(logger: logger, levels: eventLevels, redaction: redaction,
-                             metrics: WebSocketMetrics(role: .server, factory: metricsFactory, route: route))
+                             metrics: WebSocketMetrics(role: .server, factory: metricsFactory, route: route), stats: stats)
     }
 }
 

@@ -37,6 +37,8 @@ public final class WebSocketHTTPUpgrader: Sendable {
     let side: ServerHandshakeHandler.ServerSide
     private let connections: WebSocketServer.Connections
     let log: WebSocketEventLogger
+    /// Writes `server_stats` for a plain mount; `nil` with stats off and for a set of routes' upgrader.
+    private let statsReporter: StatsReporter?
     /// Whether the untyped pipeline's refusal to run `processRequest` was logged.
     private let reportedUntypedProcessRequest = Atomic<Bool>(false)
     /// What `buildUpgradeResponse` accepted, until `upgrade` installs it (per channel).
@@ -65,11 +67,28 @@ public final class WebSocketHTTPUpgrader: Sendable {
         self.init(configuration: configuration, shouldUpgrade: shouldUpgrade, handling: .callbacks(callbacks))
     }
 
+    /// Where the `server_stats` of an upgrader's connections are counted.
+    enum Stats {
+        /// Its own (``ServerConfiguration/statsInterval``), written by this upgrader.
+        case own
+        /// A set of routes' (``WebSocketRouteUpgraders``), written by their owner; `nil` with stats off.
+        case shared(ServerStats?)
+    }
+
     init(configuration: ServerConfiguration, shouldUpgrade: @escaping @Sendable (HTTPRequestHead) -> Bool,
-         handling: WebSocketServer.Handling, route: String? = nil) {
+         handling: WebSocketServer.Handling, route: String? = nil, stats: Stats = .own) {
         var callbacks: (any WebSocketCallbacks)?
         if case .callbacks(let c) = handling { callbacks = c }
-        let log = configuration.makeEventLogger(route: route)
+        let counted: ServerStats?
+        switch stats {
+        case .own:
+            statsReporter = StatsReporter(configuration)
+            counted = statsReporter?.stats
+        case .shared(let shared):
+            statsReporter = nil
+            counted = shared
+        }
+        let log = configuration.makeEventLogger(route: route, stats: counted)
         let connections = WebSocketServer.Connections(handling: handling, log: log,
                                                       handlersOnEventLoop: configuration.runHandlersOnEventLoop,
                                                       freedMemory: configuration.freedMemory)
@@ -82,6 +101,7 @@ public final class WebSocketHTTPUpgrader: Sendable {
         self.side = ServerHandshakeHandler.ServerSide(
             configuration: configuration, log: log, rejectionLog: configuration.rejectionLogLimit.map { RejectionLogLimiter(limit: $0) },
             tlsFailureLog: nil, hooks: hooks, connections: connections, route: route)
+        statsReporter?.start(log: log)
     }
 
     /// A `shouldUpgrade` that picks requests for one of `paths` (the request target before any
@@ -95,11 +115,13 @@ public final class WebSocketHTTPUpgrader: Sendable {
     public var openConnections: [WebSocket] { connections.sockets.withLockedValue { Array($0.values) } }
 
     /// Closes every connection with 1001 and waits (up to the close timeout) for them and their
-    /// handler tasks; later upgrades are declined. Call it when the HTTP server shuts down.
+    /// handler tasks; later upgrades are declined; the last `server_stats` window is written.
+    /// Call it when the HTTP server shuts down.
     public func shutdown() async {
         guard !connections.stopping.exchange(true, ordering: .relaxed) else { return }
         await connections.closeAll(closeTimeout: configuration.connection.closeTimeout)
         for limiter in side.limiters { limiter.report(to: log) }
+        statsReporter?.finish()
     }
 
     /// Why an upgrade did not happen (the request then goes to the HTTP handlers).

@@ -85,9 +85,12 @@ extension WebSocketHTTPUpgrader {
     /// connections, and each connection's handler comes with its request
     /// (``decide(_:remoteAddress:on:handler:)``, ``decide(_:remoteAddress:on:callbacks:)``).
     public convenience init(route: String, configuration: ServerConfiguration = .init()) {
-        self.init(configuration: configuration, shouldUpgrade: { _ in true }, handling: .task { _ in
-            throw WebSocketError(.invalidConfiguration, "a route's connection needs its handler: decide(_:remoteAddress:on:handler:)")
-        }, route: route)
+        self.init(configuration: configuration, shouldUpgrade: { _ in true }, handling: Self.routeHandling, route: route)
+    }
+
+    /// A route upgrader's server-wide handling: never used, each connection's comes with its request.
+    static let routeHandling = WebSocketServer.Handling.task { _ in
+        throw WebSocketError(.invalidConfiguration, "a route's connection needs its handler: decide(_:remoteAddress:on:handler:)")
     }
 
     /// ``decide(_:remoteAddress:on:)``, and an accepted connection runs `handler` (a route's,
@@ -153,21 +156,40 @@ public final class WebSocketRouteUpgraders: Sendable {
     public let configuration: ServerConfiguration
     private let routes = NIOLockedValueBox<[String: WebSocketHTTPUpgrader]>([:])
     private let answers: WebSocketHTTPUpgrader
+    /// One `server_stats` series for every route (``ServerConfiguration/statsInterval``).
+    private let statsReporter: StatsReporter?
 
     /// No route upgrader yet.
     public init(configuration: ServerConfiguration) {
         self.configuration = configuration
-        self.answers = WebSocketHTTPUpgrader(configuration: configuration, shouldUpgrade: { _ in false }) { _ in }
+        let statsReporter = StatsReporter(configuration)
+        self.statsReporter = statsReporter
+        self.answers = WebSocketHTTPUpgrader(configuration: configuration, shouldUpgrade: { _ in false },
+                                             handling: .task { _ in }, stats: .shared(statsReporter?.stats))
+        statsReporter?.start(log: answers.log)
     }
 
     /// The upgrader of the route `pattern` (`/rooms/:room`), made at its first call with `route` over the server's configuration.
     public func upgrader(for pattern: String, _ route: WebSocketRouteConfiguration) -> WebSocketHTTPUpgrader {
         routes.withLockedValue { routes in
             if let upgrader = routes[pattern] { return upgrader }
-            let upgrader = WebSocketHTTPUpgrader(route: pattern, configuration: route.applied(to: configuration))
+            let upgrader = WebSocketHTTPUpgrader(configuration: route.applied(to: configuration), shouldUpgrade: { _ in true },
+                                                 handling: WebSocketHTTPUpgrader.routeHandling, route: pattern,
+                                                 stats: .shared(statsReporter?.stats))
             routes[pattern] = upgrader
             return upgrader
         }
+    }
+
+    /// Closes every route's connections with 1001 (later upgrades are declined), waits for them
+    /// as ``WebSocketHTTPUpgrader/shutdown()`` does, and writes the last `server_stats` window.
+    /// The integrations call it when the application shuts down.
+    public func shutdown() async {
+        let upgraders = routes.withLockedValue { Array($0.values) } + [answers]
+        await withTaskGroup(of: Void.self) { group in
+            for upgrader in upgraders { group.addTask { await upgrader.shutdown() } }
+        }
+        statsReporter?.finish()
     }
 
     /// The router's own answer to an upgrade request, logged with the route that answered

@@ -36,6 +36,8 @@ public final class WebSocketServer: Sendable {
     private let stopped: EventLoopPromise<Void>
     /// The rate limits of `connection_rejected` and `tls_handshake_failed`.
     private let rejectionLogs: [RejectionLogLimiter]
+    /// Writes `server_stats` (``ServerConfiguration/statsInterval``).
+    private let statsReporter: StatsReporter?
 
     /// Binds `host:port` (IPv4 or IPv6; port 0 picks a free port) and starts accepting.
     public static func serve(host: String = "127.0.0.1", port: Int = 8765, configuration: ServerConfiguration = .init(),
@@ -93,7 +95,8 @@ public final class WebSocketServer: Sendable {
         }
         // Created before bind: a connection accepted the instant the socket listens must
         // already find its handler.
-        let base = configuration.makeEventLogger()
+        let statsReporter = StatsReporter(configuration)
+        let base = configuration.makeEventLogger(stats: statsReporter?.stats)
         let connections = Connections(handling: handling, log: base, handlersOnEventLoop: configuration.runHandlersOnEventLoop,
                                       freedMemory: configuration.freedMemory)
         let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
@@ -129,7 +132,7 @@ public final class WebSocketServer: Sendable {
         case .unix(let path): channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
         }
         let server = WebSocketServer(channel: channel, configuration: configuration, log: base, connections: connections,
-                                     rejectionLogs: side.limiters)
+                                     rejectionLogs: side.limiters, statsReporter: statsReporter)
         let local = channel.localAddress
         let shown: String
         switch local {
@@ -139,12 +142,14 @@ public final class WebSocketServer: Sendable {
         }
         server.log.emit(.serverListening(ServerListeningInfo(address: shown, host: local?.ipAddress, port: local?.port,
                                                              tls: configuration.tls != nil)))
+        statsReporter?.start(log: base)
         return server
     }
 
     private init(channel: any Channel, configuration: ServerConfiguration, log: WebSocketEventLogger, connections: Connections,
-                 rejectionLogs: [RejectionLogLimiter]) {
+                 rejectionLogs: [RejectionLogLimiter], statsReporter: StatsReporter?) {
         self.rejectionLogs = rejectionLogs
+        self.statsReporter = statsReporter
         self.channel = channel
         self.configuration = configuration
         self.localAddress = channel.localAddress!
@@ -172,7 +177,8 @@ public final class WebSocketServer: Sendable {
 
     /// Stops accepting, closes every connection with 1001 (handshakes in progress get 503),
     /// waits up to the close timeout for them, then drops what is left. Handler tasks still
-    /// running then are cancelled, and `server_closed` is logged once the last one returned.
+    /// running then are cancelled; the last `server_stats` window is written, and
+    /// `server_closed` is logged once the last handler returned.
     /// Idempotent.
     public func shutdown() async {
         guard !connections.stopping.exchange(true, ordering: .relaxed) else {
@@ -183,6 +189,7 @@ public final class WebSocketServer: Sendable {
         try? await channel.close()
         await connections.closeAll(closeTimeout: configuration.connection.closeTimeout)
         for limiter in rejectionLogs { limiter.report(to: log) }
+        statsReporter?.finish()
         log.emit(.serverClosed)
         stopped.succeed()
     }
