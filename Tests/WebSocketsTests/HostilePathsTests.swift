@@ -44,13 +44,14 @@ struct HostileTarget {
                 await upgrader.shutdown()
                 try? await channel.close()
             })
-        case .routed:
-            let upgrader = WebSocketHTTPUpgrader(route: "/:anything", configuration: configuration)
+        case .routed:  // as the integrations do: one registry of route upgraders
+            let routes = WebSocketRouteUpgraders(configuration: configuration)
             let channel = try await startHTTPServer(typed: WebSocketHTTPUpgrader.typed(deciding: { head, channel in
-                await upgrader.decide(head, remoteAddress: channel.remoteAddress, on: channel.eventLoop, handler: echo)
+                await routes.upgrader(for: "/:anything", .init())
+                    .decide(head, remoteAddress: channel.remoteAddress, on: channel.eventLoop, handler: echo)
             }) { $0.eventLoop.makeSucceededFuture(true) })
             return HostileTarget(port: channel.localAddress?.port ?? 0, shutdown: {
-                await upgrader.shutdown()
+                await routes.shutdown()
                 try? await channel.close()
             })
         }

@@ -92,7 +92,8 @@ struct MetricsEventTests {
         #expect(total(test, .bytesReceived) == 180)
         #expect(total(test, .bytesSent) == 50)
         let window = stats.takeWindow(recordsDropped: 0)
-        #expect([window.messagesIn, window.messagesOut, window.bytesIn, window.bytesOut] == [5, 2, 180, 50])
+        let traffic: [Int] = [window.messagesIn, window.messagesOut, window.bytesIn, window.bytesOut]
+        #expect(traffic == [5, 2, 180, 50])
     }
 
     /// A sink that says it dropped records.

@@ -111,11 +111,12 @@ package struct WebSocketEventLogger: Sendable {
         mark?.counted = now
     }
 
-    /// Log records the pipeline behind ``logger`` reported dropped so far, after reporting any
-    /// its sink dropped since the last record; 0 for a handler that is not this package's.
-    package func recordsDropped() -> Int {
+    /// Log records the pipeline behind ``logger`` reported dropped so far (`reportingPending`:
+    /// after reporting any its sink dropped since its last record); 0 for a handler that is not
+    /// this package's.
+    package func recordsDropped(reportingPending: Bool = true) -> Int {
         guard let pipeline = route?.pipeline else { return 0 }
-        pipeline.reportPendingDrops(label: route?.label ?? logger.label)
+        if reportingPending { pipeline.reportPendingDrops(label: route?.label ?? logger.label) }
         return pipeline.droppedTotal
     }
 

@@ -24,7 +24,7 @@ final class StatsReporter: Sendable {
     /// Starts the windows, written through `log`: the server's event logger, whose `stats` are ``stats``.
     func start(log: WebSocketEventLogger) {
         self.log.withLockedValue { $0 = log }
-        droppedBefore.withLockedValue { $0 = log.recordsDropped() }
+        droppedBefore.withLockedValue { $0 = log.recordsDropped(reportingPending: false) }  // drops not yet reported count in the first window
         let task = MultiThreadedEventLoopGroup.singleton.any()
             .scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in self?.report() }
         timer.withLockedValue { $0 = task }
