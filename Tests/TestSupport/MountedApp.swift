@@ -145,9 +145,10 @@ public enum MountedAppChecks {
     }
 
     /// SIGTERM while clients are connected (one on `/ws`, one member of a room): each is closed
-    /// with 1001 "going away", the connections' records say so, and the app exits 0.
+    /// with 1001 "going away", the connections' records say so, `server_stats` windows (every
+    /// 0.5 s, and one at shutdown) count both, and the app exits 0.
     public static func gracefulStop(_ binary: String) async throws {
-        let app = try await MountedApp(binary)
+        let app = try await MountedApp(binary, ["--stats-interval", "0.5"])
         var clients: [(ChildProcess, String)] = []
         for arguments in [["ws://127.0.0.1:\(app.port)/ws"], ["ws://127.0.0.1:\(app.port)/rooms/lobby", "demo"]] {
             let output = NSTemporaryDirectory() + "ws-hold-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
@@ -167,6 +168,14 @@ public enum MountedAppChecks {
             #expect(record["close_code"] as? Int == 1001 && record["initiator"] as? String == "local", "\(record)")
         }
         #expect(Set(closed.compactMap { $0["route"] as? String }) == ["/ws", "/rooms/:room"], "\(closed)")
+        // server_stats: every route in one series, the last window written at shutdown with the 1001s in it.
+        let windows = app.records("server_stats").compactMap { $0["fields"] as? [String: Any] }
+        func sum(_ key: String) -> Int { windows.reduce(0) { $0 + ($1[key] as? Int ?? 0) } }
+        #expect(sum("connections_opened") == 2 && sum("closed_normal") == 2, "\(windows)")
+        #expect(windows.last?["connections_active"] as? Int == 0, "\(windows)")
+        let lastLines = app.lines.suffix(6).joined(separator: "\n")
+        #expect(lastLines.contains("\"server_stats\""), "a window at shutdown, after the closes: \(lastLines)")
+        try await app.expectSchemaValid()
     }
 
     /// The authenticated room route, from outside (`rooms_client.py`): 401 without the token

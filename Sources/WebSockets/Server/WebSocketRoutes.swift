@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import ServiceLifecycle
 import NIOHTTP1
 import WebSocketCompression
 import WebSocketCore
@@ -158,6 +159,8 @@ public final class WebSocketRouteUpgraders: Sendable {
     private let answers: WebSocketHTTPUpgrader
     /// One `server_stats` series for every route (``ServerConfiguration/statsInterval``).
     private let statsReporter: StatsReporter?
+    /// Finished by ``shutdown()``: what ``shutdownOnGracefulShutdown()`` waits on.
+    private let stopped = AsyncStream<Void>.makeStream()
 
     /// No route upgrader yet.
     public init(configuration: ServerConfiguration) {
@@ -190,6 +193,21 @@ public final class WebSocketRouteUpgraders: Sendable {
             for upgrader in upgraders { group.addTask { await upgrader.shutdown() } }
         }
         statsReporter?.finish()
+        stopped.continuation.finish()
+    }
+
+    /// Calls ``shutdown()`` when the swift-service-lifecycle service that calls this (from its
+    /// `run`, or code it runs) shuts down gracefully: for a server whose builder runs inside its
+    /// service (Hummingbird's) and has no shutdown hook of its own. Outside a service group it
+    /// only waits for an explicit ``shutdown()``.
+    public func shutdownOnGracefulShutdown() {
+        Task {  // inherits the service's task-locals: its graceful shutdown reaches the handler
+            await withGracefulShutdownHandler {
+                for await _ in stopped.stream {}
+            } onGracefulShutdown: {
+                Task { await self.shutdown() }
+            }
+        }
     }
 
     /// The router's own answer to an upgrade request, logged with the route that answered

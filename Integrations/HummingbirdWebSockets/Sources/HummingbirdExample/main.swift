@@ -43,6 +43,8 @@ struct HummingbirdExample: AsyncParsableCommand {
     var port = 8080
     @Option(help: "CIDR of a reverse proxy allowed to set the client address (repeatable).")
     var trustedProxy: [String] = []
+    @Option(help: "Seconds between server_stats records, 0 for none (one more at shutdown).")
+    var statsInterval = 60.0
     @Option(help: "PEM certificate chain: serve https and wss (with --tls-key).")
     var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert.")
@@ -50,6 +52,9 @@ struct HummingbirdExample: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535, not \(port)") }
+        guard statsInterval == 0 || (0.1...86_400).contains(statsInterval) else {
+            throw ValidationError("--stats-interval must be 0 or 0.1 to 86400 seconds, not \(statsInterval)")
+        }
         for range in trustedProxy where CIDR(range) == nil {
             throw ValidationError("--trusted-proxy \(range): not an IP address or CIDR range")
         }
@@ -62,6 +67,7 @@ struct HummingbirdExample: AsyncParsableCommand {
                                 metadataProvider: ConnectionContext.metadataProvider)
         var configuration = WebSockets.ServerConfiguration()
         configuration.trustedProxies = TrustedProxies(ranges: trustedProxy.compactMap(CIDR.init))  // checked by validate()
+        configuration.statsInterval = statsInterval > 0 ? .milliseconds(Int64(statsInterval * 1000)) : nil
         var logger = Logger(label: "hummingbird")
         logger.logLevel = .info
 

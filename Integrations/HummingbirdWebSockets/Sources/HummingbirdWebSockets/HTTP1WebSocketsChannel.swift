@@ -124,13 +124,19 @@ extension HTTPServerBuilder {
     ///
     /// Give the application's own router (as above) and a plain GET to a WebSocket route gets
     /// 426 from the route itself, after its middleware. `configuration` is the server's
-    /// (logging, trusted proxies, limits), each route's own settings over it. On a graceful
-    /// shutdown Hummingbird quiesces its connections: open WebSockets are closed with 1001.
+    /// (logging, trusted proxies, limits, `statsInterval`), each route's own settings over it. On
+    /// a graceful shutdown open WebSockets are closed with 1001 and the last `server_stats`
+    /// window is written.
     public static func http1WebSockets<Router: HTTPResponderBuilder>(
         webSocketRouter: Router, configuration: WebSockets.ServerConfiguration = .init(), http1: HTTP1Channel.Configuration = .init()
     ) -> HTTPServerBuilder where Router.Responder.Context: WebSocketRouteContext {
         let routes = RouteUpgrades(responder: webSocketRouter.buildResponder(), configuration: configuration)
-        return .init { responder in HTTP1WebSocketsChannel(responder: responder, routes: routes, configuration: http1) }
+        return .init { responder in
+            // Built inside the application's service: its graceful shutdown closes the routes'
+            // connections and writes the last `server_stats` window.
+            routes.upgraders.shutdownOnGracefulShutdown()
+            return HTTP1WebSocketsChannel(responder: responder, routes: routes, configuration: http1)
+        }
     }
 
     /// HTTP/1 with one ``WebSocketHTTPUpgrader`` on the same port, for the requests it picks:

@@ -34,9 +34,14 @@ struct VaporExample: AsyncParsableCommand {
     var port = 8080
     @ArgumentParser.Option(help: "CIDR of a reverse proxy allowed to set the client address (repeatable).")
     var trustedProxy: [String] = []
+    @ArgumentParser.Option(help: "Seconds between server_stats records, 0 for none (one more at shutdown).")
+    var statsInterval = 60.0
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ArgumentParser.ValidationError("--port must be 0 to 65535, not \(port)") }
+        guard statsInterval == 0 || (0.1...86_400).contains(statsInterval) else {
+            throw ArgumentParser.ValidationError("--stats-interval must be 0 or 0.1 to 86400 seconds, not \(statsInterval)")
+        }
         for range in trustedProxy where CIDR(range) == nil {
             throw ArgumentParser.ValidationError("--trusted-proxy \(range): not an IP address or CIDR range")
         }
@@ -51,6 +56,7 @@ struct VaporExample: AsyncParsableCommand {
         app.http.server.configuration.hostname = "127.0.0.1"
         app.http.server.configuration.port = port
         app.webSocketConfiguration.trustedProxies = TrustedProxies(ranges: trustedProxy.compactMap(CIDR.init))  // checked by validate()
+        app.webSocketConfiguration.statsInterval = statsInterval > 0 ? .milliseconds(Int64(statsInterval * 1000)) : nil
 
         let rooms = WebSocketRooms()
         app.get("health") { _ in "ok\n" }

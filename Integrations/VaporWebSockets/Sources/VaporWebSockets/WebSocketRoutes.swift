@@ -143,14 +143,21 @@ final class RouteUpgraders: Sendable {
     var answers: WebSocketRouteUpgraders { current.withLockedValue { $0 } }
 }
 
+extension RouteUpgraders: LifecycleHandler {
+    func shutdownAsync(_ application: Application) async {
+        await answers.shutdown()
+    }
+}
+
 extension Application {
     private struct RouteUpgradersKey: LockKey, StorageKey {
         typealias Value = RouteUpgraders
     }
 
     /// The server configuration of this application's WebSocket routes (logging, trusted
-    /// proxies, limits, compression), each route's own settings over it. Set it before the
-    /// first connection.
+    /// proxies, limits, compression, `statsInterval`), each route's own settings over it. Set it
+    /// before the first connection. At the application's shutdown the routes' connections are
+    /// closed with 1001 and the last `server_stats` window is written.
     public var webSocketConfiguration: WebSockets.ServerConfiguration {
         get { webSocketRoutes.configuration }
         set { webSocketRoutes.configuration = newValue }
@@ -161,6 +168,7 @@ extension Application {
             if let routes = storage[RouteUpgradersKey.self] { return routes }
             let routes = RouteUpgraders()
             storage[RouteUpgradersKey.self] = routes
+            lifecycle.use(routes)  // at shutdown: connections closed with 1001, the last server_stats window
             return routes
         }
     }
