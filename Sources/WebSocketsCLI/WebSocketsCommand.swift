@@ -73,7 +73,7 @@ struct WebSocketsCommand: AsyncParsableCommand {
         commandName: "websockets",
         abstract: "WebSocket echo server and interactive client with structured logs.",
         version: "swift-websockets 0.9.0",
-        subcommands: [Serve.self, Connect.self])
+        subcommands: [Serve.self, Connect.self, Logs.self])
 }
 
 /// A failure the command reports in one line (`Error: …`, exit status 1): what (the file,

@@ -12,13 +12,9 @@ ran to the end (the caller judges the result), 2 when the browser could not be d
 import argparse
 import asyncio
 import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 
-import websockets
+from chromium import Chromium, ChromiumError
 
 PAGE_SCRIPT = r"""
 (async () => {
@@ -67,33 +63,13 @@ PAGE_SCRIPT = r"""
 """
 
 
-async def drive(endpoint, url, protocols):
-    async with websockets.connect(endpoint, max_size=None) as cdp:
-        ids = iter(range(1, 1_000_000))
-
-        async def call(method, params=None, session=None):
-            msg_id = next(ids)
-            msg = {"id": msg_id, "method": method, "params": params or {}}
-            if session:
-                msg["sessionId"] = session
-            await cdp.send(json.dumps(msg))
-            while True:
-                reply = json.loads(await cdp.recv())
-                if reply.get("id") == msg_id:
-                    if "error" in reply:
-                        raise RuntimeError(f"{method}: {reply['error']}")
-                    return reply["result"]
-
-        target = (await call("Target.createTarget", {"url": "about:blank"}))["targetId"]
-        session = (await call("Target.attachToTarget", {"targetId": target, "flatten": True}))["sessionId"]
-        script = f"const URL = {json.dumps(url)}; const PROTOCOLS = {json.dumps(protocols)};" + PAGE_SCRIPT
-        evaluated = await call("Runtime.evaluate",
-                               {"expression": script, "awaitPromise": True, "returnByValue": True}, session)
-        if "exceptionDetails" in evaluated:
-            details = evaluated["exceptionDetails"]
-            text = details.get("exception", {}).get("description") or details.get("text")
-            return {"error": text}
-        return evaluated["result"]["value"]
+async def run_page(call, url, protocols):
+    script = f"const URL = {json.dumps(url)}; const PROTOCOLS = {json.dumps(protocols)};" + PAGE_SCRIPT
+    evaluated = await call("Runtime.evaluate", {"expression": script, "awaitPromise": True, "returnByValue": True})
+    if "exceptionDetails" in evaluated:
+        details = evaluated["exceptionDetails"]
+        return {"error": details.get("exception", {}).get("description") or details.get("text")}
+    return evaluated["result"]["value"]
 
 
 def main():
@@ -103,52 +79,15 @@ def main():
     parser.add_argument("--ignore-certificate-errors", action="store_true")
     parser.add_argument("--ca-cert", help="a test CA the browser trusts (through its own NSS database)")
     args = parser.parse_args()
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
-        print(json.dumps({"error": "chromium not installed"}))
-        return 2
-    profile = tempfile.mkdtemp(prefix="ws-chromium-")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-             "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1", f"--user-data-dir={profile}"]
-    if args.ignore_certificate_errors:
-        flags.append("--ignore-certificate-errors")
-    env = dict(os.environ)
-    if args.ca_cert:
-        # Chromium on Linux trusts what $HOME/.pki/nssdb trusts: a home of its own, with the CA in it.
-        env["HOME"] = os.path.join(profile, "home")
-        nssdb = os.path.join(env["HOME"], ".pki", "nssdb")
-        os.makedirs(nssdb)
-        for command in (["certutil", "-d", f"sql:{nssdb}", "-N", "--empty-password"],
-                        ["certutil", "-d", f"sql:{nssdb}", "-A", "-t", "C,,", "-n", "test CA", "-i", args.ca_cert]):
-            done = subprocess.run(command, capture_output=True, text=True)
-            if done.returncode != 0:
-                print(json.dumps({"error": f"{' '.join(command)}: {done.stderr.strip()}"}))
-                return 2
-    browser = subprocess.Popen([chromium, *flags, "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
-        port_file = os.path.join(profile, "DevToolsActivePort")
-        for _ in range(300):  # at most 30 s for the browser to start
-            if os.path.exists(port_file) and len(open(port_file).read().splitlines()) >= 2:
-                break
-            if browser.poll() is not None:
-                print(json.dumps({"error": f"chromium exited with {browser.returncode}"}))
-                return 2
-            asyncio.run(asyncio.sleep(0.1))
-        else:
-            print(json.dumps({"error": "chromium did not open its DevTools port in 30 s"}))
-            return 2
-        port, path = open(port_file).read().splitlines()[:2]
-        endpoint = f"ws://127.0.0.1:{port}{path}"
-        result = asyncio.run(asyncio.wait_for(drive(endpoint, args.url, args.subprotocol), 90))
-        print(json.dumps(result))
-        return 0 if "error" not in result else 1
-    finally:
-        browser.terminate()
-        try:
-            browser.wait(10)
-        except subprocess.TimeoutExpired:
-            browser.kill()
-        shutil.rmtree(profile, ignore_errors=True)
+        with Chromium(ca_cert=args.ca_cert, ignore_certificate_errors=args.ignore_certificate_errors) as browser:
+            result = asyncio.run(asyncio.wait_for(
+                browser.drive(lambda call, _events: run_page(call, args.url, args.subprotocol)), 90))
+    except ChromiumError as error:
+        print(json.dumps({"error": str(error)}))
+        return 2
+    print(json.dumps(result))
+    return 0 if "error" not in result else 1
 
 
 if __name__ == "__main__":
