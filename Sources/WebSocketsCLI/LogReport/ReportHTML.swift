@@ -154,7 +154,7 @@ extension LogReport {
         for (i, (label, v)) in shown.enumerated() {
             let y = top + Double(i) * step
             let w = v / maxX * (right - 160)
-            let text = label.count > 28 ? String(label.prefix(27)) + "…" : label
+            let text = label.count > 24 ? String(label.prefix(23)) + "…" : label
             out += "<text x=\"148\" y=\"\(fmt(y + step * 0.6))\" text-anchor=\"end\">\(escape(text))</text>"
             out += "<rect class=\"mark a\" x=\"152\" y=\"\(fmt(y + step * 0.15))\" width=\"\(fmt(max(w, 0.5)))\" height=\"\(fmt(step * 0.7))\"><title>\(escape(label)): \(number(v, ""))</title></rect>"
             out += "<text x=\"\(fmt(156 + w))\" y=\"\(fmt(y + step * 0.6))\">\(number(v, ""))</text>"
