@@ -298,7 +298,7 @@ struct ReadmeTests {
           arguments: ["stdout", "rsyslog"])
     func jqCookbook(destination: String) async throws {
         let recipes = try Self.cookbook()
-        #expect(recipes.count == 7, "\(recipes)")
+        #expect(recipes.count == 8, "\(recipes)")
         // A log with what the recipes look for: a normal close, a rejected handshake, an abnormal close.
         let port = freePort()
         let rsyslogd = destination == "rsyslog" ? try await ExampleRsyslogd() : nil
@@ -343,7 +343,7 @@ struct ReadmeTests {
             #expect(status == 0, "\(recipe): \(output)")
             outputs.append(output)
         }
-        guard outputs.count == 7 else { return }
+        guard outputs.count == 8 else { return }
         #expect(outputs[0].contains("connection_open") && outputs[0].contains("connection_closed"), "follow: \(outputs[0])")
         #expect(outputs[1].contains(" 1000") && outputs[1].contains(" 1006"), "closes by code: \(outputs[1])")
         #expect(Double(outputs[2].trimmingCharacters(in: .whitespacesAndNewlines)) != nil, "p99 duration: \(outputs[2])")
@@ -354,6 +354,8 @@ struct ReadmeTests {
         #expect(!outputs[5].contains("\"close_code\":4000"), "an application's close code is not a problem: \(outputs[5])")
         // Every connection was to "/": each close, the abnormal one included, is found by its path.
         #expect(outputs[6].contains(" 1000 /") && outputs[6].contains(" 4000 /") && outputs[6].contains(" 1006 /"), "closes by path: \(outputs[6])")
+        // serve's default 60 s window: the one written at shutdown holds the three connections.
+        #expect(outputs[7].contains(" opened 3 closed 3 open 0"), "connections per minute: \(outputs[7])")
     }
 
     /// Every line of the README's `sh` blocks.

@@ -66,6 +66,7 @@ struct OTLPExportTests {
         var configuration = ServerConfiguration()
         configuration.logger = Logger(label: "websockets.server", factory: handlers)
         configuration.logger.logLevel = .debug
+        configuration.statsInterval = .seconds(3600)  // one window, written at shutdown
         let appLogger = Logger(label: "app", factory: handlers)
         let server = try await WebSocketServer.serve(host: "127.0.0.1", port: 0, configuration: configuration) { ws in
             appLogger.info("echoing", metadata: ["answer": .stringConvertible(42), "ratio": .stringConvertible(0.5), "tag": "x"])
@@ -140,6 +141,11 @@ struct OTLPExportTests {
         #expect(attribute(app, "code.line.number")?.type == "int")
         #expect(!otlp.contains { ($0["attributes"] as? [String: Any]).map { "\($0)".contains("secret") } ?? false }, "redacted")
         #expect(otlp.contains { $0["event_name"] as? String == "server_closed" }, "the records of the shutdown itself are exported")
+        let stats = try #require(byEvent("server_stats"))
+        #expect(attribute(stats, "websockets.connections_opened").map { "\($0.type)=\($0.value)" } == "int=1")
+        #expect(attribute(stats, "websockets.handshakes_rejected")?.value as? Int == 1)
+        #expect(attribute(stats, "websockets.window")?.type == "double")
+        #expect(attribute(stats, "websockets.connection.id") == nil, "a server record, no connection")
     }
 
     /// `records` grouped by the logger field `key`, each group in its original order.
