@@ -153,7 +153,7 @@ extension LogReport {
         var out = ""
         for (i, (label, v)) in shown.enumerated() {
             let y = top + Double(i) * step
-            let w = v / maxX * (right - 160)
+            let w = v / maxX * (right - 200)
             let text = label.count > 24 ? String(label.prefix(23)) + "…" : label
             out += "<text x=\"148\" y=\"\(fmt(y + step * 0.6))\" text-anchor=\"end\">\(escape(text))</text>"
             out += "<rect class=\"mark a\" x=\"152\" y=\"\(fmt(y + step * 0.15))\" width=\"\(fmt(max(w, 0.5)))\" height=\"\(fmt(step * 0.7))\"><title>\(escape(label)): \(number(v, ""))</title></rect>"

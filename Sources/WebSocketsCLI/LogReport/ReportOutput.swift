@@ -55,9 +55,11 @@ extension LogReport {
         section("close codes")
         let codes = closeCodes.top(top)
         if codes.isEmpty { line("  (none)") }
+        let nameWidth = codes.map { Self.closeName($0.key).count }.max() ?? 0
+        let countWidth = codes.map { String($0.count).count }.max() ?? 0
         for (code, count) in codes {
             let reasons = closeReasons[code]?.top(3).map { "\"\($0.key)\" \($0.count)" }.joined(separator: ", ") ?? ""
-            line("  \(pad(code, 5)) \(pad(Self.closeName(code), 20)) \(pad(String(count), 8))" + (reasons.isEmpty ? "" : " " + reasons))
+            line("  \(pad(code, 5)) \(pad(Self.closeName(code), nameWidth))  \(lpad(String(count), countWidth))" + (reasons.isEmpty ? "" : "  " + reasons))
         }
         section("initiators")
         rows(initiators)
