@@ -124,6 +124,44 @@ struct LogsReportTests {
         #expect(piped.status == 0 && piped.output.contains("\"level_event\":\"error handler_failed\""), "\(piped.output)")
     }
 
+    @Test("edges: escapes and nested metadata read right, keys past --max-keys counted as other, a 2 MiB line skipped, a ten-day span in at most 2,000 buckets, a hostile reason escaped in the page")
+    func edges() async throws {
+        func closed(_ time: String, _ address: String, reason: String) -> String {
+            let escaped = reason.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            return #"{"timestamp":"\#(time)","level":"info","logger":"websockets.server","message":"connection closed","event":"connection_closed","event_data":{"connection_id":"x","remote_addr":"\#(address)","path":"/a","close_code":4000,"close_reason_received":"\#(escaped)","initiator":"remote","duration":1.5e-3,"messages_in":1,"messages_out":0},"metadata":{"nested":{"event":"not this","list":[1,{"a":"b"}]}}}"#
+        }
+        var lines: [String] = []
+        for day in 0..<10 {
+            for i in 0..<5 {
+                let open = #"{"timestamp":"2026-12-0\#(day)T10:00:0\#(i).000000Z","level":"info","logger":"websockets.server","message":"connection open","event":"connection_open","event_data":{"connection_id":"x","remote_addr":"10.0.\#(day).\#(i)","path":"/a?x=1"}}"#
+                lines.append(open.replacingOccurrences(of: "2026-12-0\(day)", with: String(format: "2026-11-%02d", 10 + day)))
+            }
+        }
+        lines.append(closed("2026-11-20T10:00:00.000000Z", "10.0.0.0", reason: "b\"y\\e \u{e9} <script>alert(1)</script>"))
+        lines.append(String(repeating: "x", count: 2 << 20))
+        lines.append(closed("2026-11-20T10:00:01.000000Z", "10.0.0.1", reason: "second"))
+        let log = NSTemporaryDirectory() + "ws-edges-\(getpid()).jsonl"
+        let page = log + ".html"
+        defer { unlink(log); unlink(page) }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: log, atomically: true, encoding: .utf8)
+        let report = try await Self.report([log, "--max-keys", "20", "--html", page])
+        let lineCounts = try #require(report["lines"] as? [String: Int])
+        #expect(lineCounts["invalid"] == 1 && lineCounts["json"] == 52 && lineCounts["total"] == 53, "the 2 MiB line: \(lineCounts)")
+        let connections = try #require(report["connections"] as? [String: Any])
+        let addresses = try #require(connections["remote_addresses"] as? [String: Any])
+        #expect(addresses["other"] as? Int == 30 && addresses["other_keys"] as? Int == 30, "50 addresses, 20 kept: \(addresses)")
+        let codes = try #require(connections["close_codes"] as? [[String: Any]])
+        #expect(Self.counts(codes.first?["reasons"], "reason") == ["b\"y\\e \u{e9} <script>alert(1)</script>": 1, "second": 1])
+        let durations = try #require((report["distributions"] as? [String: [String: Any]])?["connection_duration"])
+        #expect(durations["max"] as? Double == 0.0015)
+        let timeline = try #require(report["timeline"] as? [String: Any])
+        let buckets = try #require(timeline["buckets"] as? [[String: Any]])
+        #expect((timeline["bucket_seconds"] as? Double ?? 0) > 60 && buckets.count <= 2_000, "\(timeline["bucket_seconds"] ?? "")")
+        #expect(buckets.reduce(0) { $0 + ($1["opened"] as? Int ?? 0) } == 50)
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        #expect(!html.contains("<script>") && html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "escaped in the page")
+    }
+
     @Test("--html: one page that headless Chromium renders with marks in every chart, no console error, no request, no script; screenshot saved")
     func htmlInChromium() async throws {
         let log = try await Self.drive(format: "json")

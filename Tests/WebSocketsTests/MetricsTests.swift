@@ -196,6 +196,30 @@ struct MetricsConnectionTests {
     }
 }
 
+@Suite("Keepalive records within the trace budget")
+struct KeepaliveBudgetTests {
+    @Test("keepalive pings and pongs count against the connection's DEBUG budget (a long-lived connection cannot exceed it), and still feed the metrics")
+    func keepaliveWithinBudget() async throws {
+        let serverMetrics = TestMetrics()
+        let logs = MemorySink()
+        let server = try await startTestServer(logSink: logs, level: .debug) {
+            $0.metricsFactory = serverMetrics
+            $0.connection.pingInterval = .milliseconds(10)
+            $0.connection.traceBudget = 20  // the handshake's traces take most of it
+        }
+        let ws = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/echo")
+        await waitFor({ ((try? serverMetrics.expectTimer(Name.keepaliveRoundTrip.rawValue, [("role", "server")]).values.count) ?? 0) >= 10 },
+                      seconds: 30)
+        await ws.close()
+        await server.shutdown()
+        let rtts = try serverMetrics.expectTimer(Name.keepaliveRoundTrip.rawValue, [("role", "server")]).values.count
+        #expect(rtts >= 10, "every pong measured")
+        let debug = records(logs).filter { $0["level"] as? String == "debug" }
+        #expect(debug.count <= 20, "\(debug.count) DEBUG records")
+        #expect(records(logs).contains { $0["event"] as? String == "log_records_suppressed" })
+    }
+}
+
 @Suite("Metrics of a routed upgrader")
 struct RouteMetricsTests {
     @Test("every role-labelled series of a route's connections also carries route; the pipeline's do not")

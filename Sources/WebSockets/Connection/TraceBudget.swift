@@ -15,9 +15,12 @@ struct TraceBudget {
     }
 
     /// Whether `trace` may be written; its records count against the budget either way.
-    mutating func admit(_ trace: ProtocolTrace) -> Bool {
+    mutating func admit(_ trace: ProtocolTrace) -> Bool { admit(records: trace.recordCount) }
+
+    /// Whether a DEBUG event of the connection's own (keepalive, timeouts, transport errors) may be
+    /// written: it counts against the same budget as the engine's traces.
+    mutating func admit(records: Int) -> Bool {
         guard let left = remaining else { return true }
-        let records = trace.recordCount
         if records <= left {
             remaining = left - records
             return true

@@ -153,7 +153,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // NIOSSL's descriptions carry BoringSSL's codes and source paths: the reason in words instead.
         let text = TLSFailure(error, role: engine.role).map { "TLS: \($0)" } ?? "\(error)"
-        log.emit(.errorHandled(error: text, code: nil, reason: "transport error"))
+        emitDebug(.errorHandled(error: text, code: nil, reason: "transport error"))
         context.close(promise: nil)
     }
 
@@ -389,7 +389,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         do {
             try send(message)
         } catch {
-            log.emit(.errorHandled(error: "\(error)", code: nil, reason: "send not carried out"))
+            emitDebug(.errorHandled(error: "\(error)", code: nil, reason: "send not carried out"))
         }
     }
 
@@ -442,7 +442,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
             } else {
                 keepalive.timeout?.cancel()
                 keepalive.timeout = nil
-                log.emit(.pongReceived(roundTrip: rtt.seconds))
+                emitDebug(.pongReceived(roundTrip: rtt.seconds))
             }
         }
     }
@@ -468,7 +468,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         guard let context, machine.isActive, engine.state == .open else { return }
         startKeepalive(context: context)
         sendPing(ByteBuffer(integer: UInt32.random(in: 0...UInt32.max)), promise: nil)
-        log.emit(.pingSent)
+        emitDebug(.pingSent)
         log.addTraffic(engine.statistics, since: &trafficCounted)
         guard let timeout = options.pingTimeout, keepalive.timeout == nil else { return }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -479,7 +479,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
 
     private func keepaliveTimedOut(_ timeout: Duration) {
         guard let context, machine.isActive else { return }
-        log.emit(.keepaliveTimeout(timeout: timeout.seconds))
+        emitDebug(.keepaliveTimeout(timeout: timeout.seconds))
         engine.fail(code: .internalError, reason: "keepalive ping timeout")
         pump()
         // A client would wait for the server's EOF; a dead peer never sends one.
@@ -488,9 +488,15 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
 
     private func closeTimedOut() {
         guard let context else { return }
-        log.emit(.timedOut(waitingFor: "the closing handshake", timeout: options.closeTimeout.seconds))
-        log.emit(.closeStep(step: "closing TCP connection", code: nil, reason: nil))
+        emitDebug(.timedOut(waitingFor: "the closing handshake", timeout: options.closeTimeout.seconds))
+        emitDebug(.closeStep(step: "closing TCP connection", code: nil, reason: nil))
         context.close(promise: nil)
+    }
+
+    /// A DEBUG event of the connection's own, within its trace budget (counted for the metrics
+    /// and stats either way).
+    private func emitDebug(_ event: WebSocketLogEvent) {
+        if !log.isEnabled(event) || traces.admit(records: 1) { log.emit(event) } else { log.count(event) }
     }
 
     // MARK: - Closing
