@@ -30,7 +30,7 @@ public struct LogTimestamp: Sendable, Hashable, Comparable {
     }
 
     /// Year, month, day from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-    static func civil(days: Int) -> (year: Int, month: Int, day: Int) {
+    package static func civil(days: Int) -> (year: Int, month: Int, day: Int) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
