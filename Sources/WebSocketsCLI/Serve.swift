@@ -63,6 +63,8 @@ struct Serve: AsyncParsableCommand {
     @Option(parsing: .unconditional,
             help: "Seconds between server_stats records (connections, closes by outcome, traffic, duration percentiles), 0.1 to 86400; 0 writes none. One more at shutdown.")
     var statsInterval = 60.0
+    @Option(help: "This server's name on every record (JSON node, ECS service.node.name); default HOSTNAME:PID.")
+    var node: String?
     @OptionGroup var logging: LoggingOptions
 
     enum HandlerStyle: String, ExpressibleByArgument {
@@ -84,6 +86,9 @@ struct Serve: AsyncParsableCommand {
         }
         guard statsInterval == 0 || (0.1...86_400).contains(statsInterval) else {
             throw ValidationError("--stats-interval must be 0 (no server_stats) or 0.1 to 86400 seconds, not \(statsInterval)")
+        }
+        if let node, node.isEmpty || node.utf8.count > 128 || node.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            throw ValidationError("--node '\(escapeControlCharacters(node))': 1 to 128 bytes without control characters")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
         if logFile != nil && logging.logSyslog != nil { throw ValidationError("--log-file and --log-syslog: choose one destination") }
@@ -113,6 +118,7 @@ struct Serve: AsyncParsableCommand {
                                                       header: forwardedHeader == .xff ? .xForwardedFor : .forwarded)
         configuration.traceContext = traceContext
         configuration.statsInterval = statsInterval > 0 ? .nanoseconds(Int64(statsInterval * 1e9)) : nil
+        if let node { configuration.node = node }
         if let tlsCert, let tlsKey { configuration.tls = try loadTLS(cert: tlsCert, key: tlsKey) }
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? availableCPUs())
         var metricsListener: MetricsListener?

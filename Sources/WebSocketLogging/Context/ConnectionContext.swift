@@ -34,9 +34,12 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
     /// beside ``path`` (`/rooms/lobby`): few values, for dashboards and metric labels; `nil`
     /// for the standalone server and a plain ``WebSocketHTTPUpgrader``-style mount.
     public let route: String?
+    /// The server node that holds the connection (``ServerConfiguration/node``, `serve --node`):
+    /// which of several servers wrote the record.
+    public let node: String?
 
     let counters: Counters
-    /// `"connection_id":"…","remote_addr":"…","peer_addr":"…","peer_port":N`, `,"route":"…"` for
+    /// `"connection_id":"…","node":"…","remote_addr":"…","peer_addr":"…","peer_port":N`, `,"route":"…"` for
     /// a routed connection, then `,"path":"…"` once the request head arrived (from ``jsonPathStart`` on: written unless
     /// the event has a path of its own). One array: one allocation per context.
     let jsonFields: [UInt8]
@@ -61,14 +64,14 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
     /// A context for a new connection from its socket peer; the client address is the peer until ``with(clientAddress:source:requestHeaders:traceContext:)`` says otherwise.
     public convenience init(id: ConnectionID = ConnectionID(), peerAddress: String?, peerPort: Int? = nil,
                             clientAddress: String? = nil, clientAddressSource: String = "peer",
-                            requestHeaders: HTTPHeaders? = nil, traceContext: TraceContext? = nil) {
+                            requestHeaders: HTTPHeaders? = nil, traceContext: TraceContext? = nil, node: String? = nil) {
         self.init(id: id, peerAddress: peerAddress, peerPort: peerPort, clientAddress: clientAddress ?? peerAddress,
                   clientAddressSource: clientAddressSource, requestHeaders: requestHeaders, traceContext: traceContext,
-                  path: nil, route: nil, counters: Counters())
+                  path: nil, route: nil, node: node, counters: Counters())
     }
 
     init(id: ConnectionID, peerAddress: String?, peerPort: Int?, clientAddress: String?, clientAddressSource: String,
-         requestHeaders: HTTPHeaders?, traceContext: TraceContext?, path: String?, route: String?, counters: Counters) {
+         requestHeaders: HTTPHeaders?, traceContext: TraceContext?, path: String?, route: String?, node: String?, counters: Counters) {
         self.id = id
         self.peerAddress = peerAddress
         self.peerPort = peerPort
@@ -78,12 +81,19 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
         self.traceContext = traceContext
         self.path = path
         self.route = route
+        self.node = node
         self.counters = counters
 
         var json = LogLine(capacity: 128)
         json.append("\"connection_id\":\"")
         id.write(into: &json)
-        json.append("\",\"remote_addr\":")
+        if let node {
+            json.append("\",\"node\":")
+            json.append(jsonString: node, limit: 128)
+            json.append(",\"remote_addr\":")
+        } else {
+            json.append("\",\"remote_addr\":")
+        }
         if let clientAddress { json.append(jsonString: clientAddress, limit: 64) } else { json.append("null") }   // addresses are short
         json.append(",\"peer_addr\":")
         if let peerAddress { json.append(jsonString: peerAddress, limit: 64) } else { json.append("null") }
@@ -156,7 +166,7 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
                      traceContext: TraceContext?, path: String?, route: String? = nil) -> ConnectionContext {
         ConnectionContext(id: id, peerAddress: peerAddress, peerPort: peerPort, clientAddress: clientAddress ?? peerAddress,
                           clientAddressSource: source, requestHeaders: requestHeaders, traceContext: traceContext,
-                          path: path, route: route, counters: counters)
+                          path: path, route: route, node: node, counters: counters)
     }
 
     /// The `trace_flags` form: two lowercase hex digits, as in `traceparent`.

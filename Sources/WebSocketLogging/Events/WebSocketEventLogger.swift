@@ -39,6 +39,8 @@ package struct WebSocketEventLogger: Sendable {
     package var metrics: WebSocketMetrics?
     /// Where a server's events are also counted for its `server_stats` records; `nil` with stats off.
     package var stats: ServerStats?
+    /// The server node its records name (``LogRecord/node``); `nil` for none.
+    package var node: String?
 
     /// An event logger over `logger`; see the properties for the other parameters.
     package init(logger: Logger, levels: EventLevels = .default, redaction: Redaction = .default, previewLength: Int = 75,
@@ -76,12 +78,12 @@ package struct WebSocketEventLogger: Sendable {
         let level = levels.level(for: event)
         guard logger.logLevel <= level else { return }
         if let route {
-            route.log(event, level: level, connection: routeConnection, error: error, file: file, function: function, line: line)
+            route.log(event, level: level, connection: routeConnection, node: node, error: error, file: file, function: function, line: line)
             return
         }
-        logger.log(level: level, "\(event.message)", error: error,
-                   metadata: [webSocketEventMetadataKey: .stringConvertible(event)],
-                   file: file, function: function, line: line)
+        var metadata: Logger.Metadata = [webSocketEventMetadataKey: .stringConvertible(event)]
+        if let node { metadata[nodeMetadataKey] = .string(node) }
+        logger.log(level: level, "\(event.message)", error: error, metadata: metadata, file: file, function: function, line: line)
     }
 
     /// Counts `event` without logging it: a record a rate limit suppressed still happened.

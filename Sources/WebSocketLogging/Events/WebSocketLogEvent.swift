@@ -31,6 +31,9 @@ public enum WebSocketLogEvent: Sendable, Hashable {
     /// A server's activity in the window just ended, written every
     /// `ServerConfiguration.statsInterval` and once at shutdown; see ``ServerStatsInfo``.
     case serverStats(ServerStatsInfo)
+    /// The rooms' broadcast backend works again after being down: for how long, and how many
+    /// of this node's broadcasts could not be published meanwhile (other nodes' members missed them).
+    case broadcastBackendRecovered(backend: String, downFor: Double, notPublished: Int)
     // WARNING
     /// `broadcast` skipped a connection (not open, or its write buffer above the high mark).
     case broadcastSkipped(reason: String)
@@ -41,6 +44,12 @@ public enum WebSocketLogEvent: Sendable, Hashable {
     /// Records of event `event` were not written because more than the allowed number came in
     /// `interval` seconds (a flood of rejected handshakes); `count` says how many.
     case logRecordsSuppressed(event: String, count: Int, interval: Double)
+    /// The rooms' broadcast backend is down (`reason`): broadcasts reach this node's members
+    /// only, and each one that could not be published is counted until it recovers.
+    case broadcastBackendDown(backend: String, reason: String)
+    /// Broadcasts of node `fromNode` that never arrived (a gap in its sequence numbers), so this
+    /// node's members did not get them.
+    case broadcastMessagesMissed(backend: String, fromNode: String, missed: Int)
     // ERROR
     /// The connection handler threw; the connection was closed with 1011.
     case handlerFailed(errorType: String, description: String)
@@ -85,10 +94,13 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case clientReconnecting = "client_reconnecting"
         case tlsHandshakeFailed = "tls_handshake_failed"
         case serverStats = "server_stats"
+        case broadcastBackendRecovered = "broadcast_backend_recovered"
         case broadcastSkipped = "broadcast_skipped"
         case broadcastFailed = "broadcast_failed"
         case logRecordsDropped = "log_records_dropped"
         case logRecordsSuppressed = "log_records_suppressed"
+        case broadcastBackendDown = "broadcast_backend_down"
+        case broadcastMessagesMissed = "broadcast_messages_missed"
         case handlerFailed = "handler_failed"
         case internalError = "internal_error"
         case stateChanged = "state_changed"
@@ -128,6 +140,9 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .clientReconnecting: .clientReconnecting
         case .tlsHandshakeFailed: .tlsHandshakeFailed
         case .serverStats: .serverStats
+        case .broadcastBackendRecovered: .broadcastBackendRecovered
+        case .broadcastBackendDown: .broadcastBackendDown
+        case .broadcastMessagesMissed: .broadcastMessagesMissed
         case .broadcastSkipped: .broadcastSkipped
         case .broadcastFailed: .broadcastFailed
         case .logRecordsDropped: .logRecordsDropped
@@ -163,6 +178,9 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .clientReconnecting: "client_reconnecting"
         case .tlsHandshakeFailed: "tls_handshake_failed"
         case .serverStats: "server_stats"
+        case .broadcastBackendRecovered: "broadcast_backend_recovered"
+        case .broadcastBackendDown: "broadcast_backend_down"
+        case .broadcastMessagesMissed: "broadcast_messages_missed"
         case .broadcastSkipped: "broadcast_skipped"
         case .broadcastFailed: "broadcast_failed"
         case .logRecordsDropped: "log_records_dropped"
@@ -191,9 +209,10 @@ public enum WebSocketLogEvent: Sendable, Hashable {
     public var defaultLevel: Logger.Level {
         switch self {
         case .serverListening, .serverClosing, .serverClosed, .connectionOpen, .connectionRejected, .httpResponseSent,
-            .connectionClosed, .clientReconnecting, .tlsHandshakeFailed, .serverStats:
+            .connectionClosed, .clientReconnecting, .tlsHandshakeFailed, .serverStats, .broadcastBackendRecovered:
             .info
-        case .broadcastSkipped, .broadcastFailed, .logRecordsDropped, .logRecordsSuppressed:
+        case .broadcastSkipped, .broadcastFailed, .logRecordsDropped, .logRecordsSuppressed, .broadcastBackendDown,
+            .broadcastMessagesMissed:
             .warning
         case .handlerFailed, .internalError:
             .error
@@ -235,6 +254,10 @@ public enum WebSocketLogEvent: Sendable, Hashable {
         case .serverStats(let s):
             text = "server stats: \(s.connectionsActive) open, \(s.connectionsOpened) opened, \(s.connectionsClosed) closed in \(Self.format(s.window)) seconds"
         case .broadcastSkipped(let r): text = "skipped broadcast: \(r)"
+        case .broadcastBackendRecovered(let b, let d, let n):
+            text = "broadcast backend \(b) recovered after \(Self.format(d)) seconds; \(n) broadcasts could not be published"
+        case .broadcastBackendDown(let b, let r): text = "broadcast backend \(b) down: \(r)"
+        case .broadcastMessagesMissed(_, let node, let n): text = "missed \(n) broadcasts from node \(node)"
         case .broadcastFailed(let e): text = "skipped broadcast: failed to write message: \(e)"
         case .logRecordsDropped(let n): text = "log sink full: dropped \(n) records"
         case .logRecordsSuppressed(let e, let n, let i): text = "suppressed \(n) \(e) records in \(Self.format(i)) seconds"
@@ -331,6 +354,17 @@ public enum WebSocketLogEvent: Sendable, Hashable {
             v.visit("url", string: r.url)
         case .tlsHandshakeFailed(let r): v.visit("reason", string: r)
         case .serverStats(let s): s.visitFields(&v)
+        case .broadcastBackendRecovered(let b, let d, let n):
+            v.visit("backend", string: b)
+            v.visit("down_for", double: d)
+            v.visit("not_published", int: n)
+        case .broadcastBackendDown(let b, let r):
+            v.visit("backend", string: b)
+            v.visit("reason", string: r)
+        case .broadcastMessagesMissed(let b, let node, let n):
+            v.visit("backend", string: b)
+            v.visit("from_node", string: node)
+            v.visit("missed", int: n)
         case .broadcastSkipped(let r): v.visit("reason", string: r)
         case .broadcastFailed(let e): v.visit("error_message", string: e)
         case .logRecordsDropped(let n): v.visit("dropped", int: n)

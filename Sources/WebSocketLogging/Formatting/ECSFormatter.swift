@@ -14,6 +14,7 @@ import Logging
 /// | `ecs.version` | ``ecsVersion`` |
 /// | `log.logger` | the logger label |
 /// | `event.action`, `event.dataset`, `event.kind`, `event.duration` | the event name (`log` for application records), the logger label, `event`, nanoseconds of a connection's duration or handshake |
+/// | `service.node.name` | the server node (``LogRecord/node``) |
 /// | `client.ip`, `client.address` | the resolved client (trusted proxies only) |
 /// | `source.ip`, `source.port` | the socket peer |
 /// | `trace.id`, `span.id` | the W3C trace context of the opening handshake (`traceparent`) |
@@ -64,6 +65,11 @@ public struct ECSFormatter: LogFormatter {
             line.append(int: nanoseconds)
         }
         line.append(UInt8(ascii: "}"))
+        if let node = record.node {
+            line.append(",\"service\":{\"node\":{\"name\":")
+            line.append(jsonString: node, limit: 128)
+            line.append("}}")
+        }
     }
 
     private func render(_ record: LogRecord, into line: inout LogLine.Writer, limit: Int) {

@@ -3,9 +3,9 @@ import Logging
 /// One JSON object per line, keys in a fixed order:
 ///
 /// `timestamp` (RFC 3339 UTC, 6 fraction digits, `Z`), `level`, `logger`, `message`, `event`,
-/// `event_data` (present iff the record has a connection: `connection_id`, `remote_addr`,
-/// `peer_addr`, `peer_port`, then the event's fields), `fields` (the event's fields when there is
-/// no connection), `metadata` (user metadata, sorted, numbers and booleans typed), `error`
+/// `event_data` (present iff the record has a connection: `connection_id`, `node`, `remote_addr`,
+/// `peer_addr`, `peer_port`, then the event's fields), `fields` (`node`, then the event's fields
+/// when there is no connection), `metadata` (user metadata, sorted, numbers and booleans typed), `error`
 /// (`type`, `message`).
 ///
 /// Strings are escaped for every control character, DEL and U+2028/2029, so a line never
@@ -61,11 +61,12 @@ public struct JSONFormatter: LogFormatter {
                 line = writer.line
             }
             line.append(UInt8(ascii: "}"))
-        } else if let event = record.event {
+        } else if record.event != nil || record.node != nil {
             let mark = line.count
             line.append(",\"fields\":{")
             var writer = JSONFieldWriter(line: line, limit: limit, first: true)
-            event.visitFields(&writer)
+            if let node = record.node { writer.visit("node", string: node) }
+            record.event?.visitFields(&writer)
             line = writer.line
             if writer.first {
                 line.truncate(to: mark)  // no fields: no object

@@ -39,6 +39,7 @@ public struct PlainFormatter: LogFormatter {
         line.append(plain: record.message, quoteIfNeeded: false, limit: limit)
         if withFields {
             var writer = PlainFieldWriter(line: line, limit: limit, saidBy: record.event?.prefix != nil ? record.message : nil)
+            if let node = record.node { writer.visit("node", string: node) }
             record.event?.visitFields(&writer)
             for key in record.metadata.keys.sorted() {
                 writer.line.append(UInt8(ascii: " "))

@@ -119,13 +119,14 @@ public struct SyslogFormatter: LogFormatter {
     func render(_ record: LogRecord, into line: inout LogLine, limit: Int, structuredData: Bool) {
         writeHeader(record, into: &line)
         var wroteSD = false
-        if structuredData, record.connection != nil || record.event != nil {
+        if structuredData, record.connection != nil || record.event != nil || record.node != nil {
             var writer = SDWriter(line: LogLine(capacity: 0), limit: limit)
             swap(&writer.line, &line)
             let mark = writer.line.count
             writer.line.append("[ws@")
             writer.line.append(int: enterpriseNumber)
             let header = writer.line.count
+            if let node = record.node { writer.visit("node", string: node) }
             if let c = record.connection {
                 writer.visit("connection_id", string: c.id.description)
                 writer.visit(optional: "remote_addr", c.clientAddress)

@@ -4,6 +4,10 @@ import Logging
 /// Other handlers see it as ordinary metadata (`event_name key=value…`).
 public let webSocketEventMetadataKey = "ws.event"
 
+/// The metadata key under which the library names the server node of its records
+/// (``LogRecord/node``) when they go through swift-log to a handler of another type.
+public let nodeMetadataKey = "ws.node"
+
 /// The swift-log handler of this library: feeds a ``LogPipeline`` (enrichers, filters, a
 /// formatter, a sink). One type for every format, made by its factories:
 ///
@@ -94,7 +98,7 @@ extension LogRecord {
         if let provided = metadataProvider?.get(), !provided.isEmpty { parts.absorb(provided, ambient: true) }
         if let callMetadata = event.metadata, !callMetadata.isEmpty { parts.absorb(callMetadata) }
         self.init(level: event.level, label: label, message: event.message.description, event: parts.typed,
-                  connection: parts.recordConnection, metadata: parts.user, error: event.error,
+                  connection: parts.recordConnection, node: parts.node, metadata: parts.user, error: event.error,
                   source: event.source, file: event.file, function: event.function, line: event.line)
     }
 }
@@ -105,6 +109,8 @@ struct MetadataParts: Sendable {
     var user: Logger.Metadata = [:]
     var typed: WebSocketLogEvent?
     var connection: ConnectionContext?
+    /// The node of a server record (``nodeMetadataKey``).
+    var node: String?
     var ambientConnection: ConnectionContext?
 
     /// Adds `m`; later keys win. A connection from a metadata provider is `ambient`.
@@ -112,6 +118,7 @@ struct MetadataParts: Sendable {
         for (key, value) in m {
             if case .stringConvertible(let c) = value {
                 if key == webSocketEventMetadataKey, let e = c as? WebSocketLogEvent { typed = e; continue }
+                if key == nodeMetadataKey { node = c.description; continue }
                 if key == ConnectionContext.metadataKey, let ctx = c as? ConnectionContext {
                     if ambient { ambientConnection = ctx } else { connection = ctx }
                     continue
@@ -161,13 +168,13 @@ final class DirectPipelineRoute: Sendable {
         connection = own.connection
     }
 
-    /// Writes `event` at `level`, as the handler would with `connection` (if any) in its metadata.
-    func log(_ event: WebSocketLogEvent, level: Logger.Level, connection: ConnectionContext?, error: (any Error)?,
+    /// Writes `event` at `level`, as the handler would with `connection` (if any) and `node` in its metadata.
+    func log(_ event: WebSocketLogEvent, level: Logger.Level, connection: ConnectionContext?, node: String?, error: (any Error)?,
              file: String, function: String, line: UInt) {
         var parts = MetadataParts(user: user, connection: connection ?? self.connection)
         if let provided = metadataProvider?.get(), !provided.isEmpty { parts.absorb(provided, ambient: true) }
         pipeline.log(LogRecord(level: level, label: label, message: event.message, event: event,
-                               connection: parts.recordConnection, metadata: parts.user, error: error,
+                               connection: parts.recordConnection, node: node, metadata: parts.user, error: error,
                                source: MetadataParts.module(fileID: file), file: file, function: function, line: line))
     }
 }

@@ -15,6 +15,9 @@ public struct LogRecord: Sendable {
     public var event: WebSocketLogEvent?
     /// The connection the record belongs to, if any.
     public var connection: ConnectionContext?
+    /// The server node that wrote it: the connection's, else the one the library's server
+    /// records are written for (``ConnectionContext/node``).
+    public var node: String?
     /// User metadata (handler, provider and call metadata merged; the library's keys removed).
     /// `.stringConvertible` integers, doubles and booleans are rendered as JSON numbers/booleans.
     public var metadata: Logger.Metadata
@@ -31,15 +34,16 @@ public struct LogRecord: Sendable {
 
     /// Creates a record; each parameter sets the property of the same name.
     public init(timestamp: LogTimestamp = .now(), level: Logger.Level, label: String, message: String,
-                event: WebSocketLogEvent? = nil, connection: ConnectionContext? = nil, metadata: Logger.Metadata = [:],
-                error: (any Error)? = nil, source: String = "", file: String = #fileID, function: String = #function,
-                line: UInt = #line) {
+                event: WebSocketLogEvent? = nil, connection: ConnectionContext? = nil, node: String? = nil,
+                metadata: Logger.Metadata = [:], error: (any Error)? = nil, source: String = "", file: String = #fileID,
+                function: String = #function, line: UInt = #line) {
         self.timestamp = timestamp
         self.level = level
         self.label = label
         self.message = message
         self.event = event
         self.connection = connection
+        self.node = node ?? connection?.node
         self.metadata = metadata
         self.error = error
         self.source = source

@@ -1,4 +1,7 @@
 import CoreMetrics
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -106,6 +109,17 @@ public struct ServerConfiguration: Sendable {
     /// suppressed and dropped), and one more at shutdown for the last, partial window. `nil`
     /// (the default) writes none and counts nothing. See ``WebSocketLogEvent/serverStats(_:)``.
     public var statsInterval: Duration? = nil
+    /// This server's name among several (a cluster behind a load balancer, rooms across nodes):
+    /// on every record it writes (JSON `node`, ECS `service.node.name`, OTLP `service.instance.id`)
+    /// and on the broadcasts of its rooms. Default: the host name and the process id, `web-1:4242`.
+    public var node: String = ServerConfiguration.defaultNode
+
+    /// `HOSTNAME:PID` of this process.
+    public static let defaultNode: String = {
+        var name = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&name, name.count) == 0 ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
+        return "\(host.isEmpty ? "localhost" : host):\(getpid())"
+    }()
 
     /// Creates a configuration; each parameter sets the property of the same name.
     public init(handshake: ServerHandshakeOptions = .init(), origins: OriginPolicy? = nil,
@@ -174,8 +188,10 @@ public struct ServerConfiguration: Sendable {
     /// The server's event logger, with its metrics (labelled with `route` for a routed
     /// upgrader) and its stats: made once per server or route, shared by its connections.
     func makeEventLogger(route: String? = nil, stats: ServerStats? = nil) -> WebSocketEventLogger {
-        WebSocketEventLogger(logger: logger, levels: eventLevels, redaction: redaction,
-                             metrics: WebSocketMetrics(role: .server, factory: metricsFactory, route: route), stats: stats)
+        var log = WebSocketEventLogger(logger: logger, levels: eventLevels, redaction: redaction,
+                                       metrics: WebSocketMetrics(role: .server, factory: metricsFactory, route: route), stats: stats)
+        log.node = node
+        return log
     }
 }
 

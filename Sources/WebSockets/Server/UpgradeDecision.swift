@@ -120,7 +120,7 @@ extension WebSocketHTTPUpgrader {
     /// A new attempt at `request` from `peer`: its connection context (client address, trace,
     /// path, and `route` or the upgrader's), logger and engine.
     func attempt(for request: HTTPRequestHead, peer: SocketAddress?, route: String? = nil) -> HandshakeAttempt {
-        let base = ConnectionContext(peerAddress: peer?.logHost, peerPort: peer?.port)
+        let base = ConnectionContext(peerAddress: peer?.logHost, peerPort: peer?.port, node: configuration.node)
         let logContext = side.context(for: request, base: base, log: log, route: route)
         let log = self.log.with(connection: logContext)
         var engine = WebSocketEngine(role: .server, configuration: configuration.connection.engineConfiguration)

@@ -1,4 +1,5 @@
 import Logging
+import ServiceLifecycle
 import Synchronization
 import WebSocketCore
 import WebSocketLogging
@@ -13,11 +14,25 @@ import WebSocketLogging
 /// defer { rooms.leave(room, ws) }
 /// for try await message in ws.messages { rooms.broadcast(message, in: room) }
 /// ```
-public final class WebSocketRooms: Sendable {
+///
+/// With a ``BroadcastBackend`` (``init(backend:node:logger:)``) a room spans server nodes: a
+/// broadcast reaches this node's members at once, as without one, and the others' through the
+/// backend, in the order each node sent them. Run the rooms as a service beside the server
+/// (``run()``).
+public final class WebSocketRooms: Service, Sendable {
     private let table = Mutex<[String: [ConnectionID: WebSocket]]>([:])
+    private let link: Link?
 
-    /// No rooms yet.
-    public init() {}
+    /// Rooms of this process only.
+    public init() { link = nil }
+
+    /// Rooms across the nodes that share `backend`. `node` names this one (its records and its
+    /// broadcasts; the server's ``ServerConfiguration/node``); `logger` gets the backend's
+    /// records (`broadcast_backend_down`, `broadcast_backend_recovered`, `broadcast_messages_missed`).
+    public init(backend: some BroadcastBackend, node: String = ServerConfiguration.defaultNode,
+                logger: Logger = Logger(label: "websockets.server")) {
+        link = Link(backend: backend, node: node, logger: logger)
+    }
 
     /// `ws` becomes a member of `room`.
     public func join(_ room: String, _ ws: WebSocket) {
@@ -32,15 +47,100 @@ public final class WebSocketRooms: Sendable {
         }
     }
 
-    /// The members of `room` now.
+    /// The members of `room` on this node now.
     public func members(of room: String) -> [WebSocket] {
         table.withLock { Array(($0[room] ?? [:]).values) }
     }
 
-    /// Sends `message` to every member of `room` (the sender included, if a member).
-    /// - Returns: how many members the message was queued for.
+    /// Sends `message` to every member of `room` (the sender included, if a member): this
+    /// node's at once, the other nodes' through the backend, if there is one.
+    /// - Returns: how many members of this node the message was queued for.
     @discardableResult
     public func broadcast(_ message: Message, in room: String, logger: Logger? = nil) -> Int {
-        WebSockets.broadcast(message, to: members(of: room), logger: logger)
+        link?.publish(message, in: room)
+        return WebSockets.broadcast(message, to: members(of: room), logger: logger)
+    }
+
+    /// Carries broadcasts to and from the other nodes until graceful shutdown or cancellation;
+    /// without a backend, only waits for either.
+    public func run() async throws {
+        guard let link else {
+            try? await gracefulShutdown()
+            return
+        }
+        try await cancelWhenGracefulShutdown {
+            try await link.run { broadcast in
+                WebSockets.broadcast(broadcast.message, to: self.members(of: broadcast.room), logger: link.logger)
+            }
+        }
+    }
+
+    /// The backend's side of the rooms: this node's broadcasts in order into the backend, the
+    /// others' out of it, and the records of what went wrong.
+    final class Link: Sendable {
+        let backend: any BroadcastBackend
+        let logger: Logger
+        private let log: WebSocketEventLogger
+        private let state: Mutex<BroadcastLinkState>
+        private let sequence = Atomic<UInt64>(0)
+        private let outbox: AsyncStream<RoomBroadcast>
+        private let inbox: AsyncStream<RoomBroadcast>.Continuation
+        /// Broadcasts waiting to be published at most; more while the backend is slow are not
+        /// published (counted).
+        static let outboxLimit = 10_000
+
+        init(backend: some BroadcastBackend, node: String, logger: Logger) {
+            self.backend = backend
+            self.logger = logger
+            var log = WebSocketEventLogger(logger: logger)
+            log.node = node
+            self.log = log
+            state = Mutex(BroadcastLinkState(node: node, incarnation: UInt64.random(in: 1...UInt64.max)))
+            (outbox, inbox) = AsyncStream.makeStream(of: RoomBroadcast.self, bufferingPolicy: .bufferingOldest(Self.outboxLimit))
+        }
+
+        func publish(_ message: Message, in room: String) {
+            let (node, incarnation) = state.withLock { ($0.node, $0.incarnation) }
+            let broadcast = RoomBroadcast(node: node, incarnation: incarnation, sequence: sequence.add(1, ordering: .relaxed).newValue,
+                                          room: room, message: message)
+            if case .dropped = inbox.yield(broadcast) { act(state.withLock { $0.publishFailed("too many broadcasts waiting to be published") }) }
+        }
+
+        func run(deliver: @escaping @Sendable (RoomBroadcast) -> Void) async throws {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await self.backend.run(deliver: { broadcast in
+                        let (accepted, missed) = self.state.withLock { $0.received(broadcast) }
+                        if missed > 0 {
+                            self.log.emit(.broadcastMessagesMissed(backend: self.backend.name, fromNode: broadcast.node, missed: Int(missed)))
+                        }
+                        if accepted { deliver(broadcast) }
+                    }, health: { health in
+                        self.act(self.state.withLock { $0.healthChanged(health) })
+                    })
+                }
+                group.addTask {
+                    for await broadcast in self.outbox {  // one at a time: each node's order is kept
+                        do {
+                            try await self.backend.publish(broadcast)
+                            self.act(self.state.withLock { $0.published() })
+                        } catch {
+                            self.act(self.state.withLock { $0.publishFailed("\(error)") })
+                        }
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+
+        private func act(_ action: BroadcastLinkState.Action) {
+            switch action {
+            case .none: break
+            case .reportDown(let reason): log.emit(.broadcastBackendDown(backend: backend.name, reason: reason))
+            case .reportRecovered(let downFor, let notPublished):
+                log.emit(.broadcastBackendRecovered(backend: backend.name, downFor: downFor, notPublished: notPublished))
+            }
+        }
     }
 }

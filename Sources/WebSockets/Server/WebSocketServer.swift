@@ -117,7 +117,7 @@ public final class WebSocketServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try options.apply(to: channel)  // the same options a mounted connection gets
                     let peer = channel.remoteAddress
-                    let context = ConnectionContext(peerAddress: peer?.logHost, peerPort: peer?.port)
+                    let context = ConnectionContext(peerAddress: peer?.logHost, peerPort: peer?.port, node: configuration.node)
                     if let sslContext {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
                     }

@@ -7,7 +7,7 @@ import WebSocketLogging
 ///
 /// Attributes keep their types (a port or a close code is an `int_value`, a duration a
 /// `double_value`). Names follow the OpenTelemetry semantic conventions where one exists
-/// (`client.address`, `network.peer.address`/`.port`, `network.protocol.name`, `http.route`, `url.path`,
+/// (`service.instance.id` for the server node, `client.address`, `network.peer.address`/`.port`, `network.protocol.name`, `http.route`, `url.path`,
 /// `url.query`, `http.request.method`, `http.response.status_code`, `server.address`/`.port`,
 /// `exception.type`/`.message`, `code.*`); the rest are in this library's namespace, `websockets.`
 /// followed by the JSON field name (`websockets.close_code`, `websockets.connection.id`).
@@ -20,6 +20,7 @@ enum OTLPLogRecordEncoding {
         w.string(3, severityText(record.level))
         w.message(5) { $0.string(1, record.message) }  // body: AnyValue.string_value
 
+        if let node = record.node { attribute(&w, "service.instance.id") { $0.string(1, node) } }
         if let connection = record.connection {
             attribute(&w, "websockets.connection.id") { $0.string(1, connection.id.description) }
             if let client = connection.clientAddress { attribute(&w, "client.address") { $0.string(1, client) } }
