@@ -38,7 +38,7 @@ struct LogFormatDocTests {
     }
 
     /// Events without a connection: logged with `fields` instead of `event_data`.
-    static let serverEvents: Set<String> = ["server_listening", "server_closing", "server_closed", "log_records_dropped", "log_records_suppressed", "client_reconnecting", "server_stats"]
+    static let serverEvents: Set<String> = ["server_listening", "server_closing", "server_closed", "log_records_dropped", "log_records_suppressed", "client_reconnecting", "server_stats", "broadcast_backend_down", "broadcast_backend_recovered", "broadcast_messages_missed"]
 
     static func generate() throws -> String {
         let data = try Data(contentsOf: repositoryRoot.appendingPathComponent("schemas/log-record.schema.json"))
