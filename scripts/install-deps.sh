@@ -6,14 +6,15 @@
 #           chromium (the real browser of Tests/WebSocketsTests/BrowserTests, driven headless over DevTools),
 #           libnss3-tools (certutil: the browser trusts a test CA through an NSS database of its own),
 #           prometheus (the real server that scrapes `websockets serve --metrics`; promtool checks the exposition),
-#           curl (queries Prometheus and fetches /metrics in that test)
+#           curl (queries Prometheus and fetches /metrics in that test),
+#           postgresql (the real server the rooms-across-nodes tests start with initdb/pg_ctl)
 #   PyPI:   jsonschema (every emitted JSON line is validated against schemas/),
 #           websockets (the strict reference peer, both directions),
 #           opentelemetry-sdk (a real OpenTelemetry client sending W3C traceparent),
 #           opentelemetry-proto (the official OTLP definitions the OTLP export test decodes with)
 set -euo pipefail
 
-apt_packages=(zlib1g-dev rsyslog rsyslog-relp jq node-ws openssl nginx-light chromium libnss3-tools prometheus curl)
+apt_packages=(zlib1g-dev rsyslog rsyslog-relp jq node-ws openssl nginx-light chromium libnss3-tools prometheus curl postgresql)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

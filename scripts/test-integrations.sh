@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and tests the packages under Integrations/ (each its own SwiftPM package, depending on
 # this one by path): the framework example apps started for real against Python websockets,
-# headless Chromium and nginx; the OTLP exporter against a real OTLP/HTTP receiver. Prints each
+# headless Chromium and nginx; the OTLP exporter against a real OTLP/HTTP receiver; rooms across
+# three nodes on a real PostgreSQL. Prints each
 # package's build and test time.
 #   scripts/test-integrations.sh [NAME...]     (default: every package in Integrations/)
 set -euo pipefail

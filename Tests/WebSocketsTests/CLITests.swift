@@ -30,4 +30,27 @@ struct CLITests {
         let result = try await validateWithSchema(lines)
         #expect(result.status == 0, "\(result.output)")
     }
+
+    @Test("--node names the server on every record (server and connection alike); a bad name is refused naming it")
+    func node() async throws {
+        let binary = productBinary("websockets")
+        let port = freePort()
+        let log = NSTemporaryDirectory() + "ws-cli-node-\(getpid())-\(port).jsonl"
+        defer { unlink(log) }
+        let server = try ChildProcess(binary, ["serve", "--port", String(port), "--node", "web-9"], output: log)
+        await waitFor({ (try? String(contentsOfFile: log, encoding: .utf8))?.contains("server_listening") == true }, seconds: 10)
+        let ws = try await bounded(10, "connect") { try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/") }
+        await ws.close()
+        kill(server.pid, SIGTERM)
+        #expect(await server.waitForExit(seconds: 10) == 0)
+        let records = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(records.count >= 5)
+        for record in records {
+            let fields = (record["event_data"] ?? record["fields"]) as? [String: Any]
+            #expect(fields?["node"] as? String == "web-9", "\(record)")
+        }
+        let bad = try await runCommand(binary, ["serve", "--node", "a\u{1}b"])
+        #expect(bad.status != 0 && bad.output.contains("--node 'a\\x01b': 1 to 128 bytes without control characters"), "\(bad.output)")
+    }
 }

@@ -116,9 +116,9 @@ struct MetadataParts: Sendable {
     /// Adds `m`; later keys win. A connection from a metadata provider is `ambient`.
     mutating func absorb(_ m: Logger.Metadata, ambient: Bool = false) {
         for (key, value) in m {
+            if key == nodeMetadataKey, case .string(let name) = value { node = name; continue }
             if case .stringConvertible(let c) = value {
                 if key == webSocketEventMetadataKey, let e = c as? WebSocketLogEvent { typed = e; continue }
-                if key == nodeMetadataKey { node = c.description; continue }
                 if key == ConnectionContext.metadataKey, let ctx = c as? ConnectionContext {
                     if ambient { ambientConnection = ctx } else { connection = ctx }
                     continue

@@ -67,6 +67,7 @@ struct OTLPExportTests {
         configuration.logger = Logger(label: "websockets.server", factory: handlers)
         configuration.logger.logLevel = .debug
         configuration.statsInterval = .seconds(3600)  // one window, written at shutdown
+        configuration.node = "web-7"
         let appLogger = Logger(label: "app", factory: handlers)
         let server = try await WebSocketServer.serve(host: "127.0.0.1", port: 0, configuration: configuration) { ws in
             appLogger.info("echoing", metadata: ["answer": .stringConvertible(42), "ratio": .stringConvertible(0.5), "tag": "x"])
@@ -146,6 +147,8 @@ struct OTLPExportTests {
         #expect(attribute(stats, "websockets.handshakes_rejected")?.value as? Int == 1)
         #expect(attribute(stats, "websockets.window")?.type == "double")
         #expect(attribute(stats, "websockets.connection.id") == nil, "a server record, no connection")
+        #expect(attribute(stats, "service.instance.id")?.value as? String == "web-7", "the node on a server record")
+        #expect(attribute(closed, "service.instance.id")?.value as? String == "web-7", "and on a connection's")
     }
 
     /// `records` grouped by the logger field `key`, each group in its original order.
