@@ -67,6 +67,8 @@ public final class PostgresBroadcastBackend: BroadcastBackend {
                                                 database: database.isEmpty ? nil : database, tls: .disable)
     }
 
+    /// Notifies every node of `broadcast` (through a stored row when it is larger than a notification).
+    /// - Throws: ``PostgresBroadcastError`` when not connected or the statement failed.
     public func publish(_ broadcast: RoomBroadcast) async throws {
         guard let connection = connection.withLockedValue({ $0 }) else { throw PostgresBroadcastError("not connected") }
         let text = try Envelope(broadcast).encoded()
@@ -91,15 +93,17 @@ public final class PostgresBroadcastBackend: BroadcastBackend {
         }
     }
 
+    /// Connects, `LISTEN`s and delivers until cancelled, reconnecting with backoff; `health`
+    /// hears `.up` once listening and `.down` with the reason when the connection fails.
     public func run(deliver: @escaping @Sendable (RoomBroadcast) -> Void,
                     health: @escaping @Sendable (BroadcastBackendHealth) -> Void) async throws {
         var backoff = Duration.milliseconds(100)
         while !Task.isCancelled {
             let id = Self.connectionIDs.withLockedValue { $0 += 1; return $0 }
-            var open: PostgresConnection?
+            var opened: PostgresConnection?
             do {
                 let connection = try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
-                open = connection
+                opened = connection
                 try await Self.createTable(connection, logger: logger)
                 try await connection.listen(on: channel) { notifications in
                     self.connection.withLockedValue { $0 = connection }
@@ -112,7 +116,7 @@ public final class PostgresBroadcastBackend: BroadcastBackend {
                 throw PostgresBroadcastError("the server closed the connection")
             } catch {
                 connection.withLockedValue { $0 = nil }
-                try? await open?.close()
+                try? await opened?.close()
                 if Task.isCancelled { break }
                 health(.down(reason: Self.describe(error)))
                 try? await Task.sleep(for: backoff)
@@ -195,6 +199,7 @@ public final class PostgresBroadcastBackend: BroadcastBackend {
 
 /// A broadcast that could not be published, in words.
 public struct PostgresBroadcastError: Error, CustomStringConvertible {
+    /// What went wrong.
     public let description: String
     init(_ description: String) { self.description = description }
 }
