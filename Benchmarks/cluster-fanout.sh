@@ -5,10 +5,13 @@
 # PostgreSQL backend attached but nothing to carry). Release builds; PostgreSQL started in a
 # temporary directory (as the postgres user when run as root). Loopback only.
 #
-#   bash Benchmarks/cluster-fanout.sh [RATES]     (default 50,100,200,400)
+#   bash Benchmarks/cluster-fanout.sh [RATES]     (default 50,100,200,400; MEMBERS=300)
+# MEMBERS=3 RATES: the backend's own rate, one member per node (the Python client, one core,
+# receives about 30,000 messages a second: with 300 members it is the limit from ~100 msgs/s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rates=${1:-50,100,200,400}
+members=${MEMBERS:-300}
 (cd Integrations/PostgresBroadcast && swift build -c release --product ClusterChat >/dev/null)
 chat="$(cd Integrations/PostgresBroadcast && swift build -c release --show-bin-path)/ClusterChat"
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort | tail -1)
@@ -29,11 +32,11 @@ start_nodes() {  # N nodes on 8201…
     done
     sleep 2
 }
-echo "# 1 node × 300 members (local broadcast)"
+echo "# 1 node × $members members (local broadcast)"
 start_nodes 1
-python3 Benchmarks/cluster_fanout.py --ports 8201 --members 300 --rates "$rates"
+python3 Benchmarks/cluster_fanout.py --ports 8201 --members "$members" --rates "$rates"
 kill "${pids[@]}"; wait 2>/dev/null || true
-echo "# 3 nodes × 100 members over PostgreSQL"
+echo "# 3 nodes × $((members / 3)) members over PostgreSQL"
 start_nodes 3
-python3 Benchmarks/cluster_fanout.py --ports 8201,8202,8203 --members 300 --rates "$rates"
+python3 Benchmarks/cluster_fanout.py --ports 8201,8202,8203 --members "$members" --rates "$rates"
 grep -h '"broadcast_' "$dir"/node*.log | head -5 || true
