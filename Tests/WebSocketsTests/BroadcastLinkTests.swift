@@ -1,6 +1,18 @@
+import Foundation
+import Logging
+import NIOCore
 import Testing
 import WebSocketCore
+import WebSocketLogging
+import WebSocketTestSupport
 @testable import WebSockets
+
+/// A backend that takes nothing (its rooms are not running): what waits to be published piles up.
+struct StalledBackend: BroadcastBackend {
+    var name: String { "stalled" }
+    func publish(_ broadcast: RoomBroadcast) async throws {}
+    func run(deliver: @escaping @Sendable (RoomBroadcast) -> Void, health: @escaping @Sendable (BroadcastBackendHealth) -> Void) async throws {}
+}
 
 /// The rooms' side of a broadcast backend, as a state machine (no I/O): when it reports down and
 /// recovered, what it counts, and which broadcasts it delivers.
@@ -43,5 +55,19 @@ struct BroadcastLinkTests {
         #expect(link.received(Self.broadcast("b", 7, 16)) == (true, 4), "12 to 15 never came")
         #expect(link.received(Self.broadcast("b", 8, 1)) == (true, 0), "b restarted")
         #expect(link.received(Self.broadcast("b", 8, 2)) == (true, 0))
+    }
+
+    @Test("what waits to be published is bounded in bytes (16 MiB): beyond, broadcasts are not queued but counted, with a down record")
+    func outboxBoundedInBytes() throws {
+        let logs = MemorySink()
+        let rooms = WebSocketRooms(backend: StalledBackend(), node: "a",
+                                   logger: Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: logs) })
+        let mebibyte = Message.binary(ByteBuffer(repeating: 7, count: 1 << 20))
+        for _ in 0..<16 { rooms.broadcast(mebibyte, in: "r") }
+        #expect(!logs.lines.contains { $0.contains("broadcast_backend_down") }, "16 MiB wait")
+        rooms.broadcast(mebibyte, in: "r")
+        let down = try #require(records(logs).first { $0["event"] as? String == "broadcast_backend_down" })
+        #expect((down["fields"] as? [String: Any])?["reason"] as? String == "too many broadcast bytes waiting to be published")
+        #expect((down["fields"] as? [String: Any])?["node"] as? String == "a")
     }
 }

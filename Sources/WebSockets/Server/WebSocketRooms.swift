@@ -83,11 +83,14 @@ public final class WebSocketRooms: Service, Sendable {
         private let log: WebSocketEventLogger
         private let state: Mutex<BroadcastLinkState>
         private let sequence = Atomic<UInt64>(0)
+        /// Payload bytes of the broadcasts waiting to be published.
+        private let waitingBytes = Atomic<Int>(0)
         private let outbox: AsyncStream<RoomBroadcast>
         private let inbox: AsyncStream<RoomBroadcast>.Continuation
-        /// Broadcasts waiting to be published at most; more while the backend is slow are not
-        /// published (counted).
+        /// Broadcasts, and their payload bytes, waiting to be published at most; more while the
+        /// backend is slow or not running are not published (counted), so memory stays bounded.
         static let outboxLimit = 10_000
+        static let outboxBytes = 16 << 20
 
         init(backend: some BroadcastBackend, node: String, logger: Logger) {
             self.backend = backend
@@ -103,7 +106,15 @@ public final class WebSocketRooms: Service, Sendable {
             let (node, incarnation) = state.withLock { ($0.node, $0.incarnation) }
             let broadcast = RoomBroadcast(node: node, incarnation: incarnation, sequence: sequence.add(1, ordering: .relaxed).newValue,
                                           room: room, message: message)
-            if case .dropped = inbox.yield(broadcast) { act(state.withLock { $0.publishFailed("too many broadcasts waiting to be published") }) }
+            let size = message.payloadSize
+            guard waitingBytes.add(size, ordering: .relaxed).newValue <= Self.outboxBytes else {
+                waitingBytes.subtract(size, ordering: .relaxed)
+                return act(state.withLock { $0.publishFailed("too many broadcast bytes waiting to be published") })
+            }
+            if case .dropped = inbox.yield(broadcast) {
+                waitingBytes.subtract(size, ordering: .relaxed)
+                act(state.withLock { $0.publishFailed("too many broadcasts waiting to be published") })
+            }
         }
 
         func run(deliver: @escaping @Sendable (RoomBroadcast) -> Void) async throws {
@@ -121,6 +132,7 @@ public final class WebSocketRooms: Service, Sendable {
                 }
                 group.addTask {
                     for await broadcast in self.outbox {  // one at a time: each node's order is kept
+                        defer { self.waitingBytes.subtract(broadcast.message.payloadSize, ordering: .relaxed) }
                         do {
                             try await self.backend.publish(broadcast)
                             self.act(self.state.withLock { $0.published() })
