@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 import NIOHTTP1
 import WebSocketCompression
 import WebSocketCore
@@ -161,6 +162,7 @@ public final class WebSocketRouteUpgraders: Sendable {
     private let statsReporter: StatsReporter?
     /// Finished by ``shutdown()``: what ``shutdownOnGracefulShutdown()`` waits on.
     private let stopped = AsyncStream<Void>.makeStream()
+    private let watchingShutdown = Atomic<Bool>(false)
 
     /// No route upgrader yet.
     public init(configuration: ServerConfiguration) {
@@ -201,6 +203,7 @@ public final class WebSocketRouteUpgraders: Sendable {
     /// service (Hummingbird's) and has no shutdown hook of its own. Outside a service group it
     /// only waits for an explicit ``shutdown()``.
     public func shutdownOnGracefulShutdown() {
+        guard !watchingShutdown.exchange(true, ordering: .relaxed) else { return }  // one watcher: the stream has one reader
         Task {  // inherits the service's task-locals: its graceful shutdown reaches the handler
             await withGracefulShutdownHandler {
                 for await _ in stopped.stream {}
