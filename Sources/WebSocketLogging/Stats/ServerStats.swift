@@ -11,7 +11,6 @@ package final class ServerStats: Sendable {
     private struct State {
         var active = 0
         var window = ServerStatsInfo(window: 0)
-        var closed = [Int](repeating: 0, count: ServerStatsInfo.CloseOutcome.allCases.count)
         var handshakes = LogHistogram()
         var durations = LogHistogram()
         var started: ContinuousClock.Instant
@@ -34,10 +33,9 @@ package final class ServerStats: Sendable {
             }
         case .connectionClosed(let info):
             let outcome = ServerStatsInfo.CloseOutcome(code: info.code)
-            let slot = ServerStatsInfo.CloseOutcome.allCases.firstIndex(of: outcome)!
             state.withLock { s in
                 s.active -= 1
-                s.closed[slot] += 1
+                s.window.closed[outcome, default: 0] += 1
                 s.durations.record(info.duration)
             }
         case .connectionRejected: state.withLock { $0.window.handshakesRejected += 1 }
@@ -65,14 +63,10 @@ package final class ServerStats: Sendable {
             let elapsed = now - s.started
             info.window = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             info.connectionsActive = s.active
-            for (i, outcome) in ServerStatsInfo.CloseOutcome.allCases.enumerated() where s.closed[i] > 0 {
-                info.closed[outcome] = s.closed[i]
-            }
             info.handshakeDuration = Self.percentiles(s.handshakes)
             info.connectionDuration = Self.percentiles(s.durations)
             info.recordsDropped = recordsDropped
             s.window = ServerStatsInfo(window: 0)
-            for i in s.closed.indices { s.closed[i] = 0 }
             s.handshakes.reset()
             s.durations.reset()
             s.started = now

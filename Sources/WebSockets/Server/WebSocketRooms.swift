@@ -80,6 +80,8 @@ public final class WebSocketRooms: Service, Sendable {
     final class Link: Sendable {
         let backend: any BroadcastBackend
         let logger: Logger
+        private let node: String
+        private let incarnation = UInt64.random(in: 1...UInt64.max)
         private let log: WebSocketEventLogger
         private let state: Mutex<BroadcastLinkState>
         private let sequence = Atomic<UInt64>(0)
@@ -98,12 +100,12 @@ public final class WebSocketRooms: Service, Sendable {
             var log = WebSocketEventLogger(logger: logger)
             log.node = node
             self.log = log
-            state = Mutex(BroadcastLinkState(node: node, incarnation: UInt64.random(in: 1...UInt64.max)))
+            self.node = node
+            state = Mutex(BroadcastLinkState(node: node, incarnation: incarnation))
             (outbox, inbox) = AsyncStream.makeStream(of: RoomBroadcast.self, bufferingPolicy: .bufferingOldest(Self.outboxLimit))
         }
 
         func publish(_ message: Message, in room: String) {
-            let (node, incarnation) = state.withLock { ($0.node, $0.incarnation) }
             let broadcast = RoomBroadcast(node: node, incarnation: incarnation, sequence: sequence.add(1, ordering: .relaxed).newValue,
                                           room: room, message: message)
             let size = message.payloadSize

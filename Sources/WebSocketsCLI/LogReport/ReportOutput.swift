@@ -217,23 +217,12 @@ struct JSONOut {
         needsComma = true
     }
     mutating func null() { comma(); text += "null"; needsComma = true }
+    /// `s` quoted and escaped by the log formatters' own JSON writer.
     mutating func string(_ s: String) {
         comma()
-        text += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where u.value < 0x20 || u.value == 0x2028 || u.value == 0x2029:
-                let hex = String(u.value, radix: 16)
-                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: text.unicodeScalars.append(u)
-            }
-        }
-        text += "\""
+        var line = LogLine(capacity: s.utf8.count + 2)
+        line.append(jsonString: s)
+        text += String(decoding: line.bytes, as: UTF8.self)
         needsComma = true
     }
 }
