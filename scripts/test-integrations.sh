@@ -21,8 +21,13 @@ for name in "${packages[@]}"; do
     built=$(date +%s)
     log="/tmp/swift-websockets-$name-test.log"
     # Bounded: a hang must fail the run, not eat CI's time.
-    (cd "$dir" && timeout 600 swift test --skip-build 2>&1) | tee "$log"
-    grep -qE "Test run with [0-9]+ tests? .* passed" "$log"
+    (cd "$dir" && timeout 600 swift test --skip-build 2>&1) | tee "$log" || true
+    if ! grep -qE "Test run with [0-9]+ tests? .* passed" "$log"; then
+        # The failures last, so that the end of CI's output names them.
+        echo "---- failures in $name ($log):"
+        grep -E "✘|Expectation failed|recorded an issue|Fatal error|error:" "$log" | cut -c1-600 | tail -n 40
+        exit 1
+    fi
     done_at=$(date +%s)
     count=$(grep -oE "Test run with [0-9]+ tests?" "$log" | tail -1 | grep -oE "[0-9]+")
     total=$((total + count))

@@ -6,16 +6,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A failed run ends with its failures, so that the last lines of CI's output name them.
+passed_or_show_failures() {
+  if ! grep -qE "Test run with [0-9]+ tests? .* passed" "$1"; then
+    echo "---- failures in $1:"
+    grep -E "✘|Expectation failed|recorded an issue|Fatal error|error:" "$1" | cut -c1-600 | tail -n 40
+    return 1
+  fi
+}
+
 bash scripts/install-deps.sh
 
 swift build --build-tests
 # Bounded: a hang must fail the run, not eat CI's time.
-timeout 1200 swift test --skip-build --skip SyslogDeliveryTests 2>&1 | tee /tmp/swift-websockets-test.log
-grep -qE "Test run with [0-9]+ tests? .* passed" /tmp/swift-websockets-test.log
+timeout 1200 swift test --skip-build --skip SyslogDeliveryTests 2>&1 | tee /tmp/swift-websockets-test.log || true
+passed_or_show_failures /tmp/swift-websockets-test.log
 # The load tests (1,000-connection churns through a restarted rsyslogd) on their own: beside
 # the rest, on two cores, they starve other tests' time bounds.
-timeout 600 swift test --skip-build --filter SyslogDeliveryTests 2>&1 | tee /tmp/swift-websockets-load-test.log
-grep -qE "Test run with [0-9]+ tests? .* passed" /tmp/swift-websockets-load-test.log
+timeout 600 swift test --skip-build --filter SyslogDeliveryTests 2>&1 | tee /tmp/swift-websockets-load-test.log || true
+passed_or_show_failures /tmp/swift-websockets-load-test.log
 
 # The packages under Integrations/: the Hummingbird and Vapor example apps on one port for HTTP
 # and WebSocket, against real clients; the OTLP exporter against a receiver decoding with the

@@ -24,6 +24,16 @@ struct DripFeedTests {
         ("bad utf8 mid-frame", clientFrame(opcode: 1, payload: Array("ab".utf8) + [0xF8] + Array("cd".utf8))),
         ("bad close code", clientFrame(opcode: 8, payload: closePayload(1004))),
         ("too big", clientFrame(opcode: 2, payload: Array(repeating: 0, count: 65537))),
+        // Whole text frames take a path of their own (straight into the String): the same rules.
+        ("text 300, multi-byte", clientFrame(opcode: 1, payload: Array(String(repeating: "añ€😀", count: 30).utf8))),
+        ("text cut mid-character at the end", clientFrame(opcode: 1, payload: Array("ab€".utf8).dropLast())),
+        ("text too big", clientFrame(opcode: 1, payload: Array(repeating: 0x61, count: 65537))),
+        ("text at the limit", clientFrame(opcode: 1, payload: Array(repeating: 0x61, count: 65536))),
+        ("unmasked text", rawFrame(opcode: 1, payload: Array("hi".utf8))),
+        ("two texts and a ping", clientFrame(opcode: 1, payload: Array("one".utf8)) + clientFrame(opcode: 9, payload: [7])
+            + clientFrame(opcode: 1, payload: Array("two €".utf8))),
+        ("compressed bit on text", clientFrame(rsv: 4, opcode: 1, payload: Array("x".utf8))),
+        ("surrogate in text", clientFrame(opcode: 1, payload: [0x61, 0xED, 0xA0, 0x80])),
     ]
 
     struct Outcome: Equatable {

@@ -14,6 +14,17 @@ import WebSocketTestSupport
 /// typed pipeline, as Hummingbird's), or a route's upgrader deciding there with the handler
 /// given per request (as Hummingbird's and Vapor's routes do), each echoing.
 struct HostileTarget {
+    /// The callbacks' echo; a text "log me" first writes a user record through `ws.logger`.
+    struct LoggingEcho: WebSocketCallbacks {
+        static func logIfAsked(_ message: Message, _ ws: WebSocket) {
+            if case .text("log me") = message { ws.logger.info("user record", metadata: ["mine": "yes"]) }
+        }
+        func received(_ message: Message, on ws: WebSocket) throws {
+            Self.logIfAsked(message, ws)
+            try ws.write(message)
+        }
+    }
+
     let port: Int
     let shutdown: @Sendable () async -> Void
 
@@ -22,7 +33,10 @@ struct HostileTarget {
                       configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> HostileTarget {
         let echo: @Sendable (WebSocket) async throws -> Void = { ws in
             if idle { return await ws.waitUntilClosed() }
-            for try await message in ws.messages { try await ws.send(message) }
+            for try await message in ws.messages {
+                LoggingEcho.logIfAsked(message, ws)
+                try await ws.send(message)
+            }
         }
         var configuration = ServerConfiguration()
         configuration.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: logs, logLevel: .info) }
@@ -35,7 +49,7 @@ struct HostileTarget {
             return HostileTarget(port: server.port, shutdown: { await server.shutdown() })
         case .callbacks:
             let server = try await WebSocketServer.serve(host: "127.0.0.1", port: 0, configuration: configuration,
-                                                         callbacks: ConnectionHandlerTests.Echo())
+                                                         callbacks: LoggingEcho())
             return HostileTarget(port: server.port, shutdown: { await server.shutdown() })
         case .mounted:
             let upgrader = WebSocketHTTPUpgrader(configuration: configuration, handler: echo)

@@ -16,6 +16,9 @@ struct ServerClientTests {
         let server = try await startTestServer()
         var configuration = ClientConfiguration(subprotocols: ["chat"])
         configuration.connection.maxMessageSize = 8 << 20
+        // No keepalive: under load this test can outlast its interval, and a keepalive pong
+        // would update `latency` after the explicit ping below.
+        configuration.connection.pingInterval = nil
         let ws = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(server.port)/echo", configuration: configuration)
         #expect(ws.subprotocol == "chat")
         var replies = ws.messages.makeAsyncIterator()

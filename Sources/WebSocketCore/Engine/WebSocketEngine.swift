@@ -244,6 +244,7 @@ public struct WebSocketEngine: Sendable {
             switch phase {
             case .header:
                 guard let header = try parser.parseHeader(&inbound) else { return }
+                if try takeWholeText(header) { continue }
                 let frameStart = try beginFrame(header)
                 phase = .payload(header, received: 0, frameStart: frameStart)
                 if header.payloadLength == 0 {
@@ -264,6 +265,41 @@ public struct WebSocketEngine: Sendable {
                 }
             }
         }
+    }
+
+    /// The common case of a text message: one frame, uncompressed, all of it already read.
+    /// Its payload is unmasked and validated straight into the `String` handed to the user
+    /// (one allocation, none for a short one), with no assembly buffer. Returns false, having
+    /// consumed nothing, when the frame is not such a message; the general path then applies
+    /// the same rules.
+    private mutating func takeWholeText(_ header: FrameHeader) throws(ProtocolViolation) -> Bool {
+        let n = header.payloadLength
+        guard header.opcode == .text, header.fin, !header.rsv1, message == nil, !isTracing,
+              !configuration.deliverFragments, n <= configuration.maxMessageSize,
+              inbound.readableBytes >= n else { return false }
+        statistics.framesIn += 1
+        var valid = true
+        let text = inbound.withUnsafeReadableBytes { source in
+            String(unsafeUninitializedCapacity: n) { destination in
+                let payload = UnsafeRawBufferPointer(rebasing: source[..<n])
+                if let key = header.maskingKey {
+                    key.copy(from: payload, to: UnsafeMutableRawBufferPointer(destination))
+                } else {
+                    UnsafeMutableRawBufferPointer(destination).copyMemory(from: payload)
+                }
+                // §8.1: invalid UTF-8 fails the connection; `String` alone would repair it.
+                var validator = UTF8Validator()
+                valid = validator.validate(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: destination[..<n])))
+                    && validator.isComplete
+                return n
+            }
+        }
+        inbound.moveReaderIndex(forwardBy: n)
+        if !valid { throw .invalidUTF8 }
+        events.append(.message(.text(text)))
+        statistics.messagesIn += 1
+        statistics.payloadBytesIn += n
+        return true
     }
 
     /// Applies the rules that need message context, before any payload is buffered.

@@ -18,8 +18,11 @@ package struct WebSocketEventLogger: Sendable {
         get { storedLogger }
         set {
             storedLogger = newValue
-            route = DirectPipelineRoute(newValue)  // its metadata now holds any connection
-            routeConnection = nil
+            route = DirectPipelineRoute(newValue)
+            // The connection stays; swift-log's route needs it in the new logger's metadata.
+            if route == nil, let routeConnection, newValue[metadataKey: ConnectionContext.metadataKey] == nil {
+                storedLogger[metadataKey: ConnectionContext.metadataKey] = .stringConvertible(routeConnection)
+            }
         }
     }
     @usableFromInline var storedLogger: Logger
@@ -57,9 +60,20 @@ package struct WebSocketEventLogger: Sendable {
     /// A copy whose records carry `connection`.
     package func with(connection: ConnectionContext) -> WebSocketEventLogger {
         var copy = self
-        copy.storedLogger[metadataKey: ConnectionContext.metadataKey] = .stringConvertible(connection)
         copy.routeConnection = connection  // the shared route stays: no object per connection
+        // The direct route carries the connection beside the logger; only swift-log's route
+        // needs it in the logger's metadata (a copy of the handler and its dictionary).
+        if route == nil { copy.storedLogger[metadataKey: ConnectionContext.metadataKey] = .stringConvertible(connection) }
         return copy
+    }
+
+    /// ``logger`` with the connection of ``with(connection:)`` in its metadata, made on demand:
+    /// what user code logs through (`WebSocket.logger`).
+    package var connectionLogger: Logger {
+        guard route != nil, let routeConnection else { return storedLogger }
+        var tagged = storedLogger
+        tagged[metadataKey: ConnectionContext.metadataKey] = .stringConvertible(routeConnection)
+        return tagged
     }
 
     /// Whether protocol traces would be logged: set `engine.isTracing` from this (it follows

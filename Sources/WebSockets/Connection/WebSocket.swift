@@ -25,16 +25,28 @@ public final class WebSocket: Sendable {
     public let remoteAddress: SocketAddress?
     /// The client's address: from a trusted proxy's forwarding header, else the peer address.
     public let clientAddress: String?
-    /// The opening handshake request (received by a server, sent by a client).
-    public let request: HTTPRequestHead
-    /// The opening handshake response.
-    public let response: HTTPResponseHead
+    /// The opening handshake request (received by a server, sent by a client). Rebuilt from a
+    /// compact copy on each access: keep it in a local when reading it often.
+    public var request: HTTPRequestHead { packedRequest.request }
+    /// The opening handshake response; rebuilt on each access, as ``request``.
+    public var response: HTTPResponseHead { packedResponse.response }
+    private let packedRequest: PackedHead
+    private let packedResponse: PackedHead
     /// The negotiated subprotocol.
     public let subprotocol: String?
     /// The negotiated extensions, as in `Sec-WebSocket-Extensions`.
     public let extensions: [ExtensionOffer]
     /// A logger tagged with this connection: records written through it carry its context.
-    public let logger: Logger
+    /// Made on each access (the tag is a copy of the handler's metadata, which most connections
+    /// never need): keep it in a local when writing many records.
+    public var logger: Logger {
+        var tagged = baseLogger
+        tagged[metadataKey: ConnectionContext.metadataKey] = .stringConvertible(logContext)
+        return tagged
+    }
+    /// The connection's logger, shared with its handler; untagged when records take the
+    /// pipeline's direct route.
+    let baseLogger: Logger
     /// The context every log record of this connection carries.
     public let logContext: ConnectionContext
     /// The W3C trace context of the opening handshake (`traceparent`, `tracestate`): what the
@@ -91,11 +103,11 @@ public final class WebSocket: Sendable {
         self.clientAddress = logContext.clientAddress
         self.logContext = logContext
         self.serviceContext = role == .server && extractsServiceContext ? TracePropagation.extract(request.headers) : nil
-        self.request = request
-        self.response = response
+        self.packedRequest = PackedHead(request)
+        self.packedResponse = PackedHead(response)
         self.subprotocol = subprotocol
         self.extensions = extensions
-        self.logger = logger  // already tagged with `logContext` by the handler: shared, not copied
+        self.baseLogger = logger  // the handler's: shared, not copied
         self.eventLoop = eventLoop
         self.handler = handler
         self.status = NIOLockedValueBox(Status(gate: OutboundGate(highMark: writeBufferHighMark)))
@@ -441,7 +453,7 @@ public func broadcast(_ message: Message, to connections: some Sequence<WebSocke
             skip = "connection is \(ws.state)"
         }
         if let skip {
-            let log = WebSocketEventLogger(logger: logger ?? ws.logger).with(connection: ws.logContext)
+            let log = WebSocketEventLogger(logger: logger ?? ws.baseLogger).with(connection: ws.logContext)
             log.emit(.broadcastSkipped(reason: skip))
             continue
         }
