@@ -200,6 +200,7 @@ let package = Package(
         ),
         .target(
             name: "WebSocketTestSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport",
             swiftSettings: strictSettings
         ),

@@ -239,6 +239,21 @@ public final class RawSocket: @unchecked Sendable {
     /// ``read(count:)`` off the cooperative pool.
     public func readAsync(count: Int) async -> [UInt8] { await offPool { self.read(count: count) } }
 
+    /// Reads one unmasked server frame: (first byte, payload); nil if the connection closed first.
+    public func readFrameAsync() async throws -> (first: UInt8, payload: [UInt8])? {
+        let head = try await bounded(10, "frame header") { await self.readAsync(count: 2) }
+        guard head.count == 2 else { return nil }
+        var length = Int(head[1] & 0x7F)
+        if length == 126 {
+            length = await readAsync(count: 2).reduce(0) { $0 << 8 | Int($1) }
+        } else if length == 127 {
+            length = await readAsync(count: 8).reduce(0) { $0 << 8 | Int($1) }
+        }
+        let count = length
+        let payload = count == 0 ? [] : try await bounded(10, "frame payload") { await self.readAsync(count: count) }
+        return (head[0], payload)
+    }
+
     /// Shuts the connection down both ways (the peer sees EOF); the descriptor is closed by deinit.
     public func shutdownBoth() { shutdown(fd, Int32(SHUT_RDWR)) }
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOHTTP1
 import Testing
+import WebSocketTestSupport
 @testable import WebSocketCore
 @testable import WebSocketLogging
 
@@ -174,23 +175,5 @@ struct HandlerTests {
         logger[metadataKey: "region"] = "eu"
         logger.info("m", metadata: ["k": "call"])
         #expect(try parseJSON(sink.lines[0])["metadata"] as? [String: String] == ["k": "call", "region": "eu", "trace_id": "abc"])
-    }
-}
-
-/// A minimal foreign handler: keeps messages and metadata as strings.
-final class CollectingHandler: LogHandler, @unchecked Sendable {
-    struct Entry { var message: String; var metadata: [String: String] }
-    private let lock = NSLock()
-    private var stored: [Entry] = []
-    var entries: [Entry] { lock.withLock { stored } }
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-    func log(event: LogEvent) {
-        let all = metadata.merging(event.metadata ?? [:]) { $1 }
-        lock.withLock { stored.append(Entry(message: event.message.description, metadata: all.mapValues { "\($0)" })) }
     }
 }

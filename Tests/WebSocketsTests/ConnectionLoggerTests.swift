@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import Testing
 import WebSocketCore
 import WebSocketLogging
@@ -12,21 +11,6 @@ import WebSocketTestSupport
 /// a record takes (our pipeline's direct route, or swift-log's for any other handler).
 @Suite("ws.logger: user records carry their connection on every path and with any log handler", .serialized)
 struct ConnectionLoggerTests {
-    /// A swift-log handler that is not ours: records reach it through `Logger.log` only.
-    final class Collecting: LogHandler, @unchecked Sendable {
-        let lock = NIOLock()
-        var seen: [(message: String, metadata: Logger.Metadata)] = []
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .info
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            lock.withLock { seen.append((event.message.description, metadata.merging(event.metadata ?? [:]) { $1 })) }
-        }
-    }
-
     func driveOneLoggedMessage(_ port: Int) async throws {
         let ws = try await bounded(10, "connect") { try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/echo") }
         try await bounded(10, "send") { try await ws.send("log me") }
@@ -51,15 +35,36 @@ struct ConnectionLoggerTests {
 
     @Test("another swift-log handler: the user record's metadata holds ws.connection", arguments: OneRuleTests.Path.allCases)
     func otherHandler(path: OneRuleTests.Path) async throws {
-        let handler = Collecting()
+        let handler = CollectingHandler()
+        handler.logLevel = .info
         let target = try await HostileTarget.start(path) { $0.logger = Logger(label: "websockets.server") { _ in handler } }
         try await driveOneLoggedMessage(target.port)
         await target.shutdown()
-        let seen = handler.lock.withLock { handler.seen }
+        let seen = handler.entries
         let opened = try #require(seen.first { $0.message.contains("connection open") }, "\(seen.map(\.message))")
         let mine = try #require(seen.first { $0.message == "user record" })
         let connection = try #require(mine.metadata[ConnectionContext.metadataKey], "\(mine.metadata)")
-        #expect(connection.description == opened.metadata[ConnectionContext.metadataKey]?.description)
+        #expect(connection == opened.metadata[ConnectionContext.metadataKey])
         #expect(mine.metadata["mine"] == "yes")
+    }
+
+    @Test("ws.request and ws.response, rebuilt from their packed copies, are what went over the wire", arguments: OneRuleTests.Path.allCases)
+    func heads(path: OneRuleTests.Path) async throws {
+        let target = try await HostileTarget.start(path)
+        let raw = try RawSocket(port: target.port)
+        raw.send("GET /echo?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Long: \(String(repeating: "é", count: 300))\r\n"
+                 + "Cookie: a=1\r\nCookie: b=2\r\n\r\n")
+        let response = String(decoding: try await bounded(10, "101") { await raw.readHeadAsync() }, as: UTF8.self)
+        #expect(response.hasPrefix("HTTP/1.1 101"), "\(response)")
+        raw.send(clientFrame(opcode: 1, payload: Array("heads?".utf8)))
+        let reply = try #require(try await raw.readFrameAsync(), "closed before the reply")
+        let text = String(decoding: reply.payload, as: UTF8.self)
+        #expect(text.hasPrefix("GET /echo?x=1 HTTP/1.1\n"), "\(text)")
+        for line in ["Host: 127.0.0.1", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "X-Long: \(String(repeating: "é", count: 300))",
+                     "Cookie: a=1\nCookie: b=2", "101 HTTP/1.1", "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="] {
+            #expect(text.contains(line), "\(line) in \(text)")
+        }
+        await target.shutdown()
     }
 }

@@ -14,14 +14,24 @@ import WebSocketTestSupport
 /// typed pipeline, as Hummingbird's), or a route's upgrader deciding there with the handler
 /// given per request (as Hummingbird's and Vapor's routes do), each echoing.
 struct HostileTarget {
-    /// The callbacks' echo; a text "log me" first writes a user record through `ws.logger`.
+    /// The callbacks' echo. A text "log me" first writes a user record through `ws.logger`; a
+    /// text "heads?" is answered with `ws.request` and `ws.response` as the server sees them.
     struct LoggingEcho: WebSocketCallbacks {
-        static func logIfAsked(_ message: Message, _ ws: WebSocket) {
-            if case .text("log me") = message { ws.logger.info("user record", metadata: ["mine": "yes"]) }
+        static func reply(to message: Message, _ ws: WebSocket) -> Message {
+            switch message {
+            case .text("log me"):
+                ws.logger.info("user record", metadata: ["mine": "yes"])
+            case .text("heads?"):
+                let request = ws.request, response = ws.response
+                let lines = ["\(request.method) \(request.uri) \(request.version)"] + request.headers.map { "\($0.name): \($0.value)" }
+                    + ["\(response.status.code) \(response.version)"] + response.headers.map { "\($0.name): \($0.value)" }
+                return .text(lines.joined(separator: "\n"))
+            default: break
+            }
+            return message
         }
         func received(_ message: Message, on ws: WebSocket) throws {
-            Self.logIfAsked(message, ws)
-            try ws.write(message)
+            try ws.write(Self.reply(to: message, ws))
         }
     }
 
@@ -33,10 +43,7 @@ struct HostileTarget {
                       configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> HostileTarget {
         let echo: @Sendable (WebSocket) async throws -> Void = { ws in
             if idle { return await ws.waitUntilClosed() }
-            for try await message in ws.messages {
-                LoggingEcho.logIfAsked(message, ws)
-                try await ws.send(message)
-            }
+            for try await message in ws.messages { try await ws.send(LoggingEcho.reply(to: message, ws)) }
         }
         var configuration = ServerConfiguration()
         configuration.logger = Logger(label: "websockets.server") { StructuredLogHandler.json(label: $0, sink: logs, logLevel: .info) }

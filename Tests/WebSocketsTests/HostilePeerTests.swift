@@ -128,19 +128,8 @@ struct HostilePeerTests {
 
     /// Reads one unmasked server frame: (opcode byte, payload).
     func readFrame(_ raw: RawSocket) async throws -> (UInt8, [UInt8]) {
-        let head = try await bounded(10, "frame header") { await raw.readAsync(count: 2) }
-        try #require(head.count == 2, "connection closed before a frame")
-        var length = Int(head[1] & 0x7F)
-        if length == 126 {
-            let ext = await raw.readAsync(count: 2)
-            length = Int(ext[0]) << 8 | Int(ext[1])
-        } else if length == 127 {
-            let ext = await raw.readAsync(count: 8)
-            length = ext.reduce(0) { $0 << 8 | Int($1) }
-        }
-        let count = length
-        let payload = count == 0 ? [] : try await bounded(10, "frame payload") { await raw.readAsync(count: count) }
-        return (head[0], payload)
+        let frame = try #require(try await raw.readFrameAsync(), "connection closed before a frame")
+        return (frame.first, frame.payload)
     }
 
     func openRaw(_ server: WebSocketServer, extraHeaders: String = "", receiveBufferSize: Int32? = nil) async throws -> (RawSocket, String) {

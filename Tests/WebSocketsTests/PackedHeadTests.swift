@@ -1,6 +1,7 @@
 import NIOHTTP1
 import Testing
 @testable import WebSockets
+@testable import WebSocketCore
 
 /// `ws.request` and `ws.response` are kept packed and rebuilt on access: every part must come
 /// back as it went in, in order, repeated names included.
@@ -36,5 +37,21 @@ struct PackedHeadTests {
             #expect(back.version == .http1_1)
             #expect(back.headers.map { "\($0.name)=\($0.value)" } == headers.map { "\($0.name)=\($0.value)" })
         }
+    }
+}
+
+@Suite("PackedHead: headers alone, and one header looked up")
+struct PackedHeadersTests {
+    @Test("headers alone round-trip; values(of:) is case-insensitive, keeps repeats in order, finds nothing missing")
+    func headersAlone() {
+        let headers = HTTPHeaders([("X-Request-ID", "abc"), ("Cookie", "a=1"), ("cookie", "b=2"), ("X-Long", PackedHeadTests.long)])
+        let packed = PackedHead(headers: headers)
+        #expect(packed.headers.map { "\($0.name)=\($0.value)" } == headers.map { "\($0.name)=\($0.value)" })
+        #expect(packed.values(of: "COOKIE") == ["a=1", "b=2"])
+        #expect(packed.values(of: "x-request-id") == ["abc"])
+        #expect(packed.values(of: "x-long") == [PackedHeadTests.long])
+        #expect(packed.values(of: "X-Request-I").isEmpty && packed.values(of: "Missing").isEmpty)
+        let lineOnly = PackedHead(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/x", headers: headers), withHeaders: false)
+        #expect(lineOnly.request.uri == "/x" && lineOnly.request.headers.isEmpty)
     }
 }

@@ -2,6 +2,7 @@ import Logging
 import NIOHTTP1
 import Synchronization
 import W3CTraceContext
+import WebSocketCore
 
 /// What every record of one connection carries: its id, the socket peer, the resolved client
 /// address and the request headers.
@@ -21,8 +22,12 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
     public let clientAddress: String?
     /// Where ``clientAddress`` came from: `peer`, `x-forwarded-for` or `forwarded`.
     public let clientAddressSource: String
-    /// The opening handshake's request headers, once received (for enrichers).
-    public let requestHeaders: HTTPHeaders?
+    /// The opening handshake's request headers, once received (for enrichers). Rebuilt from a
+    /// packed copy on each access; ``LogEnricher/requestHeader(_:as:maxLength:)`` reads one
+    /// header without rebuilding the rest.
+    public var requestHeaders: HTTPHeaders? { packedHeaders?.headers }
+    /// The request headers, kept packed: a connection holds them for its whole life.
+    package let packedHeaders: PackedHead?
     /// The W3C trace context the opening handshake carried (`traceparent`, `tracestate`), or
     /// that the client sent: its ids are on every record of the connection.
     public let traceContext: TraceContext?
@@ -77,7 +82,7 @@ public final class ConnectionContext: Sendable, CustomStringConvertible {
         self.peerPort = peerPort
         self.clientAddress = clientAddress
         self.clientAddressSource = clientAddressSource
-        self.requestHeaders = requestHeaders
+        self.packedHeaders = requestHeaders.map { PackedHead(headers: $0) }
         self.traceContext = traceContext
         self.path = path
         self.route = route

@@ -1,5 +1,6 @@
 import Logging
 import NIOHTTP1
+import WebSocketCore
 
 /// Adds or rewrites fields of a record before it is filtered and formatted: the analogue of
 /// Python's `LoggerAdapter`. An enricher that throws is skipped for that record (the record is
@@ -18,7 +19,7 @@ public struct LogEnricher: Sendable {
     /// header is joined with `, ` (never an exception), and the value is cut to `maxLength`.
     public static func requestHeader(_ header: String, as key: String, maxLength: Int = 256) -> LogEnricher {
         LogEnricher { record in
-            guard let values = record.connection?.requestHeaders?[header], !values.isEmpty else { return }
+            guard let values = record.connection?.packedHeaders?.values(of: header), !values.isEmpty else { return }
             var value = values.joined(separator: ", ")
             if value.utf8.count > maxLength {
                 value = String(decoding: value.utf8.prefix(maxLength), as: UTF8.self)

@@ -27,10 +27,16 @@ public final class WebSocket: Sendable {
     public let clientAddress: String?
     /// The opening handshake request (received by a server, sent by a client). Rebuilt from a
     /// compact copy on each access: keep it in a local when reading it often.
-    public var request: HTTPRequestHead { packedRequest.request }
+    public var request: HTTPRequestHead {
+        var head = packedRequest.request
+        if let shared = logContext.packedHeaders, headersInContext { head.headers = shared.headers }
+        return head
+    }
     /// The opening handshake response; rebuilt on each access, as ``request``.
     public var response: HTTPResponseHead { packedResponse.response }
+    /// The request's start line, and its headers unless the context keeps them (a server's does).
     private let packedRequest: PackedHead
+    private let headersInContext: Bool
     private let packedResponse: PackedHead
     /// The negotiated subprotocol.
     public let subprotocol: String?
@@ -103,7 +109,9 @@ public final class WebSocket: Sendable {
         self.clientAddress = logContext.clientAddress
         self.logContext = logContext
         self.serviceContext = role == .server && extractsServiceContext ? TracePropagation.extract(request.headers) : nil
-        self.packedRequest = PackedHead(request)
+        // A server's context holds this request's headers (for enrichers): kept once.
+        self.headersInContext = role == .server && logContext.packedHeaders != nil
+        self.packedRequest = PackedHead(request, withHeaders: !headersInContext)
         self.packedResponse = PackedHead(response)
         self.subprotocol = subprotocol
         self.extensions = extensions

@@ -1,26 +1,54 @@
 import NIOHTTP1
 
-/// An HTTP head kept for the life of a connection as one byte array (length-prefixed strings),
-/// rebuilt on access: `HTTPHeaders` holds a string per name and value, most of them allocations
-/// of their own, for heads that most connections never read again after the handshake.
-struct PackedHead: Sendable {
+/// An HTTP head (or its headers alone) kept for the life of a connection as one byte array of
+/// length-prefixed strings, rebuilt on access: `HTTPHeaders` holds a string per name and value,
+/// most of them allocations of their own, for heads that most connections never read again
+/// after the handshake.
+package struct PackedHead: Sendable {
     private let bytes: [UInt8]
 
-    init(_ head: HTTPRequestHead) {
-        bytes = Self.pack([head.method.rawValue, head.uri], version: head.version, head.headers)
+    /// A request head; `withHeaders: false` keeps its start line only (the headers are kept elsewhere).
+    package init(_ head: HTTPRequestHead, withHeaders: Bool = true) {
+        bytes = Self.pack([head.method.rawValue, head.uri], version: head.version, withHeaders ? head.headers : [:])
     }
 
-    init(_ head: HTTPResponseHead) {
+    package init(_ head: HTTPResponseHead) {
         bytes = Self.pack([String(head.status.code), head.status.reasonPhrase], version: head.version, head.headers)
     }
 
-    var request: HTTPRequestHead {
+    /// Headers alone.
+    package init(headers: HTTPHeaders) {
+        bytes = Self.pack(["", ""], version: HTTPVersion(major: 0, minor: 0), headers)
+    }
+
+    /// The headers (of any form).
+    package var headers: HTTPHeaders {
+        var reader = Reader(bytes: bytes)
+        reader.skipStartLine()
+        return reader.headers()
+    }
+
+    /// The values of header `name` (compared case-insensitively, as `HTTPHeaders` does), in
+    /// order, without rebuilding the others.
+    package func values(of name: String) -> [String] {
+        var reader = Reader(bytes: bytes)
+        reader.skipStartLine()
+        var found: [String] = []
+        while reader.hasMore {
+            let matches = reader.nextNameMatches(name)
+            let value = reader.string()
+            if matches { found.append(value) }
+        }
+        return found
+    }
+
+    package var request: HTTPRequestHead {
         var reader = Reader(bytes: bytes)
         let method = reader.string(), uri = reader.string(), version = reader.version()
         return HTTPRequestHead(version: version, method: HTTPMethod(rawValue: method), uri: uri, headers: reader.headers())
     }
 
-    var response: HTTPResponseHead {
+    package var response: HTTPResponseHead {
         var reader = Reader(bytes: bytes)
         let code = Int(reader.string()) ?? 0, reason = reader.string(), version = reader.version()
         return HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: code, reasonPhrase: reason),
@@ -74,6 +102,28 @@ struct PackedHead: Sendable {
             let n = int()
             defer { at += n }
             return String(decoding: bytes[at..<at + n], as: UTF8.self)
+        }
+
+        var hasMore: Bool { at < bytes.count }
+
+        mutating func skipStartLine() {
+            for _ in 0..<2 { at += int() }
+            _ = int()
+            _ = int()
+        }
+
+        /// Reads a name: whether it equals `name` in ASCII case-insensitively.
+        mutating func nextNameMatches(_ name: String) -> Bool {
+            let n = int()
+            defer { at += n }
+            guard n == name.utf8.count else { return false }
+            func lower(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
+            var i = at
+            for c in name.utf8 {
+                if lower(bytes[i]) != lower(c) { return false }
+                i += 1
+            }
+            return true
         }
 
         mutating func version() -> HTTPVersion {
