@@ -54,7 +54,7 @@ let package = Package(
         ),
         // The main package's test support (scripts, peers, nginx, schema validation), reached
         // through the symbolic link Tests/TestSupport.
-        .target(name: "WebSocketTestSupport", path: "Tests/TestSupport"),
+        .target(name: "WebSocketTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(
             name: "HummingbirdWebSocketsTests",
             dependencies: ["HummingbirdWebSockets", "WebSocketTestSupport"]

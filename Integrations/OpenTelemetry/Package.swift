@@ -40,7 +40,7 @@ let package = Package(
             swiftSettings: [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
         ),
         // The main package's test support (scripts, peers), reached through the symbolic link Tests/TestSupport.
-        .target(name: "WebSocketTestSupport", path: "Tests/TestSupport"),
+        .target(name: "WebSocketTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(
             name: "WebSocketsOpenTelemetryTests",
             dependencies: [

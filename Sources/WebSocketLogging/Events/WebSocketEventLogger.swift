@@ -67,15 +67,6 @@ package struct WebSocketEventLogger: Sendable {
         return copy
     }
 
-    /// ``logger`` with the connection of ``with(connection:)`` in its metadata, made on demand:
-    /// what user code logs through (`WebSocket.logger`).
-    package var connectionLogger: Logger {
-        guard route != nil, let routeConnection else { return storedLogger }
-        var tagged = storedLogger
-        tagged[metadataKey: ConnectionContext.metadataKey] = .stringConvertible(routeConnection)
-        return tagged
-    }
-
     /// Whether protocol traces would be logged: set `engine.isTracing` from this (it follows
     /// runtime changes of the logger's level).
     @inlinable  // read on every socket read: a call across modules would copy the logger
