@@ -29,15 +29,18 @@ public final class WebSocket: Sendable {
     /// compact copy on each access: keep it in a local when reading it often.
     public var request: HTTPRequestHead {
         var head = packedRequest.request
-        if let shared = logContext.packedHeaders, headersInContext { head.headers = shared.headers }
+        if Self.headersInContext(role, logContext), let shared = logContext.packedHeaders { head.headers = shared.headers }
         return head
     }
     /// The opening handshake response; rebuilt on each access, as ``request``.
     public var response: HTTPResponseHead { packedResponse.response }
     /// The request's start line, and its headers unless the context keeps them (a server's does).
     private let packedRequest: PackedHead
-    private let headersInContext: Bool
     private let packedResponse: PackedHead
+    /// A server's context holds its request's headers (for enrichers): kept there only.
+    private static func headersInContext(_ role: Role, _ context: ConnectionContext) -> Bool {
+        role == .server && context.packedHeaders != nil
+    }
     /// The negotiated subprotocol.
     public let subprotocol: String?
     /// The negotiated extensions, as in `Sec-WebSocket-Extensions`.
@@ -109,9 +112,7 @@ public final class WebSocket: Sendable {
         self.clientAddress = logContext.clientAddress
         self.logContext = logContext
         self.serviceContext = role == .server && extractsServiceContext ? TracePropagation.extract(request.headers) : nil
-        // A server's context holds this request's headers (for enrichers): kept once.
-        self.headersInContext = role == .server && logContext.packedHeaders != nil
-        self.packedRequest = PackedHead(request, withHeaders: !headersInContext)
+        self.packedRequest = PackedHead(request, withHeaders: !Self.headersInContext(role, logContext))
         self.packedResponse = PackedHead(response)
         self.subprotocol = subprotocol
         self.extensions = extensions
